@@ -1,0 +1,110 @@
+"""The ASGI application: middleware stack, routers under ``/api/v1``, lifespan of shared services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from . import __version__
+from .db.engine import Database
+from .db.migrate import upgrade_to_head
+from .errors import install_error_handlers
+from .http.body_limit import BodyLimitMiddleware
+from .http.rate_limit import Limit, Limiter, RateLimitMiddleware, open_storage
+from .http.request_id import RequestIdMiddleware
+from .http.security_headers import SecurityHeadersMiddleware
+from .routes import api_router
+from .security.passwords import Passwords
+from .security.tokens import TokenService
+from .services import AppServices, LoginLimits
+from .settings import Settings, load_secret_key
+
+API_PREFIX = "/api/v1"
+_EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Idempotent-Replayed"]
+_ALLOWED_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "X-Request-ID",
+    "Idempotency-Key",
+    "If-Match",
+    "Last-Event-ID",
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The database is opened and migrated when the lifespan starts.
+
+    Raises ``OSError`` if the data dir cannot hold the generated secret key.
+    """
+    settings = settings or Settings()
+    if settings.uses_default_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_key = load_secret_key(settings)
+    limiter = Limiter(open_storage(settings.rate_limit_storage_url))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url)
+        try:
+            await upgrade_to_head(db)
+            app.state.services = AppServices(
+                settings=settings,
+                db=db,
+                tokens=TokenService(
+                    key=secret_key,
+                    algorithm=settings.jwt_algorithm,
+                    issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience,
+                    access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+                ),
+                passwords=Passwords(
+                    time_cost=settings.argon2_time_cost,
+                    memory_kib=settings.argon2_memory_kib,
+                    parallelism=settings.argon2_parallelism,
+                ),
+                limiter=limiter,
+                login_limits=LoginLimits(
+                    per_account=Limit.parse("login-account", settings.login_failures_per_account),
+                    per_ip=Limit.parse("login-ip", settings.login_failures_per_ip),
+                ),
+            )
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="PyAirtable API",
+        version=__version__,
+        description="The PyAirtable platform API (shared/CONTRACT.md, v1).",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+
+    # Added innermost first: the request id wraps everything, rate limits see only real requests.
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=limiter,
+        per_ip=Limit.parse("ip", settings.rate_limit_per_ip),
+        per_token=Limit.parse("token", settings.rate_limit_per_token),
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=_ALLOWED_HEADERS,
+        expose_headers=_EXPOSED_HEADERS,
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, no_store_prefixes=(f"{API_PREFIX}/auth",))
+    app.add_middleware(RequestIdMiddleware)
+    return app

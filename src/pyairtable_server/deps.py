@@ -1,0 +1,125 @@
+"""FastAPI dependencies: the request's database session, caller, and context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .clock import utcnow
+from .db.models import AuthSession, User
+from .errors import AuthError, request_id_of
+from .http.rate_limit import client_ip
+from .security.tokens import AccessClaims
+from .services import AppServices
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_services(request: Request) -> AppServices:
+    services = request.app.state.services
+    assert isinstance(services, AppServices)
+    return services
+
+
+Services = Annotated[AppServices, Depends(get_services)]
+
+
+async def get_db(request: Request, services: Services) -> AsyncIterator[AsyncSession]:
+    """One session per request: a reader for safe methods, a writer for the rest.
+
+    Handlers commit explicitly; anything not committed is rolled back when the request ends.
+    """
+    factory = services.db.reader if request.method in _READ_METHODS else services.db.writer
+    async with factory() as session:
+        yield session
+
+
+DB = Annotated[AsyncSession, Depends(get_db)]
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str | None
+    ip: str
+    user_agent: str | None
+
+
+def get_context(request: Request) -> RequestContext:
+    return RequestContext(
+        request_id=request_id_of(request),
+        ip=client_ip(request.scope),
+        user_agent=(request.headers.get("user-agent") or "")[:512] or None,
+    )
+
+
+Context = Annotated[RequestContext, Depends(get_context)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: their user row, session and token claims."""
+
+    user: User
+    session: AuthSession
+    claims: AccessClaims
+
+    @property
+    def id(self) -> str:
+        return self.user.id
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/login.")
+
+
+async def authenticate(token: str, db: AsyncSession, services: AppServices) -> Principal:
+    """Check an access token and the live state behind it (user active, session not revoked).
+
+    Raises ``AuthError`` for anything short of that.
+    """
+    claims = services.tokens.decode_access(token)
+    row = (
+        await db.execute(
+            select(User, AuthSession)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(User.id == claims.user_id, AuthSession.id == claims.session_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise AuthError("The access token is invalid.")
+    user, session = row
+    if session.revoked_at is not None or session.expires_at <= utcnow():
+        raise AuthError("The session has ended; sign in again.")
+    if not user.is_active:
+        raise AuthError("The account is disabled.")
+    return Principal(user=user, session=session, claims=claims)
+
+
+async def get_principal(
+    db: DB,
+    services: Services,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller of an authenticated route. Raises ``AuthError`` (401) without a valid token."""
+    if credentials is None:
+        raise AuthError("Authentication required: send 'Authorization: Bearer <access token>'.")
+    return await authenticate(credentials.credentials, db, services)
+
+
+async def get_optional_principal(
+    db: DB,
+    services: Services,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    return await authenticate(credentials.credentials, db, services)
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+OptionalUser = Annotated[Principal | None, Depends(get_optional_principal)]

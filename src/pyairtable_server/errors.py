@@ -1,0 +1,254 @@
+"""Errors the API answers with, and the envelope they travel in (contract §2).
+
+    ApiError                      the root; carries status, type, message, details, headers
+     ├── MalformedRequest         400 VALIDATION_ERROR   (body is not JSON at all)
+     ├── ValidationFailed         422 VALIDATION_ERROR   (details.fields names each bad field)
+     ├── AuthError                401 AUTH_ERROR
+     ├── PermissionDenied         403 PERMISSION_DENIED
+     ├── NotFound                 404 NOT_FOUND          (also what non-members see)
+     ├── MethodNotAllowed         405 METHOD_NOT_ALLOWED
+     ├── Conflict                 409 CONFLICT           (details.current is the resource now)
+     ├── PayloadTooLarge          413 PAYLOAD_TOO_LARGE
+     ├── RateLimited              429 RATE_LIMITED       (Retry-After)
+     └── ServiceUnavailable       503 SERVICE_UNAVAILABLE (Retry-After)
+
+Anything else that escapes a handler is answered as 500 ``SERVER_ERROR`` without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+logger = logging.getLogger("pyairtable_server")
+
+_TYPES_BY_STATUS = {
+    400: "VALIDATION_ERROR",
+    401: "AUTH_ERROR",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "VALIDATION_ERROR",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class ApiError(Exception):
+    """An answer other than success, with the contract's ``type`` and an HTTP status."""
+
+    status_code = 500
+    type = "SERVER_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        type: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+        if type is not None:
+            self.type = type
+
+
+class MalformedRequest(ApiError):
+    status_code = 400
+    type = "VALIDATION_ERROR"
+
+
+class ValidationFailed(ApiError):
+    status_code = 422
+    type = "VALIDATION_ERROR"
+
+    @classmethod
+    def field(cls, name: str, reason: str, message: str | None = None) -> ValidationFailed:
+        """A validation error about one named field."""
+        return cls(message or f"{name}: {reason}", details={"fields": {name: reason}})
+
+
+class AuthError(ApiError):
+    status_code = 401
+    type = "AUTH_ERROR"
+
+    def __init__(self, message: str = "Authentication required.", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class PermissionDenied(ApiError):
+    status_code = 403
+    type = "PERMISSION_DENIED"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    type = "NOT_FOUND"
+
+
+class MethodNotAllowed(ApiError):
+    status_code = 405
+    type = "METHOD_NOT_ALLOWED"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    type = "CONFLICT"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    type = "PAYLOAD_TOO_LARGE"
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    type = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float, message: str = "Too many requests.") -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            message, details={"retry_after": seconds}, headers={"Retry-After": str(seconds)}
+        )
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    type = "SERVICE_UNAVAILABLE"
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(title="ErrorBody")
+
+    type: str = Field(examples=["NOT_FOUND"])
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorEnvelope(BaseModel):
+    """The shape of every error answer."""
+
+    error: ErrorBody
+    request_id: str | None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting the envelope for each status."""
+    return {
+        status: {
+            "model": ErrorEnvelope,
+            "description": _TYPES_BY_STATUS.get(status, "SERVER_ERROR"),
+        }
+        for status in statuses
+    }
+
+
+def request_id_of(scope_or_request: Request | Mapping[str, Any]) -> str | None:
+    """The request id the request-id middleware put in the ASGI scope, if any."""
+    scope = scope_or_request.scope if isinstance(scope_or_request, Request) else scope_or_request
+    state = scope.get("state") or {}
+    value = state.get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def envelope(
+    status: int,
+    error_type: str,
+    message: str,
+    *,
+    request_id: str | None,
+    details: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """Build the JSON error answer of contract §2."""
+    body = {
+        "error": {"type": error_type, "message": message, "details": dict(details or {})},
+        "request_id": request_id,
+    }
+    all_headers = dict(headers or {})
+    if request_id:
+        all_headers["X-Request-ID"] = request_id
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error, including unknown routes and crashes, answer with the envelope."""
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return envelope(
+            exc.status_code,
+            exc.type,
+            exc.message,
+            request_id=request_id_of(request),
+            details=exc.details,
+            headers=exc.headers,
+        )
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields: dict[str, str] = {}
+        malformed = False
+        for problem in exc.errors():
+            if problem.get("type") == "json_invalid":
+                malformed = True
+            location = [str(part) for part in problem.get("loc", ()) if part != "body"]
+            fields[".".join(location) or "body"] = str(problem.get("msg", "invalid"))
+        if malformed:
+            return envelope(
+                400,
+                "VALIDATION_ERROR",
+                "The request body is not valid JSON.",
+                request_id=request_id_of(request),
+                details={"fields": fields},
+            )
+        summary = "; ".join(f"{name}: {reason}" for name, reason in list(fields.items())[:5])
+        return envelope(
+            422,
+            "VALIDATION_ERROR",
+            f"Invalid request: {summary}",
+            request_id=request_id_of(request),
+            details={"fields": fields},
+        )
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        messages = {404: "No such route.", 405: "Method not allowed on this route."}
+        message = messages.get(status) or (exc.detail if isinstance(exc.detail, str) else "Error.")
+        return envelope(
+            status,
+            _TYPES_BY_STATUS.get(status, "SERVER_ERROR"),
+            message,
+            request_id=request_id_of(request),
+            headers=exc.headers,
+        )
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error", extra={"request_id": request_id_of(request)})
+        return envelope(
+            500,
+            "SERVER_ERROR",
+            "The server failed to handle this request.",
+            request_id=request_id_of(request),
+        )
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_crash)

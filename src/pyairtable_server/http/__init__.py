@@ -1,0 +1,1 @@
+"""Pure ASGI middleware: request ids, security headers, body limits, rate limits."""

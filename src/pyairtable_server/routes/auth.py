@@ -1,0 +1,360 @@
+"""Auth service (contract §3): accounts, sessions, token rotation, validation, permissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..access import require_workspace
+from ..clock import utcnow
+from ..db.models import AuthSession, RefreshToken, User
+from ..deps import DB, Context, CurrentUser, OptionalUser, Services, authenticate
+from ..errors import AuthError, Conflict, ValidationFailed, error_responses
+from ..ids import new_id
+from ..permissions import permissions_of
+from ..schemas.auth import (
+    ChangePasswordIn,
+    LoginIn,
+    LogoutIn,
+    PermissionsOut,
+    RefreshIn,
+    RegisterIn,
+    TokenPair,
+    ValidateIn,
+    ValidateOut,
+)
+from ..schemas.users import NameUpdate, UserOut
+from ..services import AppServices
+from .users import apply_name_update
+
+router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(422, 429, 500))
+_AUTHED = error_responses(401)
+
+
+def _pair(
+    services: AppServices,
+    user: User,
+    session_id: str,
+    refresh_token: str,
+    *,
+    issued_at: datetime,
+    jti: str | None = None,
+) -> TokenPair:
+    """The login/refresh answer; fixed ``issued_at`` and ``jti`` reproduce the same access token."""
+    access = services.tokens.issue_access(
+        user_id=user.id, session_id=session_id, issued_at=issued_at, jti=jti
+    )
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh_token,
+        expires_in=max(0, int((access.expires_at - utcnow()).total_seconds())),
+        user=UserOut.model_validate(user),
+    )
+
+
+@router.post("/register", status_code=201, response_model=UserOut, responses=error_responses(409))
+async def register(body: RegisterIn, db: DB, services: Services, context: Context) -> User:
+    """Create an account. Answers 409 when the email is already registered."""
+    email = body.email.lower()
+    if await db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(
+            "An account with this email already exists.",
+            details={"fields": {"email": "already registered"}},
+        )
+    user = User(
+        id=new_id("usr"),
+        email=email,
+        password_hash=await services.passwords.hash(body.password),
+        first_name=body.first_name,
+        last_name=body.last_name,
+    )
+    db.add(user)
+    audit.record(
+        db,
+        context,
+        action="user.registered",
+        resource_type="user",
+        resource_id=user.id,
+        user_id=user.id,
+    )
+    try:
+        await db.commit()
+    except IntegrityError as exc:  # a concurrent registration of the same email won the race
+        raise Conflict(
+            "An account with this email already exists.",
+            details={"fields": {"email": "already registered"}},
+        ) from exc
+    return user
+
+
+@router.post("/login", response_model=TokenPair, responses=_AUTHED)
+async def login(body: LoginIn, db: DB, services: Services, context: Context) -> TokenPair:
+    """Exchange email and password for an access and a refresh token.
+
+    Failed attempts are counted per account and per IP; past the limit the answer is 429 with
+    ``Retry-After`` until the window frees up, whether or not the password is right.
+    """
+    email = body.email.strip().lower()
+    limits = services.login_limits
+    await services.limiter.check(limits.per_account, email)
+    await services.limiter.check(limits.per_ip, context.ip)
+
+    user = await db.scalar(select(User).where(User.email == email))
+    password_ok = await services.passwords.verify(
+        user.password_hash if user else None, body.password
+    )
+    if user is None or not password_ok or not user.is_active:
+        await services.limiter.count(limits.per_account, email)
+        await services.limiter.count(limits.per_ip, context.ip)
+        audit.record(
+            db,
+            context,
+            action="auth.login_failed",
+            resource_type="user",
+            resource_id=user.id if user else None,
+            user_id=None,
+            details={"email": email[:320]},
+        )
+        await db.commit()
+        raise AuthError("Invalid email or password.")
+
+    now = utcnow()
+    if services.passwords.needs_rehash(user.password_hash):
+        user.password_hash = await services.passwords.hash(body.password)
+    session = AuthSession(
+        id=new_id("ses"),
+        user_id=user.id,
+        expires_at=now + services.refresh_ttl,
+        user_agent=context.user_agent,
+        ip=context.ip,
+        created_at=now,
+        last_used_at=now,
+    )
+    refresh_token = services.tokens.new_refresh_token()
+    db.add(session)
+    await db.flush()  # the token row references the session row
+    db.add(RefreshToken(session_id=session.id, token_hash=services.tokens.digest(refresh_token)))
+    user.last_login_at = now
+    audit.record(
+        db,
+        context,
+        action="auth.login",
+        resource_type="session",
+        resource_id=session.id,
+        user_id=user.id,
+    )
+    await db.commit()
+    await services.limiter.clear(limits.per_account, email)
+    return _pair(services, user, session.id, refresh_token, issued_at=now)
+
+
+@router.post("/refresh", response_model=TokenPair, responses=_AUTHED)
+async def refresh(body: RefreshIn, db: DB, services: Services, context: Context) -> TokenPair:
+    """Rotate a refresh token into a new pair.
+
+    A token is good once. Presented again within the grace window it yields the same new pair
+    (two tabs refreshing at once); presented later it is taken as stolen and the whole session
+    is revoked. Raises ``AuthError`` for unknown, expired, reused or revoked tokens.
+    """
+    presented = body.refresh_token
+    tokens = services.tokens
+    row = (
+        await db.execute(
+            select(RefreshToken, AuthSession, User)
+            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+            .join(User, User.id == AuthSession.user_id)
+            .where(RefreshToken.token_hash == tokens.digest(presented))
+        )
+    ).one_or_none()
+    if row is None:
+        raise AuthError("The refresh token is invalid.")
+    token, session, user = row
+    now = utcnow()
+    if session.revoked_at is not None:
+        raise AuthError("The session has been revoked; sign in again.")
+    if session.expires_at <= now:
+        raise AuthError("The session has expired; sign in again.")
+    if not user.is_active:
+        raise AuthError("The account is disabled.")
+
+    successor = tokens.successor_refresh_token(presented)
+    used_at = token.used_at
+    if used_at is None:
+        claimed = await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if getattr(claimed, "rowcount", 0) == 1:
+            db.add(RefreshToken(session_id=session.id, token_hash=tokens.digest(successor)))
+            session.last_used_at = now
+            await db.commit()
+            return _pair(
+                services,
+                user,
+                session.id,
+                successor,
+                issued_at=now,
+                jti=tokens.successor_jti(presented),
+            )
+        # Another request rotated this token between our read and our update.
+        used_at = await db.scalar(select(RefreshToken.used_at).where(RefreshToken.id == token.id))
+        assert used_at is not None
+
+    if now - used_at <= services.refresh_grace:
+        return _pair(
+            services,
+            user,
+            session.id,
+            successor,
+            issued_at=used_at,
+            jti=tokens.successor_jti(presented),
+        )
+    session.revoked_at = now
+    session.revoked_reason = "refresh_token_reuse"
+    audit.record(
+        db,
+        context,
+        action="auth.refresh_reuse_detected",
+        resource_type="session",
+        resource_id=session.id,
+        user_id=user.id,
+    )
+    await db.commit()
+    raise AuthError("The refresh token was already used; the session has been revoked.")
+
+
+@router.post("/logout", status_code=204, responses=_AUTHED)
+async def logout(
+    db: DB,
+    services: Services,
+    context: Context,
+    caller: OptionalUser,
+    body: LogoutIn | None = None,
+) -> Response:
+    """End a session: the one of the given refresh token, else the caller's current one.
+
+    Its access tokens stop working at once. Raises ``AuthError`` with neither credential.
+    """
+    session: AuthSession | None = None
+    if body is not None and body.refresh_token is not None:
+        session = await db.scalar(
+            select(AuthSession)
+            .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+            .where(RefreshToken.token_hash == services.tokens.digest(body.refresh_token))
+        )
+        if session is None or (caller is not None and session.user_id != caller.id):
+            raise AuthError("The refresh token is invalid.")
+    elif caller is not None:
+        session = caller.session
+    else:
+        raise AuthError("Send the refresh token to end, or an access token.")
+    if session.revoked_at is None:
+        session.revoked_at = utcnow()
+        session.revoked_reason = "logout"
+        audit.record(
+            db,
+            context,
+            action="auth.logout",
+            resource_type="session",
+            resource_id=session.id,
+            user_id=session.user_id,
+        )
+        await db.commit()
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserOut, responses=_AUTHED)
+async def get_me(caller: CurrentUser) -> User:
+    """The caller's account."""
+    return caller.user
+
+
+@router.put("/me", response_model=UserOut, responses=_AUTHED)
+async def update_me(body: NameUpdate, caller: CurrentUser, db: DB, context: Context) -> User:
+    """Change the caller's first or last name."""
+    apply_name_update(caller.user, body)
+    audit.record(
+        db,
+        context,
+        action="user.updated",
+        resource_type="user",
+        resource_id=caller.id,
+        user_id=caller.id,
+        details={"fields": sorted(body.model_fields_set)},
+    )
+    await db.commit()
+    return caller.user
+
+
+@router.post("/change-password", status_code=204, responses=_AUTHED)
+async def change_password(
+    body: ChangePasswordIn, caller: CurrentUser, db: DB, services: Services, context: Context
+) -> Response:
+    """Replace the password and revoke every other session of the account.
+
+    A wrong current password answers 422 and counts as a failed login for the account.
+    """
+    limits = services.login_limits
+    user = caller.user
+    await services.limiter.check(limits.per_account, user.email)
+    if not await services.passwords.verify(user.password_hash, body.current_password):
+        await services.limiter.count(limits.per_account, user.email)
+        raise ValidationFailed.field("current_password", "does not match the current password")
+    if body.new_password == body.current_password:
+        raise ValidationFailed.field("new_password", "must differ from the current password")
+    now = utcnow()
+    user.password_hash = await services.passwords.hash(body.new_password)
+    user.password_changed_at = now
+    user.updated_at = now
+    await db.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.user_id == user.id,
+            AuthSession.id != caller.session.id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_reason="password_changed")
+    )
+    audit.record(
+        db,
+        context,
+        action="auth.password_changed",
+        resource_type="user",
+        resource_id=user.id,
+        user_id=user.id,
+    )
+    await db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/validate", response_model=ValidateOut)
+async def validate(body: ValidateIn, db: DB, services: Services) -> ValidateOut:
+    """Say whether an access token is good now (signature, claims, live session)."""
+    try:
+        principal = await authenticate(body.token, db, services)
+    except AuthError:
+        return ValidateOut(valid=False)
+    return ValidateOut(valid=True, claims=principal.claims.raw)
+
+
+@router.get("/permissions", response_model=PermissionsOut, responses=error_responses(401, 404))
+async def permissions(
+    caller: CurrentUser,
+    db: DB,
+    resource_type: Annotated[Literal["workspace"], Query()],
+    resource_id: Annotated[str, Query(max_length=64)],
+) -> PermissionsOut:
+    """The caller's role on a resource and what it allows. 404 when the caller is no member."""
+    _, role = await require_workspace(db, caller.id, resource_id, "workspace:read")
+    return PermissionsOut(
+        resource_type=resource_type,
+        resource_id=resource_id,
+        role=role,
+        permissions=permissions_of(role),
+    )

@@ -1,0 +1,38 @@
+"""The long-lived objects one server process shares between requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .db.engine import Database
+from .http.rate_limit import Limit, Limiter
+from .security.passwords import Passwords
+from .security.tokens import TokenService
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_account: Limit
+    per_ip: Limit
+
+
+@dataclass
+class AppServices:
+    """Built by the app's lifespan; reached from a request through ``deps``."""
+
+    settings: Settings
+    db: Database
+    tokens: TokenService
+    passwords: Passwords
+    limiter: Limiter
+    login_limits: LoginLimits
+
+    @property
+    def refresh_ttl(self) -> timedelta:
+        return timedelta(seconds=self.settings.refresh_token_ttl_seconds)
+
+    @property
+    def refresh_grace(self) -> timedelta:
+        return timedelta(seconds=self.settings.refresh_grace_seconds)
