@@ -1,4 +1,4 @@
-"""The ASGI application: middleware stack, routers under ``/api/v1``, lifespan of shared services."""
+"""The ASGI app: middleware stack, routers under ``/api/v1``, lifespan of shared services."""
 
 from __future__ import annotations
 

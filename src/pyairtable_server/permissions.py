@@ -36,8 +36,8 @@ PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
 _READ: frozenset[Permission] = frozenset(
     {"workspace:read", "base:read", "table:read", "record:read", "file:read"}
 )
-_EDIT = _READ | {"record:write", "file:write"}
-_ADMIN = _EDIT | {
+_EDIT: frozenset[Permission] = _READ | {"record:write", "file:write"}
+_ADMIN: frozenset[Permission] = _EDIT | {
     "base:write",
     "table:write",
     "field:write",
@@ -47,7 +47,7 @@ _ADMIN = _EDIT | {
     "workspace:write",
     "audit:read",
 }
-_OWNER = _ADMIN | {"workspace:delete", "workspace:transfer"}
+_OWNER: frozenset[Permission] = _ADMIN | {"workspace:delete", "workspace:transfer"}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     "viewer": _READ,

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The SQLAlchemy async URL: the configured one with its async driver, or SQLite in data_dir."""
+        """The SQLAlchemy async URL: the configured one on its async driver, or data_dir SQLite."""
         if self.database_url is None:
             return f"sqlite+aiosqlite:///{(self.data_dir / SQLITE_FILE).resolve()}"
         return normalize_database_url(self.database_url)

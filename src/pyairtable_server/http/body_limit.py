@@ -6,6 +6,8 @@ they stream in, for chunked bodies and for clients that lie about the length.
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import envelope, request_id_of
@@ -57,10 +59,8 @@ class BodyLimitMiddleware:
             response_started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, counting_receive, guarded_send)
-        except _BodyTooLarge:
-            pass
         if exceeded and not response_started:
             await self._refuse(scope, receive, send)
 

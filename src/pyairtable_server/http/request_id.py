@@ -1,4 +1,4 @@
-"""Give every request an id, echoing a well-formed ``X-Request-ID`` from the client (contract §2)."""
+"""Give every request an id, echoing a well-formed ``X-Request-ID`` (contract §2)."""
 
 from __future__ import annotations
 

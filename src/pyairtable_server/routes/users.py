@@ -29,7 +29,7 @@ def apply_name_update(user: User, body: NameUpdate) -> None:
     user.updated_at = utcnow()
 
 
-def _visible_users(caller: Principal) -> Select[tuple[User]]:
+def _visible_users(caller: Principal) -> Select[User]:
     """Users the caller may see: themselves and everyone sharing a workspace (admins: all)."""
     query = select(User)
     if caller.user.role == "admin":

@@ -8,7 +8,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 
 class Passwords:
-    """Hash and verify passwords; verification of an unknown account costs the same as a known one."""
+    """Hash and verify passwords; checking an unknown account costs as much as a known one."""
 
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
         self._hasher = PasswordHasher(

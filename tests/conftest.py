@@ -1,0 +1,10 @@
+"""Test-wide settings: async tests (``pytestmark = pytest.mark.anyio``) run on asyncio."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"

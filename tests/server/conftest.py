@@ -1,0 +1,56 @@
+"""Every server test runs twice: on SQLite and on PostgreSQL.
+
+PostgreSQL is required on CI (``CI=true``): there a missing server fails the run. Locally its half
+is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyairtable_server.settings import Settings
+
+from .backend import Api, PostgresDatabase, build_settings, postgres_reason_unavailable, running_api
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[PostgresDatabase | None]:
+    """The database kind for this half of the run (a PostgreSQL database, or None for SQLite)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    reason = postgres_reason_unavailable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI requires PostgreSQL", pytrace=False)
+        pytest.skip(f"{reason}; the PostgreSQL half of the suite is skipped")
+    database = PostgresDatabase()
+    database.create()
+    try:
+        yield database
+    finally:
+        database.drop()
+
+
+@pytest.fixture
+def make_settings(backend: PostgresDatabase | None, tmp_path: Path) -> Callable[..., Settings]:
+    """Build test settings for this backend; the database starts empty for every test."""
+    if backend is not None:
+        backend.truncate()
+
+    def build(**overrides: Any) -> Settings:
+        url = backend.url if backend is not None else None
+        return build_settings(url, tmp_path / "data", **overrides)
+
+    return build
+
+
+@pytest.fixture
+async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
+    async with running_api(make_settings()) as running:
+        yield running
