@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from . import __version__
 from .db.engine import Database
 from .db.migrate import upgrade_to_head
 from .errors import install_error_handlers
 from .http.body_limit import BodyLimitMiddleware
+from .http.cors import EnvelopeCORSMiddleware
 from .http.rate_limit import Limit, Limiter, RateLimitMiddleware, open_storage
 from .http.request_id import RequestIdMiddleware
 from .http.security_headers import SecurityHeadersMiddleware
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        CORSMiddleware,
+        EnvelopeCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

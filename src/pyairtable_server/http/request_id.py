@@ -17,7 +17,8 @@ def new_request_id() -> str:
 
 
 class RequestIdMiddleware:
-    """Stores the id in ``scope["state"]["request_id"]`` and sets it on the response."""
+    """Puts the id in ``scope["state"]["request_id"]`` and the request headers; sets it on the
+    response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,6 +33,10 @@ class RequestIdMiddleware:
         )
         request_id = offered if _ACCEPTABLE.match(offered) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
+        # Inner layers that only see headers (CORS refusals, logs) read the same id.
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"] + [
+            (b"x-request-id", request_id.encode("latin-1"))
+        ]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
