@@ -36,9 +36,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        #: The same pool; on SQLite its transactions take the write lock when they begin.
+        self.write_engine: AsyncEngine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
     def reader(self) -> AsyncSession:
         """A session for reads only."""

@@ -25,8 +25,12 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade_to_head(db: Database) -> None:
-    """Apply every pending migration; on PostgreSQL, under an advisory lock so workers queue."""
-    async with db.engine.begin() as conn:
+    """Apply every pending migration, one process at a time.
+
+    PostgreSQL serialises starters with an advisory lock, SQLite with its write lock; a process
+    that waited finds the schema current and does nothing.
+    """
+    async with db.write_engine.begin() as conn:
         if not db.is_sqlite:
             await conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
         await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), "head"))
