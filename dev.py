@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Everything a developer runs, from a fresh clone, with nothing but Python 3.11+.
+
+    python3 dev.py serve [serve options]   start the API server (SQLite in ./.pyairtable)
+    python3 dev.py test  [pytest options]  format check, lint, mypy --strict, the test suite
+    python3 dev.py bench                   the benchmarks in bench/
+
+The first run creates ``.venv`` and installs the project with the exact pins of
+``constraints.txt`` (with uv when it is on PATH, else pip); later runs reinstall only when
+``pyproject.toml`` or ``constraints.txt`` changed. Only the standard library is used here,
+because this script is what installs everything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".installed"
+EXTRAS = "server,postgres,redis,dev"
+
+
+def _run(*command: str | Path) -> None:
+    subprocess.run([str(part) for part in command], cwd=ROOT, check=True)
+
+
+def _inputs_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_environment() -> None:
+    """Create and fill .venv if it is missing or out of date."""
+    if sys.version_info < (3, 11):
+        sys.exit("Python 3.11 or newer is required.")
+    wanted = _inputs_digest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    uv = shutil.which("uv")
+    python = BIN / "python"
+    print("Installing the project into .venv (first run, or dependencies changed)...", flush=True)
+    if uv:
+        if not python.exists():
+            _run(uv, "venv", "--quiet", "--python", sys.executable, VENV)
+        _run(uv, "pip", "install", "--quiet", "--python", python, "-c", "constraints.txt",
+             "-e", f".[{EXTRAS}]")  # fmt: skip
+    else:
+        if not python.exists():
+            _run(sys.executable, "-m", "venv", VENV)
+        _run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        _run(python, "-m", "pip", "install", "--quiet", "-c", "constraints.txt",
+             "-e", f".[{EXTRAS}]")  # fmt: skip
+    STAMP.write_text(wanted)
+
+
+def check_all(pytest_args: list[str]) -> int:
+    """Format check, lint, strict typing, then the tests; stop at the first failure."""
+    steps: list[list[str | Path]] = [
+        [BIN / "ruff", "format", "--check", "."],
+        [BIN / "ruff", "check", "."],
+        [BIN / "mypy"],
+        [BIN / "pytest", *pytest_args],
+    ]
+    for step in steps:
+        print("$", " ".join(str(part.name if isinstance(part, Path) else part) for part in step))
+        result = subprocess.run([str(part) for part in step], cwd=ROOT, check=False)
+        if result.returncode != 0:
+            return result.returncode
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in {"serve", "test", "bench"}:
+        print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+        return 2
+    ensure_environment()
+    if command == "serve":
+        os.execv(
+            BIN / "pyairtable-integration", [str(BIN / "pyairtable-integration"), "serve", *rest]
+        )
+    if command == "test":
+        return check_all(rest)
+    benches = sorted((ROOT / "bench").glob("[!_]*.py"))
+    for bench in benches:
+        print(f"$ python bench/{bench.name}", flush=True)
+        subprocess.run([str(BIN / "python"), str(bench), *rest], cwd=ROOT, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
