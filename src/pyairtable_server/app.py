@@ -14,7 +14,7 @@ from .db.migrate import upgrade_to_head
 from .errors import install_error_handlers
 from .http.body_limit import BodyLimitMiddleware
 from .http.cors import EnvelopeCORSMiddleware
-from .http.rate_limit import Limit, Limiter, RateLimitMiddleware, open_storage
+from .http.rate_limit import Limit, Limiter, RateLimitMiddleware
 from .http.request_id import RequestIdMiddleware
 from .http.security_headers import SecurityHeadersMiddleware
 from .routes import api_router
@@ -44,7 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.uses_default_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = load_secret_key(settings)
-    limiter = Limiter(open_storage(settings.rate_limit_storage_url))
+    limiter = Limiter.from_url(
+        settings.rate_limit_storage_url, key_prefix=settings.rate_limit_key_prefix
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await db.dispose()
+            await limiter.aclose()
 
     app = FastAPI(
         title="PyAirtable API",

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     login_failures_per_account: str = "10/15 minutes"
     login_failures_per_ip: str = "50/15 minutes"
     rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = "pyairtable-limits"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,29 +1,69 @@
 """Request rate limits per client IP and per bearer token (contract §9), on the `limits` library.
 
 Storage is in memory by default; a ``redis://`` storage URL shares the counters between server
-processes. Login failures are limited separately, per account and per IP (see ``LoginThrottle``).
+processes (redis-py, from the ``redis`` extra). Login failures are limited separately, per account
+and per IP, by the auth routes with the same ``Limiter``.
+
+If the counter storage fails (Redis down), requests are let through and the failure is logged:
+the API stays available and the limits come back with the storage.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import RateLimiter, SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import RateLimited, envelope, request_id_of
 
+logger = logging.getLogger("pyairtable_server.rate_limit")
+KEY_PREFIX = "pyairtable-limits"
+Closer = Callable[[], Awaitable[None]]
+# A hung Redis must not hang requests: give up quickly and let them through.
+REDIS_TIMEOUT_SECONDS = 0.5
 
-def open_storage(url: str) -> Storage:
-    """An async `limits` storage for ``memory://`` or ``redis://…`` URLs."""
-    storage = storage_from_string(url if url.startswith("async+") else "async+" + url)
+
+def open_storage(url: str, *, key_prefix: str = KEY_PREFIX) -> tuple[Storage, Closer]:
+    """An async `limits` storage for ``memory://`` or ``redis://…`` URLs, and how to close it.
+
+    For Redis we own the connection pool (redis-py), so shutdown can release its sockets.
+    Raises ``ImportError`` for Redis without the ``redis`` extra installed.
+    """
+    scheme_url = url if url.startswith("async+") else "async+" + url
+    if "redis" not in scheme_url.split("://", 1)[0]:
+        storage = storage_from_string(scheme_url, wrap_exceptions=True)
+        assert isinstance(storage, Storage)
+        return storage, _nothing_to_close
+    from redis.asyncio import ConnectionPool  # the `redis` extra; only needed for this storage
+
+    pool = ConnectionPool.from_url(
+        url.removeprefix("async+"),
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    storage = storage_from_string(
+        scheme_url,
+        wrap_exceptions=True,
+        implementation="redispy",
+        key_prefix=key_prefix,
+        connection_pool=cast(Any, pool),
+    )
     assert isinstance(storage, Storage)
-    return storage
+    return storage, pool.aclose
+
+
+async def _nothing_to_close() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -41,29 +81,59 @@ class Limit:
 class Limiter:
     """Counts hits against limits; raises ``RateLimited`` with the seconds until one frees up."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, close: Closer = _nothing_to_close) -> None:
         self.storage = storage
         self._strategy: RateLimiter = SlidingWindowCounterRateLimiter(storage)
+        self._close = close
+
+    @classmethod
+    def from_url(cls, url: str, *, key_prefix: str = KEY_PREFIX) -> Limiter:
+        storage, close = open_storage(url, key_prefix=key_prefix)
+        return cls(storage, close)
+
+    async def aclose(self) -> None:
+        """Release the storage's connections (Redis); memory storage has none."""
+        await self._close()
 
     async def hit(self, limit: Limit, identifier: str) -> None:
         """Count one hit. Raises ``RateLimited`` if the limit was already used up."""
-        if not await self._strategy.hit(limit.item, limit.namespace, identifier):
+        try:
+            allowed = await self._strategy.hit(limit.item, limit.namespace, identifier)
+        except StorageError as exc:
+            logger.warning("rate-limit storage failed; letting the request through: %s", exc)
+            return
+        if not allowed:
             raise RateLimited(await self.retry_after(limit, identifier))
 
     async def check(self, limit: Limit, identifier: str) -> None:
         """Raise ``RateLimited`` if the limit is used up, without counting a hit."""
-        if not await self._strategy.test(limit.item, limit.namespace, identifier):
+        try:
+            allowed = await self._strategy.test(limit.item, limit.namespace, identifier)
+        except StorageError as exc:
+            logger.warning("rate-limit storage failed; letting the request through: %s", exc)
+            return
+        if not allowed:
             raise RateLimited(await self.retry_after(limit, identifier))
 
     async def count(self, limit: Limit, identifier: str) -> None:
         """Count one hit, never raising (for failures that are checked on the next attempt)."""
-        await self._strategy.hit(limit.item, limit.namespace, identifier)
+        try:
+            await self._strategy.hit(limit.item, limit.namespace, identifier)
+        except StorageError as exc:
+            logger.warning("rate-limit storage failed; hit not counted: %s", exc)
 
     async def clear(self, limit: Limit, identifier: str) -> None:
-        await self._strategy.clear(limit.item, limit.namespace, identifier)
+        try:
+            await self._strategy.clear(limit.item, limit.namespace, identifier)
+        except StorageError as exc:
+            logger.warning("rate-limit storage failed; counter not cleared: %s", exc)
 
     async def retry_after(self, limit: Limit, identifier: str) -> float:
-        stats = await self._strategy.get_window_stats(limit.item, limit.namespace, identifier)
+        """Seconds until the limit frees up (at least 1; the whole window if storage fails)."""
+        try:
+            stats = await self._strategy.get_window_stats(limit.item, limit.namespace, identifier)
+        except StorageError:
+            return float(limit.item.get_expiry())
         return max(1.0, stats.reset_time - time.time())
 
 
