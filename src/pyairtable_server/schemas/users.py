@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from .common import PageMeta, PersonName, RequestModel, ResponseModel, Timestamp
+from .common import PageMeta, PersonName, RequestModel, ResponseModel, Timestamp, _clean_text
 
 
 class UserOut(ResponseModel):
@@ -41,6 +41,29 @@ class NameUpdate(RequestModel):
     last_name: PersonName | None = None
 
 
+#: Deeper JSON could be stored but not serialised back (pydantic, json) without recursion errors.
+MAX_JSON_DEPTH = 32
+
+
+def _clean_json(value: Any, depth: int = 0) -> Any:
+    """Hold every key and string inside a JSON value to the text rules, and bound its nesting."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"must not nest deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        _clean_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _clean_text(key)
+            _clean_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _clean_json(item, depth + 1)
+    return value
+
+
+JSONObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
+
+
 class ProfileUpdate(NameUpdate):
-    preferences: dict[str, Any] | None = Field(default=None, max_length=200)
-    settings: dict[str, Any] | None = Field(default=None, max_length=200)
+    preferences: JSONObject | None = Field(default=None, max_length=200)
+    settings: JSONObject | None = Field(default=None, max_length=200)
