@@ -34,6 +34,8 @@ from .users import apply_name_update
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(422, 429, 500))
 _AUTHED = error_responses(401)
+# What any route with a JSON body may also answer: unparseable (400) or oversized (413) bodies.
+_BODY = error_responses(400, 413)
 
 
 def _pair(
@@ -57,7 +59,12 @@ def _pair(
     )
 
 
-@router.post("/register", status_code=201, response_model=UserOut, responses=error_responses(409))
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=UserOut,
+    responses={**_BODY, **error_responses(409)},
+)
 async def register(body: RegisterIn, db: DB, services: Services, context: Context) -> User:
     """Create an account. Answers 409 when the email is already registered."""
     email = body.email.lower()
@@ -92,7 +99,7 @@ async def register(body: RegisterIn, db: DB, services: Services, context: Contex
     return user
 
 
-@router.post("/login", response_model=TokenPair, responses=_AUTHED)
+@router.post("/login", response_model=TokenPair, responses={**_BODY, **_AUTHED})
 async def login(body: LoginIn, db: DB, services: Services, context: Context) -> TokenPair:
     """Exchange email and password for an access and a refresh token.
 
@@ -153,7 +160,7 @@ async def login(body: LoginIn, db: DB, services: Services, context: Context) -> 
     return _pair(services, user, session.id, refresh_token, issued_at=now)
 
 
-@router.post("/refresh", response_model=TokenPair, responses=_AUTHED)
+@router.post("/refresh", response_model=TokenPair, responses={**_BODY, **_AUTHED})
 async def refresh(body: RefreshIn, db: DB, services: Services, context: Context) -> TokenPair:
     """Rotate a refresh token into a new pair.
 
@@ -229,7 +236,14 @@ async def refresh(body: RefreshIn, db: DB, services: Services, context: Context)
     raise AuthError("The refresh token was already used; the session has been revoked.")
 
 
-@router.post("/logout", status_code=204, responses=_AUTHED)
+@router.post(
+    "/logout",
+    status_code=204,
+    responses={**_BODY, **_AUTHED},
+    # The bearer token is optional here: a refresh token in the body is enough. FastAPI lists the
+    # scheme as required; the empty requirement added to it says "or no token at all".
+    openapi_extra={"security": [{}]},
+)
 async def logout(
     db: DB,
     services: Services,
@@ -275,7 +289,7 @@ async def get_me(caller: CurrentUser) -> User:
     return caller.user
 
 
-@router.put("/me", response_model=UserOut, responses=_AUTHED)
+@router.put("/me", response_model=UserOut, responses={**_BODY, **_AUTHED})
 async def update_me(body: NameUpdate, caller: CurrentUser, db: DB, context: Context) -> User:
     """Change the caller's first or last name."""
     apply_name_update(caller.user, body)
@@ -292,7 +306,7 @@ async def update_me(body: NameUpdate, caller: CurrentUser, db: DB, context: Cont
     return caller.user
 
 
-@router.post("/change-password", status_code=204, responses=_AUTHED)
+@router.post("/change-password", status_code=204, responses={**_BODY, **_AUTHED})
 async def change_password(
     body: ChangePasswordIn, caller: CurrentUser, db: DB, services: Services, context: Context
 ) -> Response:
@@ -333,7 +347,7 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.post("/validate", response_model=ValidateOut)
+@router.post("/validate", response_model=ValidateOut, responses=_BODY)
 async def validate(body: ValidateIn, db: DB, services: Services) -> ValidateOut:
     """Say whether an access token is good now (signature, claims, live session)."""
     try:

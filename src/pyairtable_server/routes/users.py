@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import audit
 from ..clock import utcnow
 from ..db.models import User, WorkspaceMember
+from ..db.paging import fetch_page
 from ..deps import DB, Context, CurrentUser, Principal
 from ..errors import NotFound, error_responses
 from ..ids import looks_like
@@ -55,7 +56,7 @@ async def get_profile(caller: CurrentUser) -> User:
     return caller.user
 
 
-@router.put("/me", response_model=UserProfileOut)
+@router.put("/me", response_model=UserProfileOut, responses=error_responses(400, 413))
 async def update_profile(
     body: ProfileUpdate, caller: CurrentUser, db: DB, context: Context
 ) -> User:
@@ -99,12 +100,11 @@ async def list_users(
                 )
             )
         )
-    total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await db.scalars(
-        query.order_by(User.created_at, User.id).limit(per_page).offset((page - 1) * per_page)
+    rows, total = await fetch_page(
+        db, query.order_by(User.created_at, User.id), page=page, per_page=per_page
     )
     return UserList(
-        data=[UserOut.model_validate(user) for user in rows],
+        data=[UserOut.model_validate(user) for (user,) in rows],
         pagination=PageMeta.of(page=page, per_page=per_page, total=total),
     )
 

@@ -12,6 +12,7 @@ from .. import audit
 from ..access import require_workspace
 from ..clock import utcnow
 from ..db.models import AuditEntry, User, Workspace, WorkspaceMember
+from ..db.paging import fetch_page
 from ..deps import DB, Context, CurrentUser
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed, error_responses
 from ..ids import looks_like, new_id
@@ -33,6 +34,8 @@ router = APIRouter(
     prefix="/workspaces", tags=["workspace"], responses=error_responses(401, 422, 429, 500)
 )
 _SCOPED = error_responses(403, 404)
+# What any route with a JSON body may also answer: unparseable (400) or oversized (413) bodies.
+_BODY = error_responses(400, 413)
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 
@@ -110,22 +113,22 @@ async def list_workspaces(
     caller: CurrentUser, db: DB, page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE
 ) -> WorkspaceList:
     """Workspaces the caller is a member of, oldest first."""
-    total = await db.scalar(select(func.count()).where(WorkspaceMember.user_id == caller.id))
-    rows = await db.execute(
+    rows, total = await fetch_page(
+        db,
         select(Workspace, _member_count())
         .join(WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id)
         .where(WorkspaceMember.user_id == caller.id)
-        .order_by(Workspace.created_at, Workspace.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .order_by(Workspace.created_at, Workspace.id),
+        page=page,
+        per_page=per_page,
     )
     return WorkspaceList(
         data=[_to_out(workspace, count) for workspace, count in rows],
-        pagination=PageMeta.of(page=page, per_page=per_page, total=total or 0),
+        pagination=PageMeta.of(page=page, per_page=per_page, total=total),
     )
 
 
-@router.post("", status_code=201, response_model=WorkspaceOut)
+@router.post("", status_code=201, response_model=WorkspaceOut, responses=_BODY)
 async def create_workspace(
     body: WorkspaceIn, caller: CurrentUser, db: DB, context: Context
 ) -> WorkspaceOut:
@@ -165,7 +168,7 @@ async def get_workspace(workspace_id: str, caller: CurrentUser, db: DB) -> Works
     return await _workspace_out(db, workspace)
 
 
-@router.put("/{workspace_id}", response_model=WorkspaceOut, responses=_SCOPED)
+@router.put("/{workspace_id}", response_model=WorkspaceOut, responses={**_SCOPED, **_BODY})
 async def update_workspace(
     workspace_id: str, body: WorkspaceUpdate, caller: CurrentUser, db: DB, context: Context
 ) -> WorkspaceOut:
@@ -228,7 +231,7 @@ async def list_members(workspace_id: str, caller: CurrentUser, db: DB) -> list[M
     "/{workspace_id}/members",
     status_code=201,
     response_model=MemberOut,
-    responses={**_SCOPED, **error_responses(409)},
+    responses={**_SCOPED, **_BODY, **error_responses(409)},
 )
 async def add_member(
     workspace_id: str, body: MemberIn, caller: CurrentUser, db: DB, context: Context
@@ -283,7 +286,7 @@ async def add_member(
 @router.patch(
     "/{workspace_id}/members/{user_id}",
     response_model=MemberOut,
-    responses={**_SCOPED, **error_responses(409)},
+    responses={**_SCOPED, **_BODY, **error_responses(409)},
 )
 async def update_member(
     workspace_id: str,
@@ -376,16 +379,15 @@ async def audit_log(
 ) -> AuditLog:
     """The workspace's writes, newest first (owners and admins)."""
     await require_workspace(db, caller.id, workspace_id, "audit:read")
-    scope = AuditEntry.workspace_id == workspace_id
-    total = await db.scalar(select(func.count()).where(scope))
-    rows = await db.scalars(
+    rows, total = await fetch_page(
+        db,
         select(AuditEntry)
-        .where(scope)
-        .order_by(AuditEntry.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .where(AuditEntry.workspace_id == workspace_id)
+        .order_by(AuditEntry.id.desc()),
+        page=page,
+        per_page=per_page,
     )
     return AuditLog(
-        data=[AuditEntryOut.model_validate(entry) for entry in rows],
-        pagination=PageMeta.of(page=page, per_page=per_page, total=total or 0),
+        data=[AuditEntryOut.model_validate(entry) for (entry,) in rows],
+        pagination=PageMeta.of(page=page, per_page=per_page, total=total),
     )
