@@ -7,6 +7,7 @@ lock, without waiting for ``busy_timeout``; taking the write lock up front makes
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -64,6 +65,24 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """Put a (new) database file in WAL mode, the setting persists in the file.
+
+    SQLite does not call the busy handler for this switch, so a process racing another one on a
+    fresh file gets an instant "database is locked"; we wait for it ourselves, as long as
+    busy_timeout would have. This runs on the driver's own thread, where blocking is fine.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
@@ -72,10 +91,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins (see module docstring).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0] != "wal":
+            _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
         # SQLite's lower() folds ASCII only; fold all of Unicode, as PostgreSQL and Python do.
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
