@@ -16,6 +16,7 @@ import pytest
 from pyairtable_server.settings import Settings
 
 from .backend import Api, PostgresDatabase, build_settings, postgres_reason_unavailable, running_api
+from .module_backend import module_settings
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -53,4 +54,23 @@ def make_settings(backend: PostgresDatabase | None, tmp_path: Path) -> Callable[
 @pytest.fixture
 async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
     async with running_api(make_settings()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_database(
+    backend: PostgresDatabase | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Settings]:
+    """Settings on a database of the requesting module's own (see ``module_backend``)."""
+    label = request.module.__name__.rsplit(".", 1)[-1]
+    with module_settings(backend, tmp_path_factory, label) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+async def module_api(module_database: Settings) -> AsyncIterator[Api]:
+    """One app for a whole module, for modules whose tests each sign up users of their own."""
+    async with running_api(module_database) as running:
         yield running

@@ -12,7 +12,7 @@ tests only read the shared workspace, and every test that writes gets a workspac
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, get_args
@@ -24,8 +24,7 @@ from pyairtable_server import permissions
 from pyairtable_server.permissions import allows, may_change_membership, permissions_of
 from pyairtable_server.settings import Settings
 
-from .backend import Actor, Api, PostgresDatabase, running_api
-from .module_backend import module_settings
+from .backend import Actor, Api, running_api
 
 pytestmark = pytest.mark.anyio
 
@@ -153,16 +152,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world_settings(
-    backend: PostgresDatabase | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    with module_settings(backend, tmp_path_factory, "rbac") as settings:
-        yield settings
-
-
-@pytest.fixture(scope="module")
-async def world(world_settings: Settings) -> AsyncIterator[World]:
-    async with running_api(world_settings) as api:
+async def world(module_database: Settings) -> AsyncIterator[World]:
+    async with running_api(module_database) as api:
         actors = {name: await api.actor() for name in (*ROLES, NON_MEMBER, "target")}
         shared = await api.workspace(actors["owner"], name="Shared")
         for role in ("admin", "editor", "viewer"):

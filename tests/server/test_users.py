@@ -8,34 +8,21 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx2
 import pytest
 
-from pyairtable_server.settings import Settings
-
-from .backend import PASSWORD, Actor, Api, PostgresDatabase, running_api
-from .module_backend import module_settings
+from .backend import PASSWORD, Actor, Api
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def shared_settings(
-    backend: PostgresDatabase | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    with module_settings(backend, tmp_path_factory, "users") as settings:
-        yield settings
-
-
-@pytest.fixture(scope="module")
-async def api(shared_settings: Settings) -> AsyncIterator[Api]:
-    """One app for the module (see module_backend); every test signs up users of its own."""
-    async with running_api(shared_settings) as running:
-        yield running
+def api(module_api: Api) -> Api:
+    """One app for the module; every test signs up users of its own."""
+    return module_api
 
 
 #: ``User`` of contract §3, exactly.

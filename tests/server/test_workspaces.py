@@ -7,7 +7,6 @@ creates its own workspaces, so other tests' workspaces in the database must stay
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,27 +14,15 @@ import anyio
 import httpx2
 import pytest
 
-from pyairtable_server.settings import Settings
-
-from .backend import Actor, Api, PostgresDatabase, running_api
-from .module_backend import module_settings
+from .backend import Actor, Api
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def shared_settings(
-    backend: PostgresDatabase | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    with module_settings(backend, tmp_path_factory, "workspaces") as settings:
-        yield settings
-
-
-@pytest.fixture(scope="module")
-async def api(shared_settings: Settings) -> AsyncIterator[Api]:
-    """One app for the module (see module_backend); every test signs up users of its own."""
-    async with running_api(shared_settings) as running:
-        yield running
+def api(module_api: Api) -> Api:
+    """One app for the module; every test signs up users of its own."""
+    return module_api
 
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")

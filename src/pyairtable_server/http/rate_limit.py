@@ -97,23 +97,22 @@ class Limiter:
 
     async def hit(self, limit: Limit, identifier: str) -> None:
         """Count one hit. Raises ``RateLimited`` if the limit was already used up."""
-        try:
-            allowed = await self._strategy.hit(limit.item, limit.namespace, identifier)
-        except StorageError as exc:
-            logger.warning("rate-limit storage failed; letting the request through: %s", exc)
-            return
-        if not allowed:
+        if not await self._allowed(self._strategy.hit, limit, identifier):
             raise RateLimited(await self.retry_after(limit, identifier))
 
     async def check(self, limit: Limit, identifier: str) -> None:
         """Raise ``RateLimited`` if the limit is used up, without counting a hit."""
+        if not await self._allowed(self._strategy.test, limit, identifier):
+            raise RateLimited(await self.retry_after(limit, identifier))
+
+    async def _allowed(
+        self, ask: Callable[..., Awaitable[bool]], limit: Limit, identifier: str
+    ) -> bool:
         try:
-            allowed = await self._strategy.test(limit.item, limit.namespace, identifier)
+            return await ask(limit.item, limit.namespace, identifier)
         except StorageError as exc:
             logger.warning("rate-limit storage failed; letting the request through: %s", exc)
-            return
-        if not allowed:
-            raise RateLimited(await self.retry_after(limit, identifier))
+            return True
 
     async def count(self, limit: Limit, identifier: str) -> None:
         """Count one hit, never raising (for failures that are checked on the next attempt)."""
