@@ -45,6 +45,9 @@ _TYPES_BY_STATUS = {
 }
 
 
+_MALFORMED_BODY = "The request body is not valid JSON."
+
+
 class ApiError(Exception):
     """An answer other than success, with the contract's ``type`` and an HTTP status."""
 
@@ -213,7 +216,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return envelope(
                 400,
                 "VALIDATION_ERROR",
-                "The request body is not valid JSON.",
+                _MALFORMED_BODY,
                 request_id=request_id_of(request),
                 details={"fields": fields},
             )
@@ -229,6 +232,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
+        if status == 400:  # FastAPI's answer to a body it cannot decode at all (not UTF-8)
+            return envelope(
+                400,
+                "VALIDATION_ERROR",
+                _MALFORMED_BODY,
+                request_id=request_id_of(request),
+                details={"fields": {"body": "not valid UTF-8 JSON"}},
+            )
         messages = {404: "No such route.", 405: "Method not allowed on this route."}
         message = messages.get(status) or (exc.detail if isinstance(exc.detail, str) else "Error.")
         return envelope(

@@ -193,7 +193,9 @@ async def test_malformed_json_is_400(api: Api, raw: bytes) -> None:
     response = await api.client.post(
         "/auth/login", content=raw, headers={"Content-Type": "application/json"}
     )
-    assert_envelope(response, 400, "VALIDATION_ERROR")
+    error = assert_envelope(response, 400, "VALIDATION_ERROR")["error"]
+    assert error["message"] == "The request body is not valid JSON."
+    assert error["details"]["fields"]
 
 
 @pytest.mark.parametrize(

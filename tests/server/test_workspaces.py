@@ -285,6 +285,18 @@ async def test_update_leaves_fields_it_does_not_name(api: Api) -> None:
     assert (response.json()["name"], response.json()["description"]) == ("Renamed", "Added")
 
 
+@pytest.mark.parametrize("field", ["name", "description"])
+async def test_update_refuses_null_instead_of_ignoring_it(api: Api, field: str) -> None:
+    """An explicit null is an error naming the field; the workspace is unchanged."""
+    owner = await api.actor()
+    workspace = await api.workspace(owner, name="Stays")
+    url = f"/workspaces/{workspace['id']}"
+    response = await api.client.put(url, json={field: None}, headers=owner.headers)
+    assert field in assert_error(response, 422, "VALIDATION_ERROR")["fields"]
+    again = await api.client.get(url, headers=owner.headers)
+    assert again.json() == workspace
+
+
 @pytest.mark.parametrize("name", ["", "   ", "x" * 256])
 async def test_blank_or_overlong_name_is_422(api: Api, name: str) -> None:
     """A name must be 1 to 255 characters after trimming, on create and on update."""

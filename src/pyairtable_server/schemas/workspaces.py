@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, field_validator, model_validator
 
 from ..permissions import Role
 from .auth import Email
@@ -18,8 +18,17 @@ class WorkspaceIn(RequestModel):
 
 
 class WorkspaceUpdate(RequestModel):
+    """A partial update: keys left out keep their value; ``null`` is refused, not ignored."""
+
     name: Name | None = None
     description: Description | None = None
+
+    @field_validator("name", "description", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null; leave the key out to keep the current value")
+        return value
 
 
 class WorkspaceOut(ResponseModel):
