@@ -107,25 +107,24 @@ async def authenticate(token: str, db: AsyncSession, services: AppServices) -> P
     return Principal(user=user, session=session, claims=claims)
 
 
-async def get_principal(
-    db: DB,
-    services: Services,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller of an authenticated route. Raises ``AuthError`` (401) without a valid token."""
-    if credentials is None:
-        raise AuthError("Authentication required: send 'Authorization: Bearer <access token>'.")
-    return await authenticate(credentials.credentials, db, services)
-
-
 async def get_optional_principal(
     db: DB,
     services: Services,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
+    """The caller if a token was sent (then it must be valid: ``AuthError``), else None."""
     if credentials is None:
         return None
     return await authenticate(credentials.credentials, db, services)
+
+
+async def get_principal(
+    caller: Annotated[Principal | None, Depends(get_optional_principal)],
+) -> Principal:
+    """The caller of an authenticated route. Raises ``AuthError`` (401) without a valid token."""
+    if caller is None:
+        raise AuthError("Authentication required: send 'Authorization: Bearer <access token>'.")
+    return caller
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

@@ -83,6 +83,14 @@ async def remove(api: Api, actor: Actor, workspace_id: str, user_id: str) -> htt
 # --- create, get, list, update, delete ------------------------------------------------------
 
 
+async def pair_in_workspace(api: Api, role: str) -> tuple[Actor, Actor, str]:
+    """Alice owns a new workspace and Bob is in it with ``role``; answers both and its id."""
+    alice, bob = await api.actor(), await api.actor()
+    workspace = await api.workspace(alice)
+    await api.add_member(alice, workspace["id"], bob, role)
+    return alice, bob, workspace["id"]
+
+
 async def test_create_answers_the_workspace_with_the_caller_as_owner(api: Api) -> None:
     """POST /workspaces answers 201 and a `Workspace` whose owner is the caller."""
     owner = await api.actor()
@@ -588,10 +596,7 @@ async def test_members_cannot_promote_themselves(api: Api, role: str, wanted: st
 
 async def test_owner_can_transfer_ownership(api: Api) -> None:
     """An owner makes another member owner, then steps down; owner_id follows the new owner."""
-    alice, bob = await api.actor(), await api.actor()
-    workspace = await api.workspace(alice)
-    wid = workspace["id"]
-    await api.add_member(alice, wid, bob, "admin")
+    alice, bob, wid = await pair_in_workspace(api, "admin")
 
     granted = await set_role(api, alice, wid, bob.id, "owner")
     assert granted.status_code == 200, granted.text
@@ -645,10 +650,7 @@ async def test_sole_member_owner_cannot_leave_either(api: Api) -> None:
 
 async def test_two_owners_demoting_each_other_the_second_is_refused(api: Api) -> None:
     """Of two owners demoting each other in turn, the second is refused; one owner remains."""
-    alice, bob = await api.actor(), await api.actor()
-    workspace = await api.workspace(alice)
-    wid = workspace["id"]
-    await api.add_member(alice, wid, bob, "owner")
+    alice, bob, wid = await pair_in_workspace(api, "owner")
 
     first = await set_role(api, alice, wid, bob.id, "admin")
     assert first.status_code == 200, first.text
@@ -659,10 +661,7 @@ async def test_two_owners_demoting_each_other_the_second_is_refused(api: Api) ->
 
 async def test_two_owners_stepping_down_in_turn_the_second_is_409(api: Api) -> None:
     """Of two owners demoting themselves in turn, the second is the last owner: 409."""
-    alice, bob = await api.actor(), await api.actor()
-    workspace = await api.workspace(alice)
-    wid = workspace["id"]
-    await api.add_member(alice, wid, bob, "owner")
+    alice, bob, wid = await pair_in_workspace(api, "owner")
 
     first = await set_role(api, alice, wid, alice.id, "admin")
     assert first.status_code == 200, first.text
@@ -673,10 +672,7 @@ async def test_two_owners_stepping_down_in_turn_the_second_is_409(api: Api) -> N
 
 async def test_two_owners_demoting_each_other_at_once_leave_one_owner(api: Api) -> None:
     """Concurrent mutual demotions: exactly one succeeds and the workspace keeps an owner."""
-    alice, bob = await api.actor(), await api.actor()
-    workspace = await api.workspace(alice)
-    wid = workspace["id"]
-    await api.add_member(alice, wid, bob, "owner")
+    alice, bob, wid = await pair_in_workspace(api, "owner")
 
     statuses: list[int] = []
 

@@ -40,13 +40,13 @@ PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 
 
-def _member_count() -> Any:
-    return (
-        select(func.count())
-        .where(WorkspaceMember.workspace_id == Workspace.id)
-        .correlate(Workspace)
-        .scalar_subquery()
-    )
+# Built once, like the other statements on hot paths: members of the workspace row beside it.
+_MEMBER_COUNT = (
+    select(func.count())
+    .where(WorkspaceMember.workspace_id == Workspace.id)
+    .correlate(Workspace)
+    .scalar_subquery()
+)
 
 
 async def _workspace_out(db: AsyncSession, workspace: Workspace) -> WorkspaceOut:
@@ -115,7 +115,7 @@ async def list_workspaces(
     """Workspaces the caller is a member of, oldest first."""
     rows, total = await fetch_page(
         db,
-        select(Workspace, _member_count())
+        select(Workspace, _MEMBER_COUNT)
         .join(WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id)
         .where(WorkspaceMember.user_id == caller.id)
         .order_by(Workspace.created_at, Workspace.id),
