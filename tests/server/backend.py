@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from pyairtable_server.app import create_app
-from pyairtable_server.db.models import Base
+from pyairtable_server.db.models import Model
 from pyairtable_server.settings import Settings
 
 POSTGRES_ADMIN_DSN = os.environ.get(
@@ -69,7 +69,7 @@ class PostgresDatabase:
         asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
     def truncate(self) -> None:
-        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        tables = ", ".join(f'"{table.name}"' for table in Model.metadata.sorted_tables)
 
         async def run() -> None:
             conn = await asyncpg.connect(self.dsn)

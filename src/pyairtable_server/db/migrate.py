@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +24,20 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
     return config
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """An Alembic ``include_object`` hook that skips schema objects meant for another dialect.
+
+    Such objects are declared with ``.ddl_if(dialect=...)`` (the GIN index exists only on
+    PostgreSQL), which ``create_all`` honours and autogenerate comparison does not.
+    """
+
+    def include_object(obj: Any, _name: str | None, _type: str, *_args: Any) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, dialect)
+
+    return include_object
 
 
 async def upgrade_to_head(db: Database) -> None:

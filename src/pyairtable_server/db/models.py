@@ -1,4 +1,4 @@
-"""The tables of the reference backend (auth, users, workspaces, members, audit log)."""
+"""The tables of the reference backend: auth, workspaces, the data API, the event log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -28,12 +30,12 @@ NAMING_CONVENTION = {
 }
 
 
-class Base(DeclarativeBase):
+class Model(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
 
 
-class User(Base):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -52,7 +54,7 @@ class User(Base):
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AuthSession(Base):
+class AuthSession(Model):
     """One login: the family of refresh tokens rotated from it, revoked as a whole."""
 
     __tablename__ = "auth_sessions"
@@ -70,7 +72,7 @@ class AuthSession(Base):
     user: Mapped[User] = relationship(lazy="raise")
 
 
-class RefreshToken(Base):
+class RefreshToken(Model):
     """A single-use refresh token, stored only as its SHA-256 digest."""
 
     __tablename__ = "refresh_tokens"
@@ -84,7 +86,7 @@ class RefreshToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class Workspace(Base):
+class Workspace(Model):
     __tablename__ = "workspaces"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -96,7 +98,7 @@ class Workspace(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class WorkspaceMember(Base):
+class WorkspaceMember(Model):
     __tablename__ = "workspace_members"
 
     workspace_id: Mapped[str] = mapped_column(
@@ -114,7 +116,7 @@ class WorkspaceMember(Base):
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
 
 
-class AuditEntry(Base):
+class AuditEntry(Model):
     """One write, kept after the workspace it touched is gone (no foreign keys on purpose)."""
 
     __tablename__ = "audit_log"
@@ -130,3 +132,168 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DataBase(Model):
+    """A base: the container of tables inside a workspace (contract §5)."""
+
+    __tablename__ = "bases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataTable(Model):
+    """A table. ``workspace_id`` is denormalised so that access checks need no extra join.
+
+    ``next_autonumber`` and ``record_count`` change with every record insert and delete, in the
+    same transaction; the row is the lock that orders concurrent inserts into one table.
+    """
+
+    __tablename__ = "data_tables"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    base_id: Mapped[str] = mapped_column(ForeignKey("bases.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    primary_field_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    next_autonumber: Mapped[int] = mapped_column(BigInteger, default=1)
+    record_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataField(Model):
+    """A column of a table. Records key their values by field id, so renames touch no record."""
+
+    __tablename__ = "fields"
+    __table_args__ = (UniqueConstraint("table_id", "name", name="uq_fields_table_id_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    table_id: Mapped[str] = mapped_column(
+        ForeignKey("data_tables.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataView(Model):
+    """A saved way to look at a table; its configuration names fields by id."""
+
+    __tablename__ = "views"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    table_id: Mapped[str] = mapped_column(
+        ForeignKey("data_tables.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataRecord(Model):
+    """A row. ``fields`` maps field id to stored value; computed fields come from the columns."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("table_id", "autonumber", name="uq_records_table_id_autonumber"),
+        # Containment (``@>``) filters on select, multiselect and links use it on PostgreSQL.
+        Index(
+            "ix_records_fields_gin",
+            "fields",
+            postgresql_using="gin",
+            postgresql_ops={"fields": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    table_id: Mapped[str] = mapped_column(ForeignKey("data_tables.id", ondelete="CASCADE"))
+    autonumber: Mapped[int] = mapped_column(BigInteger)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    updated_by: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class Event(Model):
+    """One change, at its gap-free global position ``seq`` (contract §8). No foreign keys: an
+    event outlives what it describes."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_workspace_id_seq", "workspace_id", "seq"),
+        Index("ix_events_table_id_seq", "table_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    workspace_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    base_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    table_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    aggregate_type: Mapped[str] = mapped_column(String(32))
+    aggregate_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer, default=None)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class EventRecipient(Model):
+    """Who else may read an event: members of a workspace that was deleted, a removed member.
+
+    Events are visible to the members of their workspace; once a workspace or a membership is
+    gone, these rows keep the deletion or removal visible to the people it concerns.
+    """
+
+    __tablename__ = "event_recipients"
+
+    seq: Mapped[int] = mapped_column(
+        ForeignKey("events.seq", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class EventLogState(Model):
+    """The single row that hands out ``seq``: updating it is the lock that keeps ``seq`` gap-free
+    and in commit order. ``pruned_through`` is the newest ``seq`` retention has deleted."""
+
+    __tablename__ = "event_log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    head_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IdempotentAnswer(Model):
+    """The stored answer to a write sent with ``Idempotency-Key`` (contract §6), kept 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -2,7 +2,8 @@
 
 from alembic import context
 
-from pyairtable_server.db.models import Base
+from pyairtable_server.db.migrate import include_object_for
+from pyairtable_server.db.models import Model
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -10,9 +11,10 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=Model.metadata,
     render_as_batch=True,
     compare_type=True,
+    include_object=include_object_for(connection.dialect.name),
 )
 with context.begin_transaction():
     context.run_migrations()
