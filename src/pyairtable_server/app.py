@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from . import __version__
+from .changes import install_replay_handler
 from .db.engine import Database
 from .db.migrate import upgrade_to_head
 from .errors import install_error_handlers
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     per_account=Limit.parse("login-account", settings.login_failures_per_account),
                     per_ip=Limit.parse("login-ip", settings.login_failures_per_ip),
                 ),
+                offset_key=hashlib.sha256(b"pyairtable-offsets:" + secret_key.encode()).digest(),
             )
             yield
         finally:
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_replay_handler(app)
     app.include_router(api_router, prefix=API_PREFIX)
 
     # Added innermost first: the request id wraps everything, rate limits see only real requests.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 from .db.engine import Database
 from .http.rate_limit import Limit, Limiter
@@ -28,6 +29,12 @@ class AppServices:
     passwords: Passwords
     limiter: Limiter
     login_limits: LoginLimits
+    #: Signs record-list offsets (derived from the server key, never the key itself).
+    offset_key: bytes = field(default=b"", repr=False)
+
+    @property
+    def dialect(self) -> Literal["sqlite", "postgresql"]:
+        return "sqlite" if self.db.is_sqlite else "postgresql"
 
     @property
     def refresh_ttl(self) -> timedelta:

@@ -155,6 +155,40 @@ class Api:
         )
         assert response.status_code == 201, response.text
 
+    async def post(self, actor: Actor, path: str, body: dict[str, Any], status: int = 201) -> Any:
+        """POST as ``actor`` and insist on ``status``; the decoded body."""
+        response = await self.client.post(path, json=body, headers=actor.headers)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    async def base(self, owner: Actor, workspace_id: str, name: str = "Base") -> dict[str, Any]:
+        body: dict[str, Any] = await self.post(
+            owner, "/bases", {"workspace_id": workspace_id, "name": name}
+        )
+        return body
+
+    async def table(
+        self, owner: Actor, base_id: str, fields: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {"base_id": base_id, "name": f"T{self._next()}"}
+        if fields is not None:
+            request["fields"] = fields
+        body: dict[str, Any] = await self.post(owner, "/tables", request)
+        return body
+
+    async def new_table(
+        self, fields: list[dict[str, Any]] | None = None
+    ) -> tuple[Actor, dict[str, Any]]:
+        """A fresh owner with a workspace, a base and a table of ``fields``."""
+        owner = await self.actor()
+        workspace = await self.workspace(owner)
+        base = await self.base(owner, workspace["id"])
+        return owner, await self.table(owner, base["id"], fields)
+
+    def _next(self) -> int:
+        self._counter += 1
+        return self._counter
+
 
 @asynccontextmanager
 async def running_api(settings: Settings) -> AsyncIterator[Api]:

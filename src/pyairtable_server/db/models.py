@@ -269,9 +269,7 @@ class EventRecipient(Model):
 
     __tablename__ = "event_recipients"
 
-    seq: Mapped[int] = mapped_column(
-        ForeignKey("events.seq", ondelete="CASCADE"), primary_key=True
-    )
+    seq: Mapped[int] = mapped_column(ForeignKey("events.seq", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
 

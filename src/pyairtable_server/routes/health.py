@@ -15,7 +15,16 @@ from ..services import AppServices
 
 # The services implemented so far. Each is a router over the shared database, so each is as
 # healthy as that database; services that do not exist yet are not listed as if they did.
-SERVICES: tuple[str, ...] = ("auth", "user", "workspace")
+SERVICES: tuple[str, ...] = (
+    "auth",
+    "user",
+    "workspace",
+    "base",
+    "table",
+    "field",
+    "view",
+    "record",
+)
 CHECK_TIMEOUT_SECONDS = 2.0
 
 router = APIRouter(prefix="/health", tags=["health"], responses=error_responses(429, 500))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import (
     AfterValidator,
@@ -77,9 +77,10 @@ class PageMeta(BaseModel):
     has_prev: bool
 
     @classmethod
-    def of(cls, *, page: int, per_page: int, total: int) -> PageMeta:
+    def of(cls, *, page: int, per_page: int, total: int, **extra: int) -> Self:
         pages = math.ceil(total / per_page) if total else 0
         return cls(
+            **extra,
             page=page,
             per_page=per_page,
             total=total,
@@ -87,6 +88,12 @@ class PageMeta(BaseModel):
             has_next=page < pages,
             has_prev=page > 1,
         )
+
+
+class PositionedPageMeta(PageMeta):
+    """Page metadata plus the event position read before the rows (contract §8)."""
+
+    event_position: int
 
 
 class PageParams(BaseModel):

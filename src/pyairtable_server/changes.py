@@ -1,0 +1,199 @@
+"""One write request as a unit: its change, its events, its audit entries, its idempotent answer.
+
+A write handler does its work on the request's session, stages events and audit entries on a
+``Change``, and ends with ``await change.commit(body)``. That serialises the answer, stores it for
+``Idempotency-Key`` replays, numbers the events, and commits all of it in one transaction: the
+change, its events and its stored answer exist together or not at all (contract §6, §8).
+
+Only successful answers are stored. A failed write changed nothing, so a retry with the same key
+simply runs again (and may succeed, e.g. after a 429 or a fixed conflict).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from . import audit, events
+from .clock import utcnow
+from .db.models import IdempotentAnswer
+from .deps import DB, Context, CurrentUser, Principal, RequestContext
+from .errors import ApiError
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class IdempotencyKeyReused(ApiError):
+    status_code = 422
+    type = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IdempotentReplay(Exception):
+    """Raised before a handler runs when its answer is already stored; becomes that answer."""
+
+    def __init__(self, stored: IdempotentAnswer) -> None:
+        super().__init__("idempotent replay")
+        self.stored = stored
+
+    def response(self) -> Response:
+        stored = self.stored
+        return Response(
+            content=stored.body.encode() if stored.body is not None else None,
+            status_code=stored.status_code,
+            media_type="application/json" if stored.body is not None else None,
+            headers={REPLAYED_HEADER: "true"},
+        )
+
+
+def install_replay_handler(app: FastAPI) -> None:
+    async def on_replay(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, IdempotentReplay)
+        return exc.response()
+
+    app.add_exception_handler(IdempotentReplay, on_replay)
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    key: str
+    fingerprint: str
+
+
+async def _fingerprint(request: Request) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    digest.update(await request.body())
+    return digest.hexdigest()
+
+
+async def _stored(db: AsyncSession, user_id: str, claim: IdempotencyClaim) -> None:
+    """Raise the replay of a stored answer for this key, or ``IdempotencyKeyReused``.
+
+    An answer older than the retention period is forgotten instead.
+    """
+    stored = await db.get(IdempotentAnswer, (user_id, claim.key))
+    if stored is None:
+        return
+    if stored.created_at < utcnow() - IDEMPOTENCY_TTL:
+        await db.delete(stored)
+        await db.flush()
+        return
+    if stored.fingerprint != claim.fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request.",
+            details={"key": claim.key},
+        )
+    raise IdempotentReplay(stored)
+
+
+class Change:
+    """The write in progress. Stage events with ``event``, audit entries with ``audit``."""
+
+    def __init__(
+        self,
+        db: AsyncSession,
+        caller: Principal,
+        context: RequestContext,
+        claim: IdempotencyClaim | None,
+    ) -> None:
+        self.db = db
+        self.caller = caller
+        self.context = context
+        self.claim = claim
+        self._events: list[events.EventDraft] = []
+        #: The committed events as wire objects, once ``commit`` has run.
+        self.published: list[dict[str, Any]] = []
+
+    def event(self, draft: events.EventDraft) -> None:
+        self._events.append(draft)
+
+    def audit(
+        self,
+        action: str,
+        *,
+        resource_type: str,
+        resource_id: str | None,
+        workspace_id: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        audit.record(
+            self.db,
+            self.context,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            workspace_id=workspace_id,
+            user_id=self.caller.id,
+            details=details,
+        )
+
+    async def commit(self, body: BaseModel | None = None, *, status_code: int = 200) -> Response:
+        """Commit the change with its events and stored answer; return the answer.
+
+        Raises ``IdempotencyKeyReused`` (or answers the stored replay) when a concurrent request
+        with the same key committed first.
+        """
+        content = body.model_dump_json() if body is not None else None
+        if self.claim is not None:
+            self.db.add(
+                IdempotentAnswer(
+                    user_id=self.caller.id,
+                    key=self.claim.key,
+                    fingerprint=self.claim.fingerprint,
+                    status_code=status_code,
+                    body=content,
+                )
+            )
+        published = await events.append(self.db, self._events, user_id=self.caller.id, now=utcnow())
+        try:
+            await self.db.commit()
+        except IntegrityError:
+            if self.claim is None:
+                raise
+            # A twin request with the same key won the race; answer as it did.
+            await self.db.rollback()
+            await _stored(self.db, self.caller.id, self.claim)
+            raise
+        self.published = published
+        return Response(
+            content=content,
+            status_code=status_code,
+            media_type="application/json" if content is not None else None,
+        )
+
+
+async def get_change(
+    request: Request,
+    caller: CurrentUser,
+    db: DB,
+    context: Context,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Makes a retried write safe: the first answer is replayed for 24 hours.",
+        ),
+    ] = None,
+) -> Change:
+    """The write unit of an authenticated request, after any idempotent replay was answered."""
+    claim = None
+    if idempotency_key is not None:
+        claim = IdempotencyClaim(key=idempotency_key, fingerprint=await _fingerprint(request))
+        await _stored(db, caller.id, claim)
+    return Change(db, caller, context, claim)
+
+
+Write = Annotated[Change, Depends(get_change)]

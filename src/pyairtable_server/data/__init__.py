@@ -1,0 +1,1 @@
+"""The data API's logic below the routes: table schemas, record values, queries, cursors."""

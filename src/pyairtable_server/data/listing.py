@@ -1,0 +1,132 @@
+"""One page of a table's records: view, filter, sort and keyset cursor, all run in the database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.models import DataField, DataRecord, DataView
+from ..errors import ValidationFailed
+from ..events import position
+from ..ids import looks_like
+from ..schemas.records import CursorMeta, RecordList, RecordQuery
+from ..schemas.views import FilterGroup, SortSpec
+from . import cursor
+from .query import Compiler, Dialect, seek
+from .schema import TableSchema
+from .values import record_out
+
+
+def projection(
+    schema: TableSchema, requested: list[str] | None, view: DataView | None
+) -> list[DataField] | None:
+    """The fields to return, in order: the request's ``fields`` (each a name or id, or a
+    comma-separated list of them), else the view's visible fields in its field order, else all.
+
+    Raises ``ValidationFailed`` for an unknown field.
+    """
+    if requested:
+        chosen: list[DataField] = []
+        for item in requested:
+            whole = schema.find(item)
+            parts = (
+                [whole]
+                if whole
+                else [schema.resolve(part.strip(), where="fields") for part in item.split(",")]
+            )
+            chosen.extend(p for p in parts if p is not None and p not in chosen)
+        return chosen
+    if view is None:
+        return None
+    config = view.configuration
+    order = config.get("field_order") or []
+    rank = {field_id: index for index, field_id in enumerate(order)}
+    fields = sorted(schema.fields, key=lambda f: rank.get(f.id, len(rank) + f.position))
+    visible = config.get("visible_fields")
+    if visible is not None:
+        fields = [f for f in fields if f.id in set(visible)]
+    return fields
+
+
+async def load_view(db: AsyncSession, schema: TableSchema, view_id: str | None) -> DataView | None:
+    """The view named by ``view_id``; it must belong to the table (``ValidationFailed``)."""
+    if view_id is None:
+        return None
+    view = await db.get(DataView, view_id) if looks_like(view_id, "viw") else None
+    if view is None or view.table_id != schema.table.id:
+        raise ValidationFailed.field("view_id", "not a view of this table")
+    return view
+
+
+async def list_records(
+    db: AsyncSession,
+    schema: TableSchema,
+    params: RecordQuery,
+    *,
+    dialect: Dialect,
+    offset_key: bytes,
+) -> RecordList:
+    """A page of records: the view's filters and the request's both apply; the request's sorts
+    come first, then the view's, then creation order.
+
+    Raises ``ValidationFailed`` for unknown fields or bad conditions, ``InvalidOffset`` for an
+    offset that is malformed, expired, or from another query.
+    """
+    event_position = await position(db)
+    view = await load_view(db, schema, params.view_id)
+    only = projection(schema, params.fields, view)
+    compiler = Compiler(schema, dialect)
+    groups: list[FilterGroup] = []
+    sorts: list[SortSpec] = list(params.sort or [])
+    if view is not None:
+        if view.configuration.get("filters"):
+            groups.append(FilterGroup.model_validate(view.configuration["filters"]))
+        sorts += [SortSpec.model_validate(s) for s in view.configuration.get("sorts") or []]
+    if params.filter is not None:
+        groups.append(params.filter)
+    conditions: list[ColumnElement[bool]] = [DataRecord.table_id == schema.table.id]
+    conditions += [compiler.where(group) for group in groups]
+    keys = compiler.order(sorts)
+    query_id = cursor.query_hash(
+        [
+            schema.table.id,
+            view.id if view else None,
+            view.configuration if view else None,
+            params.filter.model_dump() if params.filter else None,
+            [s.model_dump() for s in params.sort or []],
+        ]
+    )
+    labels = [key.expr.label(f"k{index}") for index, key in enumerate(keys)]
+    query = select(DataRecord, *labels).where(*conditions)
+    if params.offset is not None:
+        values = cursor.decode(offset_key, query_id, params.offset, width=len(keys))
+        query = query.where(seek(keys, values))
+    order = [key.expr.desc() if key.descending else key.expr.asc() for key in keys]
+    rows = (await db.execute(query.order_by(*order).limit(params.page_size + 1))).all()
+    has_next = len(rows) > params.page_size
+    rows = rows[: params.page_size]
+    next_offset = (
+        cursor.encode(offset_key, query_id, [_plain(v) for v in rows[-1][1:]]) if has_next else None
+    )
+    if groups:
+        total = await db.scalar(select(func.count()).select_from(DataRecord).where(*conditions))
+    else:
+        total = schema.table.record_count
+    return RecordList(
+        data=[record_out(schema, row[0], only) for row in rows],
+        pagination=CursorMeta(
+            page_size=params.page_size,
+            total=int(total or 0),
+            has_next=has_next,
+            next_offset=next_offset,
+            event_position=event_position,
+        ),
+    )
+
+
+def _plain(value: Any) -> Any:
+    # PostgreSQL may hand numbers back as Decimal; offsets carry JSON numbers.
+    return float(value) if isinstance(value, Decimal) else value

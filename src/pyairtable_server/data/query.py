@@ -1,0 +1,269 @@
+"""Record filters and sorts, compiled to SQL that runs in the database (contract §5, §6).
+
+Values live in the ``records.fields`` JSON column keyed by field id; SQLAlchemy's generic JSON
+accessors (``as_string``, ``as_float``, ``as_boolean``) render as ``JSON_EXTRACT`` on SQLite and
+``->>`` with casts on PostgreSQL, so one expression tree serves both. Where the two differ
+(array membership, text collation) the dialect is asked for explicitly.
+
+Semantics, chosen to match what a spreadsheet user expects and identical on both databases:
+text comparisons ignore case; negative operators (``not_equals``, ``not_contains``) match empty
+cells; comparisons never match empty cells; array fields (multiselect, links, attachments) treat
+``equals``/``contains`` as "has this element" and ``in`` as "has any of these". Sorting puts empty
+cells first ascending and last descending, orders text by lower-cased code points (``COLLATE "C"``
+on PostgreSQL, binary on SQLite) and always ends with the record's creation order, so it is total
+and stable, which keyset pagination needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from ..db.models import DataField, DataRecord
+from ..errors import ValidationFailed
+from ..fieldtypes import (
+    ARRAY_TYPES,
+    TEXT_TYPES,
+    FieldType,
+    FieldValueError,
+    coerce_filter_value,
+)
+from ..schemas.views import FilterCondition, FilterGroup, SortSpec
+from .schema import TableSchema
+
+Dialect = Literal["sqlite", "postgresql"]
+MAX_FILTER_DEPTH = 5
+MAX_CONDITIONS = 200
+
+_DATE_TYPES: frozenset[FieldType] = frozenset({"date", "datetime"})
+_AUTONUMBER: ColumnElement[Any] = DataRecord.autonumber.expression
+_TIME_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "created_time": DataRecord.created_at.expression,
+    "last_modified_time": DataRecord.updated_at.expression,
+}
+_NEGATIVE = frozenset({"not_equals", "not_contains"})
+
+
+@dataclass(frozen=True)
+class SortKey:
+    expr: ColumnElement[Any]
+    descending: bool
+
+
+class Compiler:
+    """Turns filter groups and sorts over one table into SQLAlchemy expressions."""
+
+    def __init__(self, schema: TableSchema, dialect: Dialect) -> None:
+        self.schema = schema
+        self.dialect = dialect
+        self._conditions = 0
+
+    # -- value expressions -------------------------------------------------------------------
+
+    def _json(self, field: DataField) -> Any:
+        return DataRecord.fields[field.id]
+
+    def _text(self, field: DataField) -> ColumnElement[Any]:
+        return self._json(field).as_string()  # type: ignore[no-any-return]
+
+    def _ordered(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # Code-point order on both databases, whatever PostgreSQL's default collation is.
+        return expr.collate("C") if self.dialect == "postgresql" else expr
+
+    def _folded(self, field: DataField) -> ColumnElement[Any]:
+        return self._ordered(func.lower(self._text(field)))
+
+    def _number(self, field: DataField) -> ColumnElement[Any]:
+        if field.type == "autonumber":
+            return _AUTONUMBER
+        return self._json(field).as_float()  # type: ignore[no-any-return]
+
+    def _checkbox(self, field: DataField) -> ColumnElement[Any]:
+        return func.coalesce(self._json(field).as_boolean(), false())
+
+    def _present(self, field: DataField) -> ColumnElement[bool]:
+        return self._text(field).is_not(None)
+
+    def _has_element(self, field: DataField, element: str) -> ColumnElement[bool]:
+        is_attachment = field.type == "attachment"
+        if self.dialect == "postgresql":
+            member: Any = {"id": element} if is_attachment else element
+            # ``@>`` is answered by the GIN index on records.fields.
+            return type_coerce(DataRecord.fields, JSONB).contains({field.id: [member]})
+        items = func.json_each(DataRecord.fields, f'$."{field.id}"').table_valued("value")
+        value = func.json_extract(items.c.value, "$.id") if is_attachment else items.c.value
+        return exists(select(literal(1)).select_from(items).where(value == element))
+
+    # -- filters -----------------------------------------------------------------------------
+
+    def where(self, group: FilterGroup, *, depth: int = 1) -> ColumnElement[bool]:
+        """The SQL condition for a filter group. Raises ``ValidationFailed`` naming the problem."""
+        if depth > MAX_FILTER_DEPTH:
+            raise ValidationFailed.field("filter", f"nested deeper than {MAX_FILTER_DEPTH} levels")
+        parts = [
+            self.where(item, depth=depth + 1)
+            if isinstance(item, FilterGroup)
+            else self._condition(item)
+            for item in group.conditions
+        ]
+        if not parts:
+            return true()
+        return and_(*parts) if group.conjunction == "and" else or_(*parts)
+
+    def _condition(self, condition: FilterCondition) -> ColumnElement[bool]:
+        self._conditions += 1
+        if self._conditions > MAX_CONDITIONS:
+            raise ValidationFailed.field("filter", f"more than {MAX_CONDITIONS} conditions")
+        field = self.schema.resolve(condition.field, where="filter")
+        kind = self.schema.type_of(field)
+        operator = condition.operator
+        try:
+            value = coerce_filter_value(kind, operator, condition.value)
+        except FieldValueError as exc:
+            raise ValidationFailed.field(
+                "filter", f"{field.name} {operator}: {exc}", f"Bad filter on {field.name!r}: {exc}"
+            ) from exc
+        if operator in ("is_empty", "is_not_empty"):
+            empty = self._is_empty(field, kind)
+            return empty if operator == "is_empty" else not_(empty)
+        if kind in ARRAY_TYPES:
+            return self._array_condition(field, operator, value)
+        if kind == "checkbox":
+            matches = self._checkbox(field) == bool(value)
+            return matches if operator == "equals" else not_(matches)
+        expr, values = self._comparable(field, kind, value)
+        return self._compare(expr, operator, values)
+
+    def _is_empty(self, field: DataField, kind: FieldType) -> ColumnElement[bool]:
+        if kind == "checkbox":
+            return self._checkbox(field) == false()
+        if kind in _TIME_COLUMNS or kind == "autonumber":
+            return false()  # computed values always exist
+        return self._text(field).is_(None)
+
+    def _array_condition(self, field: DataField, operator: str, value: Any) -> ColumnElement[bool]:
+        if operator == "in":
+            return or_(*(self._has_element(field, str(item)) for item in value))
+        if operator not in ("equals", "not_equals", "contains", "not_contains"):
+            raise ValidationFailed.field("filter", f"{field.name}: {operator} needs a single value")
+        has = self._has_element(field, str(value))
+        return not_(has) if operator in _NEGATIVE else has
+
+    def _comparable(
+        self, field: DataField, kind: FieldType, value: Any
+    ) -> tuple[ColumnElement[Any], Any]:
+        """The expression to compare and the value(s) in the same domain."""
+        if kind in _TIME_COLUMNS:
+            return _TIME_COLUMNS[kind], _as_datetime(value)
+        if kind in ("number", "autonumber"):
+            return self._number(field), value
+        if kind in _DATE_TYPES:
+            return self._ordered(self._text(field)), value
+        return self._folded(field), _lower(value)
+
+    def _compare(self, expr: ColumnElement[Any], operator: str, value: Any) -> ColumnElement[bool]:
+        text_ops: dict[str, Any] = {
+            "contains": lambda: expr.contains(value, autoescape=True),
+            "not_contains": lambda: expr.contains(value, autoescape=True),
+            "starts_with": lambda: expr.startswith(value, autoescape=True),
+            "ends_with": lambda: expr.endswith(value, autoescape=True),
+        }
+        comparisons: dict[str, Any] = {
+            "equals": lambda: expr == value,
+            "not_equals": lambda: expr == value,
+            "greater_than": lambda: expr > value,
+            "less_than": lambda: expr < value,
+            "greater_equal": lambda: expr >= value,
+            "less_equal": lambda: expr <= value,
+            "in": lambda: expr.in_(list(value)),
+        }
+        build = text_ops.get(operator) or comparisons.get(operator)
+        if build is None:
+            raise ValidationFailed.field("filter", f"unsupported operator {operator!r}")
+        matched: ColumnElement[bool] = build()
+        if operator in _NEGATIVE:
+            return or_(expr.is_(None), not_(matched))
+        return matched
+
+    # -- sorting -----------------------------------------------------------------------------
+
+    def order(self, sorts: Sequence[SortSpec]) -> list[SortKey]:
+        """Sort keys for ``sorts`` (first wins), then creation order; all keys are non-null."""
+        keys: list[SortKey] = []
+        seen: set[str] = set()
+        for spec in sorts:
+            field = self.schema.resolve(spec.field, where="sort")
+            if field.id in seen:
+                continue
+            seen.add(field.id)
+            descending = spec.direction == "desc"
+            keys.extend(SortKey(expr, descending) for expr in self._sort_exprs(field))
+        keys.append(SortKey(_AUTONUMBER, descending=False))
+        return keys
+
+    def _sort_exprs(self, field: DataField) -> list[ColumnElement[Any]]:
+        kind = self.schema.type_of(field)
+        if kind in _TIME_COLUMNS:
+            return [_TIME_COLUMNS[kind]]
+        if kind == "autonumber":
+            return [_AUTONUMBER]
+        if kind == "number":
+            number = self._number(field)
+            # Two keys, so empty cells sort apart from zero without ever comparing NULLs.
+            return [case((number.is_(None), 0), else_=1), func.coalesce(number, 0)]
+        if kind == "checkbox":
+            return [self._checkbox(field)]
+        if kind in _DATE_TYPES:
+            return [self._ordered(func.coalesce(self._text(field), ""))]
+        if kind in ARRAY_TYPES:
+            path = (field.id, 0, "filename") if kind == "attachment" else (field.id, 0)
+            first = DataRecord.fields[path].as_string()
+            return [self._ordered(func.coalesce(func.lower(first), ""))]
+        assert kind in TEXT_TYPES or kind == "select"
+        return [self._ordered(func.coalesce(func.lower(self._text(field)), ""))]
+
+
+def seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the row whose sort-key values are ``values`` (keyset pagination)."""
+    clauses = []
+    for index, key in enumerate(keys):
+        parts = [keys[j].expr == values[j] for j in range(index)]
+        value = values[index]
+        parts.append(key.expr < value if key.descending else key.expr > value)
+        clauses.append(and_(*parts))
+    return or_(*clauses)
+
+
+def _lower(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, list):
+        return [item.lower() if isinstance(item, str) else item for item in value]
+    return value
+
+
+def _as_datetime(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_as_datetime(item) for item in value]
+    if isinstance(value, str):
+        text = value if "T" in value else f"{value}T00:00:00+00:00"
+        return datetime.fromisoformat(text)
+    return value

@@ -1,0 +1,115 @@
+"""A table with its fields, loaded once per request, and access checks for what hangs below it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..access import require_workspace
+from ..db.models import DataBase, DataField, DataTable, WorkspaceMember
+from ..errors import NotFound, PermissionDenied, ValidationFailed
+from ..fieldtypes import FieldType
+from ..ids import looks_like
+from ..permissions import Permission, Role, allows
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table row and its fields in display order; fields are found by id or by name."""
+
+    table: DataTable
+    fields: list[DataField]
+    role: Role
+
+    @property
+    def by_id(self) -> dict[str, DataField]:
+        return {f.id: f for f in self.fields}
+
+    def find(self, ref: str) -> DataField | None:
+        for f in self.fields:
+            if f.id == ref or f.name == ref:
+                return f
+        return None
+
+    def resolve(self, ref: object, *, where: str) -> DataField:
+        """The field named ``ref`` (name or id). Raises ``ValidationFailed`` naming ``where``."""
+        found = self.find(ref) if isinstance(ref, str) else None
+        if found is None:
+            raise ValidationFailed.field(where, f"unknown field {str(ref)[:100]!r}")
+        return found
+
+    def type_of(self, f: DataField) -> FieldType:
+        return cast(FieldType, f.type)
+
+
+def _deny(role: Role, permission: Permission) -> PermissionDenied:
+    return PermissionDenied(
+        f"Your role in this workspace ({role}) does not allow {permission}.",
+        details={"role": role, "permission": permission},
+    )
+
+
+async def require_base(
+    db: AsyncSession, user_id: str, base_id: str, permission: Permission
+) -> tuple[DataBase, Role]:
+    """The base and the caller's role, if it allows ``permission``.
+
+    Raises ``NotFound`` (no such base, or not a member) or ``PermissionDenied``.
+    """
+    if not looks_like(base_id, "bas"):
+        raise NotFound("No such base.")
+    row = (
+        await db.execute(
+            select(DataBase, WorkspaceMember.role)
+            .join(WorkspaceMember, WorkspaceMember.workspace_id == DataBase.workspace_id)
+            .where(DataBase.id == base_id, WorkspaceMember.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such base.")
+    base, role = row[0], cast(Role, row[1])
+    if not allows(role, permission):
+        raise _deny(role, permission)
+    return base, role
+
+
+async def require_table(
+    db: AsyncSession, user_id: str, table_id: str, permission: Permission, *, lock: bool = False
+) -> TableSchema:
+    """The table with its fields and the caller's role, if it allows ``permission``.
+
+    ``lock=True`` holds the table row until commit (PostgreSQL): record inserts and schema
+    changes of one table queue behind each other. Raises ``NotFound`` or ``PermissionDenied``.
+    """
+    if not looks_like(table_id, "tbl"):
+        raise NotFound("No such table.")
+    query = (
+        select(DataTable, WorkspaceMember.role)
+        .join(WorkspaceMember, WorkspaceMember.workspace_id == DataTable.workspace_id)
+        .where(DataTable.id == table_id, WorkspaceMember.user_id == user_id)
+    )
+    if lock:
+        query = query.with_for_update(of=DataTable)
+    row = (await db.execute(query)).one_or_none()
+    if row is None:
+        raise NotFound("No such table.")
+    table, role = row[0], cast(Role, row[1])
+    if not allows(role, permission):
+        raise _deny(role, permission)
+    fields = await db.scalars(
+        select(DataField)
+        .where(DataField.table_id == table.id)
+        .order_by(DataField.position, DataField.created_at, DataField.id)
+    )
+    return TableSchema(table=table, fields=list(fields), role=role)
+
+
+async def require_workspace_member(
+    db: AsyncSession, user_id: str, workspace_id: str, permission: Permission
+) -> Role:
+    """The caller's role in a workspace that allows ``permission`` (see ``require_workspace``)."""
+    _, role = await require_workspace(db, user_id, workspace_id, permission)
+    return role

@@ -1,0 +1,153 @@
+"""Record values between the wire (keyed by field name or id) and storage (keyed by field id)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..clock import rfc3339
+from ..db.models import DataField, DataRecord
+from ..errors import ValidationFailed
+from ..fieldtypes import COMPUTED_TYPES, FieldValueError, validate_value
+from ..schemas.records import RecordOut
+from .schema import TableSchema
+
+
+def computed_value(f: DataField, record: Any) -> Any:
+    """A computed field's value, from a record (or a row with its columns)."""
+    if f.type == "created_time":
+        return rfc3339(record.created_at)
+    if f.type == "last_modified_time":
+        return rfc3339(record.updated_at)
+    return record.autonumber
+
+
+def wire_fields(
+    schema: TableSchema, record: DataRecord, only: Iterable[DataField] | None = None
+) -> dict[str, Any]:
+    """The record's values by field name, in ``only``'s order (default: the table's order).
+
+    Empty cells are left out, as Airtable does.
+    """
+    out: dict[str, Any] = {}
+    stored = record.fields
+    for f in only if only is not None else schema.fields:
+        if f.type in COMPUTED_TYPES:
+            out[f.name] = computed_value(f, record)
+        elif f.id in stored:
+            out[f.name] = stored[f.id]
+    return out
+
+
+def record_out(
+    schema: TableSchema, record: DataRecord, only: Iterable[DataField] | None = None
+) -> RecordOut:
+    return RecordOut(
+        id=record.id,
+        table_id=record.table_id,
+        fields=wire_fields(schema, record, only),
+        version=record.version,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        created_by=record.created_by,
+        updated_by=record.updated_by,
+    )
+
+
+@dataclass
+class Validated:
+    """The stored values a write produces, and field options it grew (typecast choices)."""
+
+    values: dict[str, Any]
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def validate_write(
+    schema: TableSchema,
+    incoming: Mapping[str, Any],
+    *,
+    base: Mapping[str, Any] | None,
+    typecast: bool,
+    prefix: str = "",
+) -> Validated:
+    """Apply ``incoming`` (names or ids → values) on top of ``base`` (stored values, or None to
+    start empty) and check every value and every required field.
+
+    Raises ``ValidationFailed`` whose ``details.fields`` names each bad field (prefixed by
+    ``prefix``, e.g. ``records.3.``) with its reason. Options grown by typecast stay local to the
+    write until the caller saves them.
+    """
+    values = dict(base or {})
+    problems: dict[str, str] = {}
+    grown: dict[str, dict[str, Any]] = {}
+    for key, value in incoming.items():
+        f = schema.find(key)
+        if f is None:
+            problems[f"{prefix}{key[:100]}"] = "unknown field"
+            continue
+        if f.type in COMPUTED_TYPES:
+            problems[f"{prefix}{f.name}"] = f"{f.type} is computed and read-only"
+            continue
+        options = grown.get(f.id, f.options)
+        try:
+            stored, new_options = validate_value(
+                schema.type_of(f), options, value, typecast=typecast
+            )
+        except FieldValueError as exc:
+            problems[f"{prefix}{f.name}"] = str(exc)
+            continue
+        if new_options is not None:
+            grown[f.id] = new_options
+        if stored is None:
+            values.pop(f.id, None)
+        else:
+            values[f.id] = stored
+    for f in schema.fields:
+        if f.required and f.type not in COMPUTED_TYPES and f.id not in values:
+            problems.setdefault(f"{prefix}{f.name}", "is required")
+    if problems:
+        names = ", ".join(list(problems)[:5])
+        raise ValidationFailed(f"Invalid field values: {names}.", details={"fields": problems})
+    return Validated(values=values, options=grown)
+
+
+def changes_between(
+    schema: TableSchema, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """``{field name: {old, new}}`` for every stored value that differs (contract §8)."""
+    return {
+        f.name: {"old": old.get(f.id), "new": new.get(f.id)}
+        for f in schema.fields
+        if old.get(f.id) != new.get(f.id)
+    }
+
+
+async def check_links(
+    db: AsyncSession, schema: TableSchema, writes: Iterable[Mapping[str, Any]], prefix: str = ""
+) -> None:
+    """Refuse links to records that do not exist in the linked table.
+
+    Raises ``ValidationFailed`` naming the reference field and the missing ids.
+    """
+    wanted: dict[str, tuple[DataField, set[str]]] = {}
+    for values in writes:
+        for f in schema.fields:
+            if f.type == "reference" and f.id in values:
+                wanted.setdefault(f.id, (f, set()))[1].update(values[f.id])
+    problems: dict[str, str] = {}
+    for f, ids in wanted.values():
+        target = f.options.get("referenced_table_id")
+        found = set(
+            await db.scalars(
+                select(DataRecord.id).where(DataRecord.table_id == target, DataRecord.id.in_(ids))
+            )
+        )
+        missing = sorted(ids - found)
+        if missing:
+            problems[f"{prefix}{f.name}"] = f"no such records in the linked table: {missing[:10]}"
+    if problems:
+        raise ValidationFailed("Links to records that do not exist.", details={"fields": problems})

@@ -1,0 +1,189 @@
+"""The event log (contract §8): every change's event, in the same transaction as the change.
+
+Positions come from the single ``event_log_state`` row. A writer takes it with
+``UPDATE … RETURNING`` as the last step before commit, so the row lock (PostgreSQL) or the write
+lock (SQLite) is held only briefly, and a transaction can only get a position after the one before
+it committed: ``seq`` is gap-free *and* in commit order. A reader that has seen position N
+therefore never finds a smaller position appearing later, which is what makes resuming from the
+last ``seq`` lossless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .clock import rfc3339
+from .db.models import Event, EventLogState, EventRecipient, WorkspaceMember
+from .ids import new_id
+
+STATE_ROW = 1
+MAX_EVENTS_PER_READ = 1000
+DEFAULT_EVENTS_PER_READ = 100
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event staged by a write, numbered when the write commits."""
+
+    type: str
+    aggregate_id: str
+    workspace_id: str | None
+    payload: dict[str, Any]
+    base_id: str | None = None
+    table_id: str | None = None
+    version: int | None = None
+    aggregate_type: str | None = None
+    #: Users who may read the event besides the workspace's members (see ``EventRecipient``).
+    recipients: tuple[str, ...] = field(default=())
+
+    @property
+    def channel(self) -> str:
+        return self.type.partition(".")[0]
+
+
+_ADVANCE = (
+    update(EventLogState).where(EventLogState.id == STATE_ROW).returning(EventLogState.head_seq)
+)
+
+
+async def append(
+    db: AsyncSession, drafts: Sequence[EventDraft], *, user_id: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    """Number and insert ``drafts`` in the current transaction; return them as wire events.
+
+    Call it last before commit: from here to commit the transaction holds the log's position.
+    """
+    if not drafts:
+        return []
+    head = (
+        await db.execute(_ADVANCE.values(head_seq=EventLogState.head_seq + len(drafts)))
+    ).scalar_one()
+    first = head - len(drafts) + 1
+    rows = [
+        {
+            "seq": first + index,
+            "id": new_id("evt"),
+            "type": draft.type,
+            "channel": draft.channel,
+            "workspace_id": draft.workspace_id,
+            "base_id": draft.base_id,
+            "table_id": draft.table_id,
+            "aggregate_type": draft.aggregate_type or draft.channel,
+            "aggregate_id": draft.aggregate_id,
+            "version": draft.version,
+            "occurred_at": now,
+            "user_id": user_id,
+            "payload": draft.payload,
+        }
+        for index, draft in enumerate(drafts)
+    ]
+    await db.execute(insert(Event), rows)
+    recipients = [
+        {"seq": row["seq"], "user_id": user}
+        for row, draft in zip(rows, drafts, strict=True)
+        for user in dict.fromkeys(draft.recipients)
+    ]
+    if recipients:
+        await db.execute(insert(EventRecipient), recipients)
+    return [_wire(row) for row in rows]
+
+
+def _wire(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "occurred_at": rfc3339(row["occurred_at"])}
+
+
+def to_wire(event: Event) -> dict[str, Any]:
+    """The JSON object of contract §8 for a stored event."""
+    return _wire({column.key: getattr(event, column.key) for column in Event.__table__.columns})
+
+
+_HEAD = select(EventLogState.head_seq, EventLogState.pruned_through).where(
+    EventLogState.id == STATE_ROW
+)
+
+
+async def position(db: AsyncSession) -> int:
+    """The newest committed ``seq`` (0 before the first event)."""
+    head, _ = (await db.execute(_HEAD)).one()
+    return int(head)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    data: list[dict[str, Any]]
+    next_since: int
+    reset: bool
+
+
+def visible_to(user_id: str) -> Any:
+    """Events of the user's workspaces, and those addressed to them after they lost access."""
+    return or_(
+        Event.workspace_id.in_(
+            select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user_id)
+        ),
+        Event.seq.in_(select(EventRecipient.seq).where(EventRecipient.user_id == user_id)),
+    )
+
+
+async def read(
+    db: AsyncSession,
+    user_id: str,
+    *,
+    since: int,
+    limit: int = DEFAULT_EVENTS_PER_READ,
+    channels: Sequence[str] = (),
+    workspace_id: str | None = None,
+    table_id: str | None = None,
+) -> EventPage:
+    """The caller's events after ``since``, oldest first.
+
+    ``reset`` is true when events after ``since`` were pruned by retention, or when ``since`` is
+    ahead of the log (the client's position comes from another database): either way the client
+    must refetch. ``next_since`` is the position to ask from next; when fewer than ``limit`` events
+    came back it is the head read *before* the events, so invisible events are skipped over
+    without ever skipping a visible one.
+    """
+    head, pruned_through = (await db.execute(_HEAD)).one()
+    if since < pruned_through or since > head:
+        return EventPage(data=[], next_since=int(head), reset=True)
+    query = (
+        select(Event)
+        .where(Event.seq > since, Event.seq <= head, visible_to(user_id))
+        .order_by(Event.seq)
+        .limit(limit)
+    )
+    if channels:
+        query = query.where(Event.channel.in_(channels))
+    if workspace_id is not None:
+        query = query.where(Event.workspace_id == workspace_id)
+    if table_id is not None:
+        query = query.where(Event.table_id == table_id)
+    events = list(await db.scalars(query))
+    next_since = events[-1].seq if len(events) == limit else int(head)
+    return EventPage(data=[to_wire(event) for event in events], next_since=next_since, reset=False)
+
+
+async def prune(db: AsyncSession, *, now: datetime, max_age: timedelta, max_events: int) -> int:
+    """Delete events older than ``max_age`` or beyond the newest ``max_events``; commit.
+
+    Returns the new ``pruned_through``. Readers asking from before it get ``reset``.
+    """
+    head, pruned_through = (await db.execute(_HEAD)).one()
+    oldest_kept = await db.scalar(
+        select(func.min(Event.seq)).where(Event.occurred_at >= now - max_age)
+    )
+    by_age = (oldest_kept - 1) if oldest_kept is not None else head
+    cutoff = max(int(pruned_through), int(by_age), int(head) - max_events)
+    if cutoff > pruned_through:
+        await db.execute(delete(Event).where(Event.seq <= cutoff))
+        await db.execute(
+            update(EventLogState).where(EventLogState.id == STATE_ROW).values(pruned_through=cutoff)
+        )
+    await db.commit()
+    return cutoff

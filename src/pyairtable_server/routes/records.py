@@ -1,0 +1,470 @@
+"""Record service (contract §6): list and query, read, write one or a batch, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from ..changes import Change, Write
+from ..clock import utcnow
+from ..data.fields import field_out
+from ..data.listing import list_records
+from ..data.schema import TableSchema, require_table
+from ..data.values import changes_between, check_links, record_out, validate_write
+from ..db.models import DataRecord, DataTable
+from ..deps import DB, CurrentUser, Services
+from ..errors import Conflict, NotFound, ValidationFailed, error_responses
+from ..events import EventDraft
+from ..ids import looks_like, new_id
+from ..permissions import Permission
+from ..schemas.records import (
+    MAX_PAGE_SIZE,
+    BatchCreate,
+    BatchDelete,
+    BatchUpdate,
+    DeletedBatch,
+    DeletedRecord,
+    RecordBatch,
+    RecordIn,
+    RecordList,
+    RecordOut,
+    RecordQuery,
+    RecordWrite,
+)
+from ..schemas.views import FilterGroup, SortSpec
+from .common import BODY, CONFLICT, SCOPED
+
+router = APIRouter(
+    prefix="/records", tags=["record"], responses=error_responses(401, 422, 429, 500)
+)
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=64,
+        description='The version the write expects, e.g. "7"; another version answers 409.',
+    ),
+]
+_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
+_SORTS = TypeAdapter(list[SortSpec])
+
+
+def expected_version(header: str | None) -> int | None:
+    """The version an ``If-Match`` header asks for (None: any). Raises ``ValidationFailed``."""
+    if header is None or header.strip() == "*":
+        return None
+    match = _ETAG.match(header.strip())
+    if match is None:
+        raise ValidationFailed.field("If-Match", 'expected a record version such as "7"')
+    return int(match.group(1))
+
+
+def _json_param(name: str, raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValidationFailed.field(name, "not valid JSON") from exc
+
+
+def _parsed(name: str, adapter: Any, raw: Any) -> Any:
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise ValidationFailed.field(f"{name}.{where}" if where else name, problem["msg"]) from exc
+
+
+def record_event(
+    change: Change, kind: str, schema: TableSchema, record: DataRecord, payload: dict[str, Any]
+) -> None:
+    table = schema.table
+    change.event(
+        EventDraft(
+            f"record.{kind}",
+            aggregate_id=record.id,
+            workspace_id=table.workspace_id,
+            base_id=table.base_id,
+            table_id=table.id,
+            version=record.version,
+            payload={"table_id": table.id, **payload},
+        )
+    )
+
+
+async def _require_record(
+    db: AsyncSession, user_id: str, record_id: str, permission: Permission, *, lock: bool = False
+) -> tuple[TableSchema, DataRecord]:
+    """The record and its table's schema, if the caller's role allows ``permission``.
+
+    ``lock=True`` holds the record row until commit, so a version check and the write that
+    follows it cannot interleave with another writer's (PostgreSQL; SQLite writers are serial).
+    """
+    record = None
+    if looks_like(record_id, "rec"):
+        query = select(DataRecord).where(DataRecord.id == record_id)
+        if lock:
+            query = query.with_for_update()
+        record = await db.scalar(query)
+    if record is None:
+        raise NotFound("No such record.")
+    schema = await require_table(db, user_id, record.table_id, permission)
+    return schema, record
+
+
+def _check_version(schema: TableSchema, record: DataRecord, expected: int | None) -> None:
+    if expected is not None and expected != record.version:
+        raise Conflict(
+            f"The record is at version {record.version}, not {expected}.",
+            details={"current": record_out(schema, record).model_dump(mode="json")},
+        )
+
+
+async def _grow_options(
+    change: Change, schema: TableSchema, grown: dict[str, dict[str, Any]]
+) -> None:
+    """Save select choices that typecast added, with a ``field.updated`` event each."""
+    now = utcnow()
+    for field_id, options in grown.items():
+        f = schema.by_id[field_id]
+        f.options, f.updated_at = options, now
+        table = schema.table
+        change.event(
+            EventDraft(
+                "field.updated",
+                aggregate_id=f.id,
+                workspace_id=table.workspace_id,
+                base_id=table.base_id,
+                table_id=table.id,
+                payload={"field": field_out(f).model_dump(mode="json")},
+            )
+        )
+
+
+async def _insert(
+    change: Change, schema: TableSchema, values: list[dict[str, Any]]
+) -> list[DataRecord]:
+    """Insert records, numbering them from the table's counter (which the update locks)."""
+    db, table = change.db, schema.table
+    count = len(values)
+    next_number = (
+        await db.execute(
+            update(DataTable)
+            .where(DataTable.id == table.id)
+            .values(
+                next_autonumber=DataTable.next_autonumber + count,
+                record_count=DataTable.record_count + count,
+            )
+            .returning(DataTable.next_autonumber)
+        )
+    ).scalar_one()
+    first = next_number - count
+    now = utcnow()
+    records = [
+        DataRecord(
+            id=new_id("rec"),
+            table_id=table.id,
+            autonumber=first + index,
+            fields=stored,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            created_by=change.caller.id,
+            updated_by=change.caller.id,
+        )
+        for index, stored in enumerate(values)
+    ]
+    db.add_all(records)
+    for record in records:
+        out = record_out(schema, record).model_dump(mode="json")
+        record_event(change, "created", schema, record, {"record": out})
+    return records
+
+
+def _apply(change: Change, schema: TableSchema, record: DataRecord, values: dict[str, Any]) -> bool:
+    """Write new values on a record with an event; False when nothing changed."""
+    changes = changes_between(schema, record.fields, values)
+    if not changes:
+        return False
+    record.fields = values
+    record.version += 1
+    record.updated_at = utcnow()
+    record.updated_by = change.caller.id
+    out = record_out(schema, record).model_dump(mode="json")
+    record_event(change, "updated", schema, record, {"record": out, "changes": changes})
+    return True
+
+
+async def _removed_count(db: AsyncSession, table_id: str, count: int) -> None:
+    await db.execute(
+        update(DataTable)
+        .where(DataTable.id == table_id)
+        .values(record_count=DataTable.record_count - count)
+    )
+
+
+# -- batches ----------------------------------------------------------------------------------
+
+
+async def _batch_records(
+    db: AsyncSession, schema: TableSchema, ids: list[str], *, lock: bool
+) -> list[DataRecord]:
+    """The records of ``ids`` in that order, all of this table. Raises ``ValidationFailed``
+    for duplicates and for ids that are not records of the table."""
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed.field("records", "the same record id appears twice")
+    query = select(DataRecord).where(DataRecord.table_id == schema.table.id, DataRecord.id.in_(ids))
+    if lock:
+        query = query.with_for_update()
+    found = {r.id: r for r in await db.scalars(query)}
+    missing = [rid for rid in ids if rid not in found]
+    if missing:
+        raise ValidationFailed(
+            "Some ids are not records of this table.",
+            details={"fields": {"ids": f"not records of this table: {missing[:10]}"}},
+        )
+    return [found[rid] for rid in ids]
+
+
+@router.post("/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **BODY})
+async def create_records(body: BatchCreate, change: Write) -> Response:
+    """Create up to 100 records: all of them, or none when any is invalid."""
+    db = change.db
+    schema = await require_table(db, change.caller.id, body.table_id, "record:write")
+    values = []
+    grown: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(body.records):
+        validated = validate_write(
+            schema, item.fields, base=None, typecast=body.typecast, prefix=f"records.{index}."
+        )
+        _merge_grown(schema, grown, validated.options)
+        values.append(validated.values)
+    await check_links(db, schema, values)
+    await _grow_options(change, schema, grown)
+    records = await _insert(change, schema, values)
+    change.audit(
+        "record.batch_created",
+        resource_type="record",
+        resource_id=None,
+        workspace_id=schema.table.workspace_id,
+        details={"ids": [r.id for r in records]},
+    )
+    out = RecordBatch(data=[record_out(schema, r) for r in records])
+    return await change.commit(out, status_code=201)
+
+
+def _merge_grown(
+    schema: TableSchema, grown: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+) -> None:
+    """Typecast choices from one record of a batch become visible to the next ones."""
+    for field_id, options in new.items():
+        grown[field_id] = options
+        schema.by_id[field_id].options = options
+
+
+@router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **BODY})
+async def update_records(body: BatchUpdate, change: Write) -> Response:
+    """Merge fields into up to 100 records of one table: all of them, or none."""
+    db = change.db
+    schema = await require_table(db, change.caller.id, body.table_id, "record:write")
+    records = await _batch_records(db, schema, [item.id for item in body.records], lock=True)
+    grown: dict[str, dict[str, Any]] = {}
+    values = []
+    for index, (item, record) in enumerate(zip(body.records, records, strict=True)):
+        validated = validate_write(
+            schema,
+            item.fields,
+            base=record.fields,
+            typecast=body.typecast,
+            prefix=f"records.{index}.",
+        )
+        _merge_grown(schema, grown, validated.options)
+        values.append(validated.values)
+    await check_links(db, schema, values)
+    await _grow_options(change, schema, grown)
+    changed = [r.id for r, v in zip(records, values, strict=True) if _apply(change, schema, r, v)]
+    change.audit(
+        "record.batch_updated",
+        resource_type="record",
+        resource_id=None,
+        workspace_id=schema.table.workspace_id,
+        details={"ids": changed},
+    )
+    return await change.commit(RecordBatch(data=[record_out(schema, r) for r in records]))
+
+
+@router.post("/batch-delete", response_model=DeletedBatch, responses={**SCOPED, **BODY})
+async def delete_records(body: BatchDelete, change: Write) -> Response:
+    """Delete up to 100 records of one table: all of them, or none if any id is wrong."""
+    db = change.db
+    schema = await require_table(db, change.caller.id, body.table_id, "record:write")
+    records = await _batch_records(db, schema, body.ids, lock=True)
+    for record in records:
+        await db.delete(record)
+        record_event(change, "deleted", schema, record, {"record_id": record.id})
+    await _removed_count(db, schema.table.id, len(records))
+    change.audit(
+        "record.batch_deleted",
+        resource_type="record",
+        resource_id=None,
+        workspace_id=schema.table.workspace_id,
+        details={"ids": body.ids},
+    )
+    return await change.commit(DeletedBatch(data=[DeletedRecord(id=r.id) for r in records]))
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+@router.get("", response_model=RecordList, responses=SCOPED)
+async def get_records(
+    caller: CurrentUser,
+    db: DB,
+    services: Services,
+    table_id: str,
+    view_id: str | None = None,
+    fields: Annotated[list[str] | None, Query(max_length=500)] = None,
+    sort: Annotated[
+        str | None, Query(max_length=10_000, description='JSON: [{"field", "direction"}]')
+    ] = None,
+    filter: Annotated[
+        str | None,
+        Query(max_length=50_000, description="JSON in the view filters shape"),
+    ] = None,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
+    offset: Annotated[str | None, Query(max_length=4096)] = None,
+) -> RecordList:
+    """A page of a table's records (see ``POST /records/query`` for the same as a body)."""
+    params = RecordQuery(
+        table_id=table_id,
+        view_id=view_id,
+        fields=fields,
+        sort=_parsed("sort", _SORTS, _json_param("sort", sort)) if sort is not None else None,
+        filter=_parsed("filter", TypeAdapter(FilterGroup), _json_param("filter", filter))
+        if filter is not None
+        else None,
+        page_size=page_size,
+        offset=offset,
+    )
+    return await _query(db, caller.id, services, params)
+
+
+@router.post("/query", response_model=RecordList, responses={**SCOPED, **BODY})
+async def query_records(
+    body: RecordQuery, caller: CurrentUser, db: DB, services: Services
+) -> RecordList:
+    """``GET /records`` with its parameters in a JSON body, for long filters."""
+    return await _query(db, caller.id, services, body)
+
+
+async def _query(db: AsyncSession, user_id: str, services: Any, params: RecordQuery) -> RecordList:
+    schema = await require_table(db, user_id, params.table_id, "record:read")
+    return await list_records(
+        db, schema, params, dialect=services.dialect, offset_key=services.offset_key
+    )
+
+
+@router.get("/{record_id}", response_model=RecordOut, responses=SCOPED)
+async def get_record(record_id: str, caller: CurrentUser, db: DB) -> RecordOut:
+    """One record."""
+    schema, record = await _require_record(db, caller.id, record_id, "record:read")
+    return record_out(schema, record)
+
+
+# -- single writes ----------------------------------------------------------------------------
+
+
+@router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **BODY})
+async def create_record(body: RecordIn, change: Write) -> Response:
+    """Create a record; ``typecast`` converts loose values and adds missing select choices.
+
+    Raises ``ValidationFailed`` naming each bad or unknown field.
+    """
+    db = change.db
+    schema = await require_table(db, change.caller.id, body.table_id, "record:write")
+    validated = validate_write(schema, body.fields, base=None, typecast=body.typecast)
+    await check_links(db, schema, [validated.values])
+    await _grow_options(change, schema, validated.options)
+    (record,) = await _insert(change, schema, [validated.values])
+    change.audit(
+        "record.created",
+        resource_type="record",
+        resource_id=record.id,
+        workspace_id=schema.table.workspace_id,
+    )
+    return await change.commit(record_out(schema, record), status_code=201)
+
+
+async def _write_one(
+    record_id: str, body: RecordWrite, change: Write, if_match: str | None, *, merge: bool
+) -> Response:
+    expected = expected_version(if_match)
+    db = change.db
+    schema, record = await _require_record(
+        db, change.caller.id, record_id, "record:write", lock=True
+    )
+    _check_version(schema, record, expected)
+    validated = validate_write(
+        schema, body.fields, base=record.fields if merge else None, typecast=body.typecast
+    )
+    await check_links(db, schema, [validated.values])
+    await _grow_options(change, schema, validated.options)
+    if _apply(change, schema, record, validated.values):
+        change.audit(
+            "record.updated",
+            resource_type="record",
+            resource_id=record.id,
+            workspace_id=schema.table.workspace_id,
+        )
+    return await change.commit(record_out(schema, record))
+
+
+@router.patch("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+async def update_record(
+    record_id: str, body: RecordWrite, change: Write, if_match: IfMatch = None
+) -> Response:
+    """Merge the given fields into the record (empty values clear a field).
+
+    A write that changes nothing keeps the version. Raises ``Conflict`` when ``If-Match``
+    names another version than the record's.
+    """
+    return await _write_one(record_id, body, change, if_match, merge=True)
+
+
+@router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+async def replace_record(
+    record_id: str, body: RecordWrite, change: Write, if_match: IfMatch = None
+) -> Response:
+    """Replace all of the record's fields: fields not given are cleared."""
+    return await _write_one(record_id, body, change, if_match, merge=False)
+
+
+@router.delete("/{record_id}", status_code=204, responses={**SCOPED, **CONFLICT})
+async def delete_record(record_id: str, change: Write, if_match: IfMatch = None) -> Response:
+    """Delete a record. Raises ``Conflict`` when ``If-Match`` names another version."""
+    expected = expected_version(if_match)
+    db = change.db
+    schema, record = await _require_record(
+        db, change.caller.id, record_id, "record:write", lock=True
+    )
+    _check_version(schema, record, expected)
+    await db.delete(record)
+    await _removed_count(db, schema.table.id, 1)
+    record_event(change, "deleted", schema, record, {"record_id": record.id})
+    change.audit(
+        "record.deleted",
+        resource_type="record",
+        resource_id=record.id,
+        workspace_id=schema.table.workspace_id,
+    )
+    return await change.commit(status_code=204)
