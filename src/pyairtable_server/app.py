@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import anyio
 from fastapi import FastAPI
 
-from . import __version__
+from . import __version__, maintenance
 from .changes import install_replay_handler
 from .db.engine import Database
 from .db.migrate import upgrade_to_head
@@ -77,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 offset_key=hashlib.sha256(b"pyairtable-offsets:" + secret_key.encode()).digest(),
             )
-            yield
+            async with anyio.create_task_group() as background:
+                background.start_soon(maintenance.run_forever, db, settings)
+                yield
+                background.cancel_scope.cancel()
         finally:
             await db.dispose()
             await limiter.aclose()

@@ -155,8 +155,12 @@ class Change:
                     body=content,
                 )
             )
-        published = await events.append(self.db, self._events, user_id=self.caller.id, now=utcnow())
         try:
+            # Appending flushes the stored answer too: on PostgreSQL a twin request's insert
+            # of the same key waits here for the first to commit, then fails, so this is inside.
+            published = await events.append(
+                self.db, self._events, user_id=self.caller.id, now=utcnow()
+            )
             await self.db.commit()
         except IntegrityError:
             if self.claim is None:

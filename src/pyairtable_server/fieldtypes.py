@@ -103,6 +103,8 @@ _DATETIME_TYPES: frozenset[FieldType] = frozenset(
     {"datetime", "created_time", "last_modified_time"}
 )
 _NUMBER_TYPES: frozenset[FieldType] = frozenset({"number", "autonumber"})
+#: Record timestamps: kept and shown with microseconds, compared as instants, never as text.
+_RECORD_TIME_TYPES: frozenset[FieldType] = frozenset({"created_time", "last_modified_time"})
 _TEXT_OPERATORS = frozenset({"contains", "not_contains", "starts_with", "ends_with"})
 _ATTACHMENT_KEYS = ("id", "filename", "size", "type", "url")
 _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
@@ -673,11 +675,14 @@ def coerce_filter_value(type: FieldType, operator: str, value: Any) -> Any:
     - ``in``: a non-empty list of at most 100 values, each coerced as for ``equals``; returns a
       list.
     - ``contains``/``not_contains``/``starts_with``/``ends_with``: a string (numbers become text)
-      on text, select, date and date-time types.
+      on text, select, date and date-time types (not on created_time/last_modified_time,
+      whose values are instants, not text).
     - ``equals``/``not_equals`` and comparisons: numbers on number types (numeric strings are
       read); dates and date-times through typecast (a date-time compared with a date field is its
-      UTC date; a date compared with a date-time field is midnight UTC); strings on text types
-      and select (numbers become text; a select name need not be a choice, it matches nothing).
+      UTC date; a date compared with a date-time field is midnight UTC; created_time and
+      last_modified_time keep sub-millisecond digits, so a record's own time equals itself);
+      strings on text types and select (numbers become text; a select name need not be a
+      choice, it matches nothing).
     - checkbox: ``equals``/``not_equals`` with a boolean (typecast rules: "true", 1, …).
     - array types (multiselect, reference, attachment): ``equals``/``not_equals``/``contains``/
       ``not_contains`` take one element (a choice name, record id or file id) as a string, and
@@ -707,6 +712,10 @@ def coerce_filter_value(type: FieldType, operator: str, value: Any) -> Any:
     if operator in _TEXT_OPERATORS:
         if type in _NUMBER_TYPES:
             raise FieldValueError(f"cannot be filtered with {operator!r} (it is a number)")
+        if type in _RECORD_TIME_TYPES:
+            raise FieldValueError(
+                f"cannot be filtered with {operator!r} (it is a point in time; compare it)"
+            )
         return _filter_text(value)
     if type in _NUMBER_TYPES:
         if isinstance(value, str):
@@ -716,12 +725,28 @@ def coerce_filter_value(type: FieldType, operator: str, value: Any) -> Any:
         return _check_number(value)
     if type == "date" or type in _DATETIME_TYPES:
         stored_as: FieldType = "date" if type == "date" else "datetime"
-        return _required(validate_value(stored_as, {}, value, typecast=True)[0], operator)
+        coerced = _required(validate_value(stored_as, {}, value, typecast=True)[0], operator)
+        return _exact_instant(value, coerced) if type in _RECORD_TIME_TYPES else coerced
     text = _filter_text(value)
     if type == "email" and "@" in text:
         local, _, domain = text.rpartition("@")
         text = f"{local}@{domain.lower()}"
     return text
+
+
+def _exact_instant(value: Any, coerced: str) -> str:
+    """``coerced`` (milliseconds) with ``value``'s microseconds, when it has any.
+
+    Record timestamps are stored and shown with microseconds; cutting a filter value to
+    milliseconds would make ``less_equal <a record's created_time>`` miss that very record.
+    """
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or _LOOSE_DATE.fullmatch(text):
+        return coerced
+    parsed = _parse_datetime(text, naive_is_utc=True).replace(tzinfo=None)
+    if parsed.microsecond % 1000 == 0:
+        return coerced
+    return parsed.isoformat(timespec="microseconds") + "Z"
 
 
 def _array_filter(operator: str, value: Any) -> str:

@@ -19,6 +19,9 @@ ACCESS_TOKEN_TTL_SECONDS = 15 * 60
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 REFRESH_GRACE_SECONDS = 10
 MAX_BODY_BYTES = 10 * 1024 * 1024
+EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+EVENT_RETENTION_COUNT = 1_000_000
+MAINTENANCE_INTERVAL_SECONDS = 300.0
 
 
 class Settings(BaseSettings):
@@ -54,6 +57,12 @@ class Settings(BaseSettings):
     login_failures_per_ip: str = "50/15 minutes"
     rate_limit_storage_url: str = "memory://"
     rate_limit_key_prefix: str = "pyairtable-limits"
+
+    # The event log keeps 7 days or 1,000,000 events, whichever is less (contract §8); a
+    # background task prunes it, and expired idempotent answers, every interval.
+    event_retention_seconds: int = Field(default=EVENT_RETENTION_SECONDS, gt=0)
+    event_retention_count: int = Field(default=EVENT_RETENTION_COUNT, gt=0)
+    maintenance_interval_seconds: float = Field(default=MAINTENANCE_INTERVAL_SECONDS, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -69,7 +69,12 @@ class PostgresDatabase:
         asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
     def truncate(self) -> None:
-        tables = ", ".join(f'"{table.name}"' for table in Model.metadata.sorted_tables)
+        """Empty every table; the event log's position row goes back to its migrated state."""
+        tables = ", ".join(
+            f'"{table.name}"'
+            for table in Model.metadata.sorted_tables
+            if table.name != "event_log_state"
+        )
 
         async def run() -> None:
             conn = await asyncpg.connect(self.dsn)
@@ -77,6 +82,7 @@ class PostgresDatabase:
                 exists = await conn.fetchval("SELECT to_regclass('public.users') IS NOT NULL")
                 if exists:
                     await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+                    await conn.execute("UPDATE event_log_state SET head_seq = 0, pruned_through = 0")
             finally:
                 await conn.close()
 

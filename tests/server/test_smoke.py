@@ -14,5 +14,14 @@ async def test_health_reports_every_service_ok(api: Api) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["services"]) == {"auth", "user", "workspace"}
+    assert set(body["services"]) == {
+        "auth",
+        "user",
+        "workspace",
+        "base",
+        "table",
+        "field",
+        "view",
+        "record",
+    }
     assert all(s["status"] == "ok" for s in body["services"].values())

@@ -33,6 +33,8 @@ from .views import view_event, view_out
 
 router = APIRouter(prefix="/fields", tags=["field"], responses=error_responses(401, 422, 429, 500))
 
+_CHOICE_TYPES = frozenset({"select", "multiselect"})
+
 
 def field_event(change: Change, kind: str, schema: TableSchema, f: DataField) -> None:
     table = schema.table
@@ -97,6 +99,8 @@ async def create_field(body: FieldIn, change: Write) -> Response:
     db = change.db
     schema = await require_table(db, change.caller.id, body.table_id, "field:write", lock=True)
     check_name_free(schema.fields, body.name)
+    if body.required and body.type in COMPUTED_TYPES:
+        raise ValidationFailed.field("required", "computed fields cannot be required")
     options = await checked_options(db, schema.table, body.type, body.options)
     last = await db.scalar(
         select(func.max(DataField.position)).where(DataField.table_id == schema.table.id)
@@ -149,19 +153,23 @@ async def update_field(field_id: str, body: FieldUpdate, change: Write) -> Respo
         check_name_free(schema.fields, updates["name"], keep=f.id)
         f.name = updates["name"]
     new_type = updates.get("type", schema.type_of(f))
+    required = updates.get("required", f.required)
+    if required and new_type in COMPUTED_TYPES:
+        # Also when a required field becomes computed: say "required": false with the new type.
+        raise ValidationFailed.field("required", "computed fields cannot be required")
     if "type" in updates or "options" in updates:
-        if "options" in updates or new_type != f.type:
-            requested = updates.get("options")
-        else:
+        if "options" in updates:
+            requested = updates["options"]
+        elif new_type == f.type or {new_type, f.type} <= _CHOICE_TYPES:
+            # select <-> multiselect keeps its choices, used or not, with their colours.
             requested = f.options
+        else:
+            requested = None
         options = await checked_options(db, schema.table, new_type, requested)
         if new_type != f.type or options != f.options:
             options = await convert_records(db, schema, f, new_type, options)
         f.type, f.options = new_type, options
-    if "required" in updates:
-        if updates["required"] and new_type in COMPUTED_TYPES:
-            raise ValidationFailed.field("required", "computed fields cannot be required")
-        f.required = updates["required"]
+    f.required = required
     f.updated_at = schema.table.updated_at = utcnow()
     field_event(change, "updated", schema, f)
     change.audit(

@@ -18,6 +18,7 @@ from ..db.paging import fetch_page
 from ..deps import DB, CurrentUser
 from ..errors import ValidationFailed, error_responses
 from ..events import EventDraft, position
+from ..fieldtypes import COMPUTED_TYPES
 from ..ids import new_id
 from ..schemas.common import DEFAULT_PER_PAGE, PositionedPageMeta
 from ..schemas.tables import FieldCreate, TableIn, TableList, TableOut, TableUpdate
@@ -124,6 +125,8 @@ async def create_table(body: TableIn, change: Write) -> Response:
     for index, spec in enumerate(body.fields or DEFAULT_FIELDS):
         try:
             check_name_free(fields, spec.name)
+            if spec.required and spec.type in COMPUTED_TYPES:
+                raise ValidationFailed.field("required", "computed fields cannot be required")
             options = await checked_options(db, table, spec.type, spec.options)
         except ValidationFailed as exc:
             raise ValidationFailed(

@@ -8,16 +8,17 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit
 from ..access import require_workspace
+from ..changes import Change, Write
 from ..clock import utcnow
-from ..db.models import AuditEntry, User, Workspace, WorkspaceMember
+from ..db.models import AuditEntry, DataBase, User, Workspace, WorkspaceMember
 from ..db.paging import fetch_page
-from ..deps import DB, Context, CurrentUser
+from ..deps import DB, CurrentUser
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed, error_responses
+from ..events import EventDraft, position
 from ..ids import looks_like, new_id
 from ..permissions import Role, may_change_membership
-from ..schemas.common import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageMeta
+from ..schemas.common import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageMeta, PositionedPageMeta
 from ..schemas.workspaces import (
     AuditEntryOut,
     AuditLog,
@@ -49,17 +50,51 @@ _MEMBER_COUNT = (
 )
 
 
+_BASE_COUNT = (
+    select(func.count())
+    .where(DataBase.workspace_id == Workspace.id)
+    .correlate(Workspace)
+    .scalar_subquery()
+)
+
+
 async def _workspace_out(db: AsyncSession, workspace: Workspace) -> WorkspaceOut:
-    count = await db.scalar(
+    members = await db.scalar(
         select(func.count()).where(WorkspaceMember.workspace_id == workspace.id)
     )
-    return _to_out(workspace, count or 0)
+    bases = await db.scalar(select(func.count()).where(DataBase.workspace_id == workspace.id))
+    return _to_out(workspace, members or 0, bases or 0)
 
 
-def _to_out(workspace: Workspace, member_count: int) -> WorkspaceOut:
-    # Bases arrive with the data API; until then no workspace has any.
+def _to_out(workspace: Workspace, member_count: int, base_count: int) -> WorkspaceOut:
     return WorkspaceOut.model_validate(
-        {**_columns(workspace), "member_count": member_count, "base_count": 0}
+        {**_columns(workspace), "member_count": member_count, "base_count": base_count}
+    )
+
+
+def _member_event(
+    change: Change,
+    kind: str,
+    workspace_id: str,
+    member: MemberOut,
+    recipients: tuple[str, ...] = (),
+) -> None:
+    """Stage a membership event; ``recipients`` keeps it readable by a member who just left."""
+    payload = {"workspace_id": workspace_id, "member": member.model_dump(mode="json")}
+    _workspace_event(change, kind, workspace_id, payload, recipients=recipients)
+
+
+def _workspace_event(
+    change: Change, kind: str, workspace_id: str, payload: dict[str, Any], **extra: Any
+) -> None:
+    change.event(
+        EventDraft(
+            f"workspace.{kind}",
+            aggregate_id=workspace_id,
+            workspace_id=workspace_id,
+            payload=payload,
+            **extra,
+        )
     )
 
 
@@ -113,9 +148,10 @@ async def list_workspaces(
     caller: CurrentUser, db: DB, page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE
 ) -> WorkspaceList:
     """Workspaces the caller is a member of, oldest first."""
+    event_position = await position(db)
     rows, total = await fetch_page(
         db,
-        select(Workspace, _MEMBER_COUNT)
+        select(Workspace, _MEMBER_COUNT, _BASE_COUNT)
         .join(WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id)
         .where(WorkspaceMember.user_id == caller.id)
         .order_by(Workspace.created_at, Workspace.id),
@@ -123,16 +159,17 @@ async def list_workspaces(
         per_page=per_page,
     )
     return WorkspaceList(
-        data=[_to_out(workspace, count) for workspace, count in rows],
-        pagination=PageMeta.of(page=page, per_page=per_page, total=total),
+        data=[_to_out(workspace, members, bases) for workspace, members, bases in rows],
+        pagination=PositionedPageMeta.of(
+            page=page, per_page=per_page, total=total, event_position=event_position
+        ),
     )
 
 
 @router.post("", status_code=201, response_model=WorkspaceOut, responses=_BODY)
-async def create_workspace(
-    body: WorkspaceIn, caller: CurrentUser, db: DB, context: Context
-) -> WorkspaceOut:
+async def create_workspace(body: WorkspaceIn, change: Write) -> Response:
     """Create a workspace; the caller becomes its owner."""
+    db, caller = change.db, change.caller
     now = utcnow()
     workspace = Workspace(
         id=new_id("wsp"),
@@ -147,18 +184,16 @@ async def create_workspace(
     db.add(
         WorkspaceMember(workspace_id=workspace.id, user_id=caller.id, role="owner", added_at=now)
     )
-    audit.record(
-        db,
-        context,
-        action="workspace.created",
+    change.audit(
+        "workspace.created",
         resource_type="workspace",
         resource_id=workspace.id,
         workspace_id=workspace.id,
-        user_id=caller.id,
         details={"name": body.name},
     )
-    await db.commit()
-    return _to_out(workspace, 1)
+    out = _to_out(workspace, 1, 0)
+    _workspace_event(change, "created", workspace.id, {"workspace": out.model_dump(mode="json")})
+    return await change.commit(out, status_code=201)
 
 
 @router.get("/{workspace_id}", response_model=WorkspaceOut, responses=_SCOPED)
@@ -169,49 +204,54 @@ async def get_workspace(workspace_id: str, caller: CurrentUser, db: DB) -> Works
 
 
 @router.put("/{workspace_id}", response_model=WorkspaceOut, responses={**_SCOPED, **_BODY})
-async def update_workspace(
-    workspace_id: str, body: WorkspaceUpdate, caller: CurrentUser, db: DB, context: Context
-) -> WorkspaceOut:
+async def update_workspace(workspace_id: str, body: WorkspaceUpdate, change: Write) -> Response:
     """Rename or re-describe a workspace (owners and admins)."""
+    db, caller = change.db, change.caller
     workspace, _ = await require_workspace(db, caller.id, workspace_id, "workspace:write")
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     for key, value in changes.items():
         setattr(workspace, key, value)
     workspace.updated_at = utcnow()
-    audit.record(
-        db,
-        context,
-        action="workspace.updated",
+    change.audit(
+        "workspace.updated",
         resource_type="workspace",
         resource_id=workspace.id,
         workspace_id=workspace.id,
-        user_id=caller.id,
         details={"fields": sorted(changes)},
     )
-    await db.commit()
-    return await _workspace_out(db, workspace)
+    await db.flush()
+    out = await _workspace_out(db, workspace)
+    _workspace_event(change, "updated", workspace.id, {"workspace": out.model_dump(mode="json")})
+    return await change.commit(out)
 
 
 @router.delete("/{workspace_id}", status_code=204, responses=_SCOPED)
-async def delete_workspace(
-    workspace_id: str, caller: CurrentUser, db: DB, context: Context
-) -> Response:
-    """Delete a workspace and its memberships (owners only). The audit log keeps its entries."""
+async def delete_workspace(workspace_id: str, change: Write) -> Response:
+    """Delete a workspace with its memberships and data (owners only).
+
+    The audit log keeps its entries; the ``workspace.deleted`` event stays readable by everyone
+    who was a member.
+    """
+    db, caller = change.db, change.caller
     workspace, _ = await require_workspace(db, caller.id, workspace_id, "workspace:delete")
+    members = tuple(
+        await db.scalars(
+            select(WorkspaceMember.user_id).where(WorkspaceMember.workspace_id == workspace.id)
+        )
+    )
     await db.execute(delete(WorkspaceMember).where(WorkspaceMember.workspace_id == workspace.id))
     await db.execute(delete(Workspace).where(Workspace.id == workspace.id))
-    audit.record(
-        db,
-        context,
-        action="workspace.deleted",
+    change.audit(
+        "workspace.deleted",
         resource_type="workspace",
         resource_id=workspace.id,
         workspace_id=workspace.id,
-        user_id=caller.id,
         details={"name": workspace.name},
     )
-    await db.commit()
-    return Response(status_code=204)
+    _workspace_event(
+        change, "deleted", workspace.id, {"workspace_id": workspace.id}, recipients=members
+    )
+    return await change.commit(status_code=204)
 
 
 @router.get("/{workspace_id}/members", response_model=list[MemberOut], responses=_SCOPED)
@@ -233,13 +273,12 @@ async def list_members(workspace_id: str, caller: CurrentUser, db: DB) -> list[M
     response_model=MemberOut,
     responses={**_SCOPED, **_BODY, **error_responses(409)},
 )
-async def add_member(
-    workspace_id: str, body: MemberIn, caller: CurrentUser, db: DB, context: Context
-) -> MemberOut:
+async def add_member(workspace_id: str, body: MemberIn, change: Write) -> Response:
     """Add a user, by id or email, with a role. Only owners may add owners.
 
     Raises ``ValidationFailed`` for an unknown user, ``Conflict`` if already a member.
     """
+    db, caller = change.db, change.caller
     workspace, actor = await require_workspace(
         db, caller.id, workspace_id, "member:write", lock=True
     )
@@ -267,20 +306,17 @@ async def add_member(
         )
     )
     workspace.updated_at = utcnow()
-    audit.record(
-        db,
-        context,
-        action="workspace.member_added",
+    change.audit(
+        "workspace.member_added",
         resource_type="member",
         resource_id=user.id,
         workspace_id=workspace.id,
-        user_id=caller.id,
         details={"role": body.role},
     )
     await db.flush()
     answer = await _member_out(db, workspace.id, user.id)
-    await db.commit()
-    return answer
+    _member_event(change, "member_added", workspace.id, answer)
+    return await change.commit(answer, status_code=201)
 
 
 @router.patch(
@@ -289,17 +325,13 @@ async def add_member(
     responses={**_SCOPED, **_BODY, **error_responses(409)},
 )
 async def update_member(
-    workspace_id: str,
-    user_id: str,
-    body: MemberUpdate,
-    caller: CurrentUser,
-    db: DB,
-    context: Context,
-) -> MemberOut:
+    workspace_id: str, user_id: str, body: MemberUpdate, change: Write
+) -> Response:
     """Change a member's role. Only owners grant or take away the owner role.
 
     Raises ``Conflict`` when it would leave the workspace without an owner.
     """
+    db, caller = change.db, change.caller
     workspace, actor = await require_workspace(
         db, caller.id, workspace_id, "member:write", lock=True
     )
@@ -313,20 +345,17 @@ async def update_member(
         await _keep_an_owner(db, workspace, user_id, removing=False)
     member.role = body.role
     workspace.updated_at = utcnow()
-    audit.record(
-        db,
-        context,
-        action="workspace.member_updated",
+    change.audit(
+        "workspace.member_updated",
         resource_type="member",
         resource_id=user_id,
         workspace_id=workspace.id,
-        user_id=caller.id,
         details={"from": current, "to": body.role},
     )
     await db.flush()
     answer = await _member_out(db, workspace.id, user_id)
-    await db.commit()
-    return answer
+    _member_event(change, "member_updated", workspace.id, answer)
+    return await change.commit(answer)
 
 
 @router.delete(
@@ -334,13 +363,12 @@ async def update_member(
     status_code=204,
     responses={**_SCOPED, **error_responses(409)},
 )
-async def remove_member(
-    workspace_id: str, user_id: str, caller: CurrentUser, db: DB, context: Context
-) -> Response:
+async def remove_member(workspace_id: str, user_id: str, change: Write) -> Response:
     """Remove a member; any member may remove themselves (leave).
 
     Raises ``Conflict`` when it would remove the last owner.
     """
+    db, caller = change.db, change.caller
     leaving = user_id == caller.id
     workspace, actor = await require_workspace(
         db, caller.id, workspace_id, "workspace:read" if leaving else "member:write", lock=True
@@ -353,20 +381,18 @@ async def remove_member(
         raise PermissionDenied(f"An {actor} cannot remove a {current}.")
     if current == "owner":
         await _keep_an_owner(db, workspace, user_id, removing=True)
+    removed = await _member_out(db, workspace.id, user_id)
     await db.delete(member)
     workspace.updated_at = utcnow()
-    audit.record(
-        db,
-        context,
-        action="workspace.member_removed",
+    change.audit(
+        "workspace.member_removed",
         resource_type="member",
         resource_id=user_id,
         workspace_id=workspace.id,
-        user_id=caller.id,
         details={"role": current},
     )
-    await db.commit()
-    return Response(status_code=204)
+    _member_event(change, "member_removed", workspace.id, removed, recipients=(user_id,))
+    return await change.commit(status_code=204)
 
 
 @router.get("/{workspace_id}/audit-log", response_model=AuditLog, responses=_SCOPED)

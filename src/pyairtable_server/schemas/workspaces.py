@@ -8,7 +8,15 @@ from pydantic import BaseModel, field_validator, model_validator
 
 from ..permissions import Role
 from .auth import Email
-from .common import Description, Name, PageMeta, RequestModel, ResponseModel, Timestamp
+from .common import (
+    Description,
+    Name,
+    PageMeta,
+    PositionedPageMeta,
+    RequestModel,
+    ResponseModel,
+    Timestamp,
+)
 from .users import UserOut
 
 
@@ -45,7 +53,7 @@ class WorkspaceOut(ResponseModel):
 
 class WorkspaceList(BaseModel):
     data: list[WorkspaceOut]
-    pagination: PageMeta
+    pagination: PositionedPageMeta
 
 
 class MemberIn(RequestModel):
