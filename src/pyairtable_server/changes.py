@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from pydantic import BaseModel
@@ -25,7 +25,7 @@ from starlette.responses import Response
 from . import audit, events
 from .clock import utcnow
 from .db.models import IdempotentAnswer
-from .deps import DB, Context, CurrentUser, Principal, RequestContext
+from .deps import DB, Context, CurrentUser, Principal, RequestContext, Services
 from .errors import ApiError
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -106,8 +106,11 @@ class Change:
         caller: Principal,
         context: RequestContext,
         claim: IdempotencyClaim | None,
+        *,
+        dialect: Literal["sqlite", "postgresql"],
     ) -> None:
         self.db = db
+        self.dialect = dialect
         self.caller = caller
         self.context = context
         self.claim = claim
@@ -145,10 +148,12 @@ class Change:
         with the same key committed first.
         """
         content = body.model_dump_json() if body is not None else None
+        # Read before commit or rollback, which expire the caller's row (no lazy loads in async).
+        user_id = self.caller.id
         if self.claim is not None:
             self.db.add(
                 IdempotentAnswer(
-                    user_id=self.caller.id,
+                    user_id=user_id,
                     key=self.claim.key,
                     fingerprint=self.claim.fingerprint,
                     status_code=status_code,
@@ -158,16 +163,14 @@ class Change:
         try:
             # Appending flushes the stored answer too: on PostgreSQL a twin request's insert
             # of the same key waits here for the first to commit, then fails, so this is inside.
-            published = await events.append(
-                self.db, self._events, user_id=self.caller.id, now=utcnow()
-            )
+            published = await events.append(self.db, self._events, user_id=user_id, now=utcnow())
             await self.db.commit()
         except IntegrityError:
             if self.claim is None:
                 raise
             # A twin request with the same key won the race; answer as it did.
             await self.db.rollback()
-            await _stored(self.db, self.caller.id, self.claim)
+            await _stored(self.db, user_id, self.claim)
             raise
         self.published = published
         return Response(
@@ -182,6 +185,7 @@ async def get_change(
     caller: CurrentUser,
     db: DB,
     context: Context,
+    services: Services,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -197,7 +201,7 @@ async def get_change(
     if idempotency_key is not None:
         claim = IdempotencyClaim(key=idempotency_key, fingerprint=await _fingerprint(request))
         await _stored(db, caller.id, claim)
-    return Change(db, caller, context, claim)
+    return Change(db, caller, context, claim, dialect=services.dialect)
 
 
 Write = Annotated[Change, Depends(get_change)]

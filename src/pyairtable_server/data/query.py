@@ -102,7 +102,7 @@ class Compiler:
     def _present(self, field: DataField) -> ColumnElement[bool]:
         return self._text(field).is_not(None)
 
-    def _has_element(self, field: DataField, element: str) -> ColumnElement[bool]:
+    def has_element(self, field: DataField, element: str) -> ColumnElement[bool]:
         is_attachment = field.type == "attachment"
         if self.dialect == "postgresql":
             member: Any = {"id": element} if is_attachment else element
@@ -161,10 +161,10 @@ class Compiler:
 
     def _array_condition(self, field: DataField, operator: str, value: Any) -> ColumnElement[bool]:
         if operator == "in":
-            return or_(*(self._has_element(field, str(item)) for item in value))
+            return or_(*(self.has_element(field, str(item)) for item in value))
         if operator not in ("equals", "not_equals", "contains", "not_contains"):
             raise ValidationFailed.field("filter", f"{field.name}: {operator} needs a single value")
-        has = self._has_element(field, str(value))
+        has = self.has_element(field, str(value))
         return not_(has) if operator in _NEGATIVE else has
 
     def _comparable(

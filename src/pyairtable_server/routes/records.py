@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -16,9 +16,10 @@ from ..changes import Change, Write
 from ..clock import utcnow
 from ..data.fields import field_out
 from ..data.listing import list_records
+from ..data.query import Compiler
 from ..data.schema import TableSchema, require_table
 from ..data.values import changes_between, check_links, record_out, validate_write
-from ..db.models import DataRecord, DataTable
+from ..db.models import DataField, DataRecord, DataTable
 from ..deps import DB, CurrentUser, Services
 from ..errors import Conflict, NotFound, ValidationFailed, error_responses
 from ..events import EventDraft
@@ -205,6 +206,52 @@ def _apply(change: Change, schema: TableSchema, record: DataRecord, values: dict
     return True
 
 
+async def _unlink(change: Change, schema: TableSchema, deleted: list[str]) -> None:
+    """Drop deleted records from every link that points at them, as a normal record update
+    (new version, ``record.updated`` event) of each record that held such a link."""
+    db, table = change.db, schema.table
+    links = [
+        f
+        for f in await db.scalars(
+            select(DataField)
+            .join(DataTable, DataTable.id == DataField.table_id)
+            .where(DataTable.base_id == table.base_id, DataField.type == "reference")
+        )
+        if f.options.get("referenced_table_id") == table.id
+    ]
+    gone = set(deleted)
+    for link in links:
+        linking = (
+            schema if link.table_id == table.id else await _schema_of(db, link.table_id, schema)
+        )
+        holds_any = or_(
+            *(Compiler(linking, change.dialect).has_element(link, rid) for rid in deleted)
+        )
+        holders = await db.scalars(
+            select(DataRecord)
+            .where(DataRecord.table_id == link.table_id, holds_any)
+            .with_for_update()
+        )
+        for record in holders:
+            if record.id in gone:
+                continue
+            kept = [rid for rid in record.fields.get(link.id, []) if rid not in gone]
+            values = {k: v for k, v in record.fields.items() if k != link.id}
+            if kept:
+                values[link.id] = kept
+            _apply(change, linking, record, values)
+
+
+async def _schema_of(db: AsyncSession, table_id: str, like: TableSchema) -> TableSchema:
+    """Another table of the same workspace, with the role already established for it."""
+    table = await db.get(DataTable, table_id)
+    assert table is not None
+    fields = await db.scalars(
+        select(DataField).where(DataField.table_id == table_id).order_by(DataField.position)
+    )
+    return TableSchema(table=table, fields=list(fields), role=like.role)
+
+
 async def _removed_count(db: AsyncSession, table_id: str, count: int) -> None:
     await db.execute(
         update(DataTable)
@@ -313,6 +360,7 @@ async def delete_records(body: BatchDelete, change: Write) -> Response:
         await db.delete(record)
         record_event(change, "deleted", schema, record, {"record_id": record.id})
     await _removed_count(db, schema.table.id, len(records))
+    await _unlink(change, schema, [r.id for r in records])
     change.audit(
         "record.batch_deleted",
         resource_type="record",
@@ -461,6 +509,7 @@ async def delete_record(record_id: str, change: Write, if_match: IfMatch = None)
     await db.delete(record)
     await _removed_count(db, schema.table.id, 1)
     record_event(change, "deleted", schema, record, {"record_id": record.id})
+    await _unlink(change, schema, [record.id])
     change.audit(
         "record.deleted",
         resource_type="record",

@@ -32,7 +32,7 @@ class FieldUpdate(RequestModel):
     required: bool | None = None
     options: dict[str, Any] | None = None
 
-    _not_null = field_validator("name", "type", "required", mode="before")(refuse_null)
+    _not_null = field_validator("name", "type", "required", "options", mode="before")(refuse_null)
 
 
 class FieldOut(ResponseModel):
