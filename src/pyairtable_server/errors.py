@@ -12,7 +12,9 @@
      ├── RateLimited              429 RATE_LIMITED       (Retry-After)
      └── ServiceUnavailable       503 SERVICE_UNAVAILABLE (Retry-After)
 
-Anything else that escapes a handler is answered as 500 ``SERVER_ERROR`` without internals.
+A database error that only means "try again" (deadlock, serialization failure, a lock held too
+long) is answered 503 with ``Retry-After``; anything else that escapes a handler is answered as
+500 ``SERVER_ERROR`` without internals.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -189,6 +192,22 @@ def envelope(
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
+# PostgreSQL: deadlock detected, serialization failure, lock not available.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error means "try again" rather than "this is broken": a deadlock or
+    serialization failure on PostgreSQL, a lock held past the busy timeout on SQLite."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    if state in _TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error, including unknown routes and crashes, answer with the envelope."""
 
@@ -250,6 +269,17 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if is_transient(exc):
+            return envelope(
+                503,
+                "SERVICE_UNAVAILABLE",
+                "The database was busy with a conflicting change; retry the request.",
+                request_id=request_id_of(request),
+                headers={"Retry-After": "1"},
+            )
+        return await on_crash(request, exc)
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", extra={"request_id": request_id_of(request)})
         return envelope(
@@ -262,4 +292,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_crash)
