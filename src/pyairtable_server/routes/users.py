@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
-from .. import audit
+from ..changes import Write
 from ..clock import utcnow
 from ..db.models import User, WorkspaceMember
 from ..db.paging import fetch_page
-from ..deps import DB, Context, CurrentUser, Principal
+from ..deps import DB, CurrentUser, Principal
 from ..errors import NotFound, error_responses
 from ..ids import looks_like
 from ..schemas.common import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageMeta, Text
@@ -57,27 +58,22 @@ async def get_profile(caller: CurrentUser) -> User:
 
 
 @router.put("/me", response_model=UserProfileOut, responses=error_responses(400, 413))
-async def update_profile(
-    body: ProfileUpdate, caller: CurrentUser, db: DB, context: Context
-) -> User:
+async def update_profile(body: ProfileUpdate, change: Write) -> Response:
     """Change names, and replace preferences or settings when given."""
-    user = caller.user
+    user = change.caller.user
     apply_name_update(user, body)
     if body.preferences is not None:
         user.preferences = body.preferences
     if body.settings is not None:
         user.settings = body.settings
-    audit.record(
-        db,
-        context,
-        action="user.updated",
+    change.audit(
+        "user.updated",
         resource_type="user",
         resource_id=user.id,
-        user_id=user.id,
+        workspace_id=None,
         details={"fields": sorted(body.model_fields_set)},
     )
-    await db.commit()
-    return user
+    return await change.commit(UserProfileOut.model_validate(user))
 
 
 @router.get("", response_model=UserList)
