@@ -243,10 +243,15 @@ class Compiler:
 
 def seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after the row whose sort-key values are ``values`` (keyset pagination)."""
+    # A checkbox key's value is a bool, and SQLAlchemy refuses ``expr > True``: bind it instead.
+    bound = [
+        literal(v, key.expr.type) if isinstance(v, bool) else v
+        for key, v in zip(keys, values, strict=True)
+    ]
     clauses = []
     for index, key in enumerate(keys):
-        parts = [keys[j].expr == values[j] for j in range(index)]
-        value = values[index]
+        parts = [keys[j].expr == bound[j] for j in range(index)]
+        value = bound[index]
         parts.append(key.expr < value if key.descending else key.expr > value)
         clauses.append(and_(*parts))
     return or_(*clauses)
