@@ -691,7 +691,11 @@ async def test_one_bad_record_fails_the_whole_batch_create(api: Api) -> None:
             ],
         },
     )
-    assert bad_fields(response)["records.2.N"] == "must be a number"
+    # Every bad record is named, not only the first.
+    assert bad_fields(response) == {
+        "records.2.N": "must be a number",
+        "records.3.Nope": "unknown field",
+    }
     assert await t.snapshot() == before
     unknown = await t.write(
         "POST",
@@ -745,10 +749,12 @@ async def test_batch_update_or_delete_with_a_foreign_or_unknown_id_changes_nothi
             },
         )
         assert_error(update, 422, "VALIDATION_ERROR")
+        assert set(bad_fields(update)) == {"records"}  # the key the body used
         delete = await t.write(
             "POST", "/records/batch-delete", {"table_id": t.id, "ids": [mine["id"], stranger]}
         )
         assert_error(delete, 422, "VALIDATION_ERROR")
+        assert set(bad_fields(delete)) == {"ids"}
     assert await t.snapshot() == before
     assert await other.snapshot() == other_before
 

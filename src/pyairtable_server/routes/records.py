@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -276,13 +278,36 @@ async def _removed_count(db: AsyncSession, table_id: str, count: int) -> None:
 # -- batches ----------------------------------------------------------------------------------
 
 
+class _Problems:
+    """Every bad record of a batch, reported together rather than only the first."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        try:
+            yield
+        except ValidationFailed as exc:
+            found = exc.details.get("fields")
+            self.fields.update(found if isinstance(found, dict) else {"records": exc.message})
+
+    def raise_any(self) -> None:
+        if self.fields:
+            names = ", ".join(list(self.fields)[:5])
+            raise ValidationFailed(
+                f"Invalid field values: {names}. Nothing was written.",
+                details={"fields": self.fields},
+            )
+
+
 async def _batch_records(
-    db: AsyncSession, schema: TableSchema, ids: list[str], *, lock: bool
+    db: AsyncSession, schema: TableSchema, ids: list[str], *, lock: bool, where: str
 ) -> list[DataRecord]:
     """The records of ``ids`` in that order, all of this table. Raises ``ValidationFailed``
-    for duplicates and for ids that are not records of the table."""
+    naming the body key ``where`` for duplicates and for ids that are not records of the table."""
     if len(set(ids)) != len(ids):
-        raise ValidationFailed.field("records", "the same record id appears twice")
+        raise ValidationFailed.field(where, "the same record id appears twice")
     query = select(DataRecord).where(DataRecord.table_id == schema.table.id, DataRecord.id.in_(ids))
     if lock:
         query = query.with_for_update()
@@ -291,7 +316,7 @@ async def _batch_records(
     if missing:
         raise ValidationFailed(
             "Some ids are not records of this table.",
-            details={"fields": {"ids": f"not records of this table: {missing[:10]}"}},
+            details={"fields": {where: f"not records of this table: {missing[:10]}"}},
         )
     return [found[rid] for rid in ids]
 
@@ -303,12 +328,15 @@ async def create_records(body: BatchCreate, change: Write) -> Response:
     schema = await require_table(db, change.caller.id, body.table_id, "record:write")
     values = []
     grown: dict[str, dict[str, Any]] = {}
+    problems = _Problems()
     for index, item in enumerate(body.records):
-        validated = validate_write(
-            schema, item.fields, base=None, typecast=body.typecast, prefix=f"records.{index}."
-        )
-        _merge_grown(schema, grown, validated.options)
-        values.append(validated.values)
+        with problems.collect():
+            validated = validate_write(
+                schema, item.fields, base=None, typecast=body.typecast, prefix=f"records.{index}."
+            )
+            _merge_grown(schema, grown, validated.options)
+            values.append(validated.values)
+    problems.raise_any()
     await check_links(db, schema, values)
     await _grow_options(change, schema, grown)
     records = await _insert(change, schema, values)
@@ -337,19 +365,24 @@ async def update_records(body: BatchUpdate, change: Write) -> Response:
     """Merge fields into up to 100 records of one table: all of them, or none."""
     db = change.db
     schema = await require_table(db, change.caller.id, body.table_id, "record:write")
-    records = await _batch_records(db, schema, [item.id for item in body.records], lock=True)
+    records = await _batch_records(
+        db, schema, [item.id for item in body.records], lock=True, where="records"
+    )
     grown: dict[str, dict[str, Any]] = {}
     values = []
+    problems = _Problems()
     for index, (item, record) in enumerate(zip(body.records, records, strict=True)):
-        validated = validate_write(
-            schema,
-            item.fields,
-            base=record.fields,
-            typecast=body.typecast,
-            prefix=f"records.{index}.",
-        )
-        _merge_grown(schema, grown, validated.options)
-        values.append(validated.values)
+        with problems.collect():
+            validated = validate_write(
+                schema,
+                item.fields,
+                base=record.fields,
+                typecast=body.typecast,
+                prefix=f"records.{index}.",
+            )
+            _merge_grown(schema, grown, validated.options)
+            values.append(validated.values)
+    problems.raise_any()
     await check_links(db, schema, values)
     await _grow_options(change, schema, grown)
     changed = [r.id for r, v in zip(records, values, strict=True) if _apply(change, schema, r, v)]
@@ -369,7 +402,7 @@ async def delete_records(body: BatchDelete, change: Write) -> Response:
     db = change.db
     # The table row first, then the records: the lock order every writer keeps.
     schema = await require_table(db, change.caller.id, body.table_id, "record:write", lock=True)
-    records = await _batch_records(db, schema, body.ids, lock=True)
+    records = await _batch_records(db, schema, body.ids, lock=True, where="ids")
     for record in records:
         await db.delete(record)
         record_event(change, "deleted", schema, record, {"record_id": record.id})
