@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -27,6 +28,7 @@ from .services import AppServices, LoginLimits
 from .settings import Settings, load_secret_key
 
 API_PREFIX = "/api/v1"
+logger = logging.getLogger("pyairtable_server")
 _EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Idempotent-Replayed"]
 _ALLOWED_HEADERS = [
     "Authorization",
@@ -56,6 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         try:
             await upgrade_to_head(db)
+            if not await db.folds_unicode_case():
+                logger.warning(
+                    "the database folds case for ASCII only (LC_CTYPE 'C'?): text filters will "
+                    "treat 'É' and 'é' as different letters; create it with a UTF-8 locale"
+                )
             app.state.services = AppServices(
                 settings=settings,
                 db=db,

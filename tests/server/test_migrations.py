@@ -77,3 +77,12 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None
         assert foreign_keys == 1
     finally:
         await db.dispose()
+
+
+async def test_lower_folds_unicode_on_both_databases(fresh_url: str) -> None:
+    """Case-insensitive text filters need a lower() that folds É as well as E."""
+    db = Database(fresh_url)
+    try:
+        assert await db.folds_unicode_case()
+    finally:
+        await db.dispose()

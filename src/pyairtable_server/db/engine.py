@@ -57,6 +57,16 @@ class Database:
             await conn.execute(text("SELECT 1"))
         return (time.perf_counter() - started) * 1000
 
+    async def folds_unicode_case(self) -> bool:
+        """Whether ``lower()`` folds non-ASCII letters here (text filters rely on it).
+
+        SQLite gets Python's ``lower`` (see ``_configure_sqlite``); PostgreSQL folds by the
+        database's ``LC_CTYPE``, which under the plain ``C`` locale is ASCII only.
+        """
+        async with self.engine.connect() as conn:
+            folded = (await conn.execute(text("SELECT lower('ÉΣ')"))).scalar_one()
+        return bool(folded == "éσ")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
