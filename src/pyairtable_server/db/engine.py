@@ -64,8 +64,8 @@ class Database:
         database's ``LC_CTYPE``, which under the plain ``C`` locale is ASCII only.
         """
         async with self.engine.connect() as conn:
-            folded = (await conn.execute(text("SELECT lower('ÉΣ')"))).scalar_one()
-        return bool(folded == "éσ")
+            folded = (await conn.execute(text("SELECT lower('ÉÇ')"))).scalar_one()
+        return bool(folded == "éç")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
