@@ -2,8 +2,9 @@
 
 - ``serve`` starts ``uvicorn`` (one worker, no access log) on a free 127.0.0.1 port, waits until a
   health path answers 200, and stops the process on exit, also on error or Ctrl-C.
-- ``run_load`` drives one URL with N concurrent keep-alive connections from a fresh process, for
-  a warm-up and then a measuring window, and returns every latency of that window and any errors.
+- ``run_load`` drives one URL (or a rotation of paths and bodies on its host, with any method)
+  with N concurrent keep-alive connections from a fresh process, for a warm-up and then a
+  measuring window, and returns every latency of that window and any errors.
   Its client is a minimal HTTP/1.1 one (asyncio streams, httptools parser): a general client such
   as httpx2 spends several times more CPU per request than a bare Starlette server, so it tops out
   first, and a baseline measured with it would measure the client.
@@ -139,7 +140,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @dataclass(frozen=True)
 class LoadSpec:
-    """One load phase: GET ``url`` (on 127.0.0.1) over ``concurrency`` keep-alive connections.
+    """One load phase: requests to ``url`` (on 127.0.0.1) over ``concurrency`` connections.
+
+    By default every request is the same: ``url``'s path and query, no body. With ``paths`` (path
+    and query on ``url``'s host) and/or ``bodies``, the n-th request sent (counted over all
+    connections) goes to ``paths[n % len(paths)]`` with ``bodies[n % len(bodies)]``, sent as
+    ``Content-Type: application/json``. A request succeeds when it answers ``expect_status``.
 
     Requests run for ``warmup`` seconds, then for ``duration`` seconds in which latencies are
     recorded; at most ``max_requests`` are sent in all, each with ``timeout`` seconds to finish.
@@ -152,6 +158,10 @@ class LoadSpec:
     duration: float = 5.0
     max_requests: int = 2_000_000
     timeout: float = 10.0
+    method: str = "GET"
+    paths: tuple[str, ...] = ()
+    bodies: tuple[bytes, ...] = ()
+    expect_status: int = 200
 
     def __post_init__(self) -> None:
         url = urlsplit(self.url)
@@ -159,18 +169,34 @@ class LoadSpec:
             raise ValueError(f"load is only ever sent to http://{HOST}, not {self.url}")
         if self.concurrency < 1 or self.duration <= 0 or self.warmup < 0:
             raise ValueError("concurrency must be >= 1, duration > 0 and warmup >= 0")
+        if not all(path.startswith("/") for path in self.paths):
+            raise ValueError("paths are absolute paths on the url's host, starting with /")
 
     @property
     def port(self) -> int:
         return urlsplit(self.url).port or 80
 
-    def request_bytes(self) -> bytes:
-        """The HTTP/1.1 request every connection sends, again and again."""
+    def request_bytes(self, index: int = 0) -> bytes:
+        """The HTTP/1.1 request sent as the ``index``-th request (0 when all are the same)."""
         url = urlsplit(self.url)
-        target = url.path + (f"?{url.query}" if url.query else "")
+        if self.paths:
+            target = self.paths[index % len(self.paths)]
+        else:
+            target = url.path + (f"?{url.query}" if url.query else "")
+        body = self.bodies[index % len(self.bodies)] if self.bodies else None
         headers = {"Host": url.netloc, "User-Agent": "pyairtable-bench", **self.headers}
-        lines = [f"GET {target or '/'} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if body is not None:
+            headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        lines = [
+            f"{self.method} {target or '/'} HTTP/1.1",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+    def all_request_bytes(self) -> list[bytes]:
+        """Every distinct request, in the order they are sent (one unless paths or bodies)."""
+        count = math.lcm(len(self.paths) or 1, len(self.bodies) or 1)
+        return [self.request_bytes(index) for index in range(count)]
 
 
 @dataclass(frozen=True)
@@ -234,12 +260,12 @@ class _Recorder:
         self.errors: Counter[str] = Counter()
         self.error_samples: dict[str, str] = {}
 
-    def next_request(self) -> bool:
-        """Whether to send another request; counts it when so."""
+    def next_request(self) -> int | None:
+        """The number (from 0) of the next request to send, or None to stop; counts it."""
         if self.sent >= self.spec.max_requests or time.perf_counter() >= self.measure_until:
-            return False
+            return None
         self.sent += 1
-        return True
+        return self.sent - 1
 
     def success(self, started: float, finished: float) -> None:
         if self.measure_from <= finished < self.measure_until:
@@ -257,23 +283,24 @@ class _Recorder:
 
 async def _load(spec: LoadSpec) -> LoadResult:
     recorder = _Recorder(spec)
-    request = spec.request_bytes()
-    workers = [_worker(spec, request, recorder) for _ in range(spec.concurrency)]
+    requests = spec.all_request_bytes()
+    workers = [_worker(spec, requests, recorder) for _ in range(spec.concurrency)]
     bound = spec.warmup + spec.duration + spec.timeout + 5
     await asyncio.wait_for(asyncio.gather(*workers), timeout=bound)
     return recorder.result()
 
 
-async def _worker(spec: LoadSpec, request: bytes, recorder: _Recorder) -> None:
-    """Send ``request`` over one connection until told to stop; reconnect after any failure."""
+async def _worker(spec: LoadSpec, requests: list[bytes], recorder: _Recorder) -> None:
+    """Send the next of ``requests`` (in turn, over all workers) on one connection until told to
+    stop; reconnect after any failure."""
     connection: _Connection | None = None
     try:
-        while recorder.next_request():
+        while (index := recorder.next_request()) is not None:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(spec.timeout):
                     connection = connection or await _Connection.open(HOST, spec.port)
-                    status, body = await connection.send(request)
+                    status, body = await connection.send(requests[index % len(requests)])
             except (OSError, TimeoutError, httptools.HttpParserError) as exc:
                 recorder.failure(type(exc).__name__, str(exc) or repr(exc))
                 if connection is not None:
@@ -281,7 +308,7 @@ async def _worker(spec: LoadSpec, request: bytes, recorder: _Recorder) -> None:
                 connection = None
                 continue
             finished = time.perf_counter()
-            if status == 200:
+            if status == spec.expect_status:
                 recorder.success(started, finished)
             else:
                 recorder.failure(f"HTTP {status}", body.decode(errors="replace"))

@@ -82,7 +82,9 @@ class PostgresDatabase:
                 exists = await conn.fetchval("SELECT to_regclass('public.users') IS NOT NULL")
                 if exists:
                     await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-                    await conn.execute("UPDATE event_log_state SET head_seq = 0, pruned_through = 0")
+                    await conn.execute(
+                        "UPDATE event_log_state SET head_seq = 0, pruned_through = 0"
+                    )
             finally:
                 await conn.close()
 
