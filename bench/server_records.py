@@ -574,7 +574,8 @@ async def _bulk_insert(
                 )
             )
         if engine.dialect.name == "postgresql":
-            async with engine.connect() as conn:
+            # Committed: statistics gathered in a rolled-back transaction are thrown away.
+            async with engine.begin() as conn:
                 await conn.execute(text("ANALYZE records"))
     finally:
         await engine.dispose()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from .data.listing import TotalCache
 from .db.engine import Database
 from .http.rate_limit import Limit, Limiter
 from .security.passwords import Passwords
@@ -29,6 +30,8 @@ class AppServices:
     passwords: Passwords
     limiter: Limiter
     login_limits: LoginLimits
+    #: Filtered record totals, valid until their table changes (see ``TotalCache``).
+    totals: TotalCache = field(default_factory=TotalCache)
     #: Signs record-list offsets (derived from the server key, never the key itself).
     offset_key: bytes = field(default=b"", repr=False)
 

@@ -4,7 +4,7 @@ Every query runs twice, through ``GET /records?filter=<json>`` and ``POST /recor
 both must answer the same. The semantics checked here are the ones ``data.query`` documents:
 text ignores case, negative operators match empty cells, comparisons never do, array fields mean
 "has element", sorting puts empty cells first ascending and last descending, ties fall back to
-creation order.
+creation order (reversed for a descending sort).
 
 The module shares one running app (see ``module_backend``); each test signs up its own owner and
 builds its own tables.
@@ -276,12 +276,13 @@ async def test_text_emptiness_operators(api: Api) -> None:
 
 
 async def test_text_sorts_by_lower_cased_code_points_with_empty_cells_first(api: Api) -> None:
-    """Ascending puts empty first; descending puts it last; equal keys stay in creation order."""
+    """Ascending puts empty first, equal keys in creation order; descending is its exact reverse
+    (empty last, equal keys newest first)."""
     made = await text_sheet(api)
     ascending = ["none", "pc", "a1", "a2", "b1", "e3", "us", "e1", "e2", "p1"]
     assert await made.sorted_by([{"field": "Name", "direction": "asc"}]) == ascending
     assert await made.sorted_by([{"field": "Name"}]) == ascending
-    descending = ["p1", "e1", "e2", "us", "e3", "b1", "a2", "a1", "pc", "none"]
+    descending = ascending[::-1]
     assert await made.sorted_by([{"field": "Name", "direction": "desc"}]) == descending
 
 
@@ -393,10 +394,10 @@ async def test_checkbox_filters_read_a_missing_value_as_false(api: Api) -> None:
     )
     assert await made.sorted_by([{"field": "Done"}]) == ["no", "unset", "yes", "yes2"]
     assert await made.sorted_by([{"field": "Done", "direction": "desc"}]) == [
-        "yes",
         "yes2",
-        "no",
+        "yes",
         "unset",
+        "no",
     ]
 
 
@@ -494,8 +495,9 @@ async def test_datetime_filters_compare_instants_across_time_zones(api: Api) -> 
 COLORS: JSON = {"choices": ["Red", "Green", "Blue"]}
 
 
-async def test_select_filters_ignore_case_and_unknown_choices_match_nothing(api: Api) -> None:
-    """A select compares its choice name as text; a name that is no choice is a valid filter."""
+async def test_select_choices_compare_exactly_and_unknown_choices_match_nothing(api: Api) -> None:
+    """equals/in compare choice names exactly (as multiselect does, and as the field's index
+    can answer); text operators ignore case; a name that is no choice is a valid filter."""
     made = await sheet(
         api,
         [{"name": "S", "type": "select", "options": COLORS}],
@@ -505,11 +507,12 @@ async def test_select_filters_ignore_case_and_unknown_choices_match_nothing(api:
         made,
         "S",
         [
-            ("equals", "red", ["r"]),
-            ("equals", "RED", ["r"]),
+            ("equals", "Red", ["r"]),
+            ("equals", "red", []),
             ("equals", "Purple", []),
             ("not_equals", "Red", ["g", "b", "none"]),
-            ("in", ["red", "BLUE"], ["r", "b"]),
+            ("not_equals", "red", ["r", "g", "b", "none"]),
+            ("in", ["Red", "BLUE", "Blue"], ["r", "b"]),
             ("contains", "re", ["r", "g"]),
             ("starts_with", "b", ["b"]),
             ("is_empty", None, ["none"]),
@@ -868,10 +871,11 @@ async def view_sheet(api: Api) -> tuple[Sheet, str]:
 
 
 async def test_view_applies_its_filter_sort_visible_fields_and_field_order(api: Api) -> None:
-    """Through a view: only its records, in its order, with its visible fields in its order."""
+    """Through a view: only its records, in its order (ties on the descending Score newest
+    first), with its visible fields in its order."""
     made, view_id = await view_sheet(api)
     answer = await made.query(view_id=view_id)
-    assert [made.label_of(r) for r in answer["data"]] == ["c", "a", "d"]
+    assert [made.label_of(r) for r in answer["data"]] == ["c", "d", "a"]
     assert [list(r["fields"]) for r in answer["data"]] == [["Score", "Name"]] * 3
     assert answer["pagination"]["total"] == 3
 
@@ -880,7 +884,7 @@ async def test_request_filter_and_sort_apply_on_top_of_the_view(api: Api) -> Non
     """The request's filter ANDs with the view's; its sorts come before the view's."""
     made, view_id = await view_sheet(api)
     filtered = await made.query(view_id=view_id, filter=where("Name", "contains", "L"))
-    assert [made.label_of(r) for r in filtered["data"]] == ["a", "d"]
+    assert [made.label_of(r) for r in filtered["data"]] == ["d", "a"]
     assert filtered["pagination"]["total"] == 2
     by_name = await made.query(view_id=view_id, sort=[{"field": "Name"}])
     assert [made.label_of(r) for r in by_name["data"]] == ["a", "d", "c"]
@@ -895,8 +899,8 @@ async def test_request_fields_override_the_view_projection(api: Api) -> None:
     answer = await made.query(view_id=view_id, fields=["Note", "Label"])
     assert [r["fields"] for r in answer["data"]] == [
         {"Label": "c"},
-        {"Note": "n1", "Label": "a"},
         {"Label": "d"},
+        {"Note": "n1", "Label": "a"},
     ]
 
 
@@ -904,11 +908,11 @@ async def test_view_pages_through_its_own_order(api: Api) -> None:
     """Offsets of a view query continue in the view's order."""
     made, view_id = await view_sheet(api)
     first = await made.query(view_id=view_id, page_size=2)
-    assert [made.label_of(r) for r in first["data"]] == ["c", "a"]
+    assert [made.label_of(r) for r in first["data"]] == ["c", "d"]
     second = await made.query(
         view_id=view_id, page_size=2, offset=first["pagination"]["next_offset"]
     )
-    assert [made.label_of(r) for r in second["data"]] == ["d"]
+    assert [made.label_of(r) for r in second["data"]] == ["a"]
     assert second["pagination"]["next_offset"] is None
 
 
@@ -950,7 +954,8 @@ async def test_paging_through_many_equal_keys_gives_each_record_once_in_creation
     api: Api,
 ) -> None:
     """With three sort values over 50 records, pages of 7 hold each record exactly once: empty
-    cells first ascending and last descending, ties in creation order either way."""
+    cells first ascending and last descending, ties in creation order ascending and newest first
+    descending (descending is the exact reverse of ascending)."""
     made = await sheet(api, [{"name": "G", "type": "number"}])
     groups = [None, 1, 2]
     rows = {f"r{n:02}": ({} if groups[n % 3] is None else {"G": groups[n % 3]}) for n in range(50)}
@@ -963,7 +968,7 @@ async def test_paging_through_many_equal_keys_gives_each_record_once_in_creation
     ascending = await page_through(made, 7, sort=[{"field": "G", "direction": "asc"}])
     assert [made.label_of(r) for r in ascending] == in_group(None) + in_group(1) + in_group(2)
     descending = await page_through(made, 7, sort=[{"field": "G", "direction": "desc"}])
-    assert [made.label_of(r) for r in descending] == in_group(2) + in_group(1) + in_group(None)
+    assert [made.label_of(r) for r in descending] == [made.label_of(r) for r in ascending][::-1]
 
 
 async def test_paging_by_a_text_field_with_ties_keeps_every_record_once(api: Api) -> None:
@@ -980,8 +985,10 @@ async def test_paging_by_a_text_field_with_ties_keeps_every_record_once(api: Api
     for direction in ("asc", "desc"):
         seen = await page_through(made, 6, sort=[{"field": "Word", "direction": direction}])
         labels = [made.label_of(r) for r in seen]
-        # Python's sort is stable even reversed: ties keep creation order, as the server's must.
-        expected = sorted(created, key=key, reverse=direction == "desc")
+        # Ascending keeps ties in creation order; descending is the exact reverse.
+        expected = sorted(created, key=key)
+        if direction == "desc":
+            expected.reverse()
         assert labels == expected, direction
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -128,7 +129,8 @@ async def convert_records(
                 fields.pop(f.id, None)
             else:
                 fields[f.id] = new
-            if fields != record.fields:
+            # Compared as JSON: in Python True == 1, yet true and 1 are different stored values.
+            if _json(fields) != _json(record.fields):
                 updates.append({"id": record.id, "fields": fields})
     if failed:
         raise ValidationFailed(
@@ -137,6 +139,10 @@ async def convert_records(
         )
     await _write_fields(db, updates)
     return options
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 async def _write_fields(db: AsyncSession, updates: Sequence[dict[str, Any]]) -> None:

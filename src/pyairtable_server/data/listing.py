@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.models import DataField, DataRecord, DataView
+from ..db.models import DataField, DataRecord, DataView, Event
 from ..errors import ValidationFailed
 from ..events import position
 from ..ids import looks_like
@@ -61,6 +62,53 @@ async def load_view(db: AsyncSession, schema: TableSchema, view_id: str | None) 
     return view
 
 
+class TotalCache:
+    """Filtered totals, remembered until the table changes.
+
+    Counting the records that match a filter scans them all, while the page itself is often
+    served from an index in a millisecond; paging and refreshing would pay that scan again and
+    again for an answer that has not changed. An entry is valid only while the table's newest
+    event is the one seen when it was counted: every change of a record or of the schema writes
+    an event for the table (in its transaction), so any change, by any server process, misses.
+    A plain LRU dict: a cache library would add a dependency for twenty lines.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
+        self._max_entries = max_entries
+
+    def get(self, table_id: str, query_id: str, seen: int) -> int | None:
+        entry = self._entries.get((table_id, query_id))
+        if entry is None or entry[0] != seen:
+            return None
+        self._entries.move_to_end((table_id, query_id))
+        return entry[1]
+
+    def put(self, table_id: str, query_id: str, seen: int, total: int) -> None:
+        self._entries[(table_id, query_id)] = (seen, total)
+        self._entries.move_to_end((table_id, query_id))
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
+async def _filtered_total(
+    db: AsyncSession,
+    table_id: str,
+    query_id: str,
+    conditions: list[ColumnElement[bool]],
+    totals: TotalCache,
+) -> int:
+    # Read the table's newest event before counting: a change that lands in between makes the
+    # entry stale at once (its event is newer), never wrongly fresh.
+    seen = await db.scalar(select(func.max(Event.seq)).where(Event.table_id == table_id)) or 0
+    cached = totals.get(table_id, query_id, seen)
+    if cached is not None:
+        return cached
+    total = await db.scalar(select(func.count()).select_from(DataRecord).where(*conditions)) or 0
+    totals.put(table_id, query_id, seen, total)
+    return total
+
+
 async def list_records(
     db: AsyncSession,
     schema: TableSchema,
@@ -68,6 +116,7 @@ async def list_records(
     *,
     dialect: Dialect,
     offset_key: bytes,
+    totals: TotalCache,
 ) -> RecordList:
     """A page of records: the view's filters and the request's both apply; the request's sorts
     come first, then the view's, then creation order.
@@ -104,7 +153,7 @@ async def list_records(
     if params.offset is not None:
         values = cursor.decode(offset_key, query_id, params.offset, width=len(keys))
         query = query.where(seek(keys, values))
-    order = [key.expr.desc() if key.descending else key.expr.asc() for key in keys]
+    order = [key.order_by(dialect) for key in keys]
     rows = (await db.execute(query.order_by(*order).limit(params.page_size + 1))).all()
     has_next = len(rows) > params.page_size
     rows = rows[: params.page_size]
@@ -112,7 +161,7 @@ async def list_records(
         cursor.encode(offset_key, query_id, [_plain(v) for v in rows[-1][1:]]) if has_next else None
     )
     if groups:
-        total = await db.scalar(select(func.count()).select_from(DataRecord).where(*conditions))
+        total = await _filtered_total(db, schema.table.id, query_id, conditions, totals)
     else:
         total = schema.table.record_count
     return RecordList(

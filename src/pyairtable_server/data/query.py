@@ -6,12 +6,15 @@ accessors (``as_string``, ``as_float``, ``as_boolean``) render as ``JSON_EXTRACT
 (array membership, text collation) the dialect is asked for explicitly.
 
 Semantics, chosen to match what a spreadsheet user expects and identical on both databases:
-text comparisons ignore case; negative operators (``not_equals``, ``not_contains``) match empty
-cells; comparisons never match empty cells; array fields (multiselect, links, attachments) treat
-``equals``/``contains`` as "has this element" and ``in`` as "has any of these". Sorting puts empty
-cells first ascending and last descending, orders text by lower-cased code points (``COLLATE "C"``
-on PostgreSQL, binary on SQLite) and always ends with the record's creation order, so it is total
-and stable, which keyset pagination needs.
+text comparisons ignore case (but a select's choice names compare exactly); negative operators
+(``not_equals``, ``not_contains``) match empty cells; comparisons never match empty cells; array
+fields (multiselect, links, attachments) treat ``equals``/``contains`` as "has this element" and
+``in`` as "has any of these". Sorting puts empty cells first ascending and last descending,
+orders text by lower-cased code points (``COLLATE "C"`` on PostgreSQL, binary on SQLite) and
+always ends with the record's creation order (reversed when the last sort is descending, so that
+descending is the exact reverse of ascending), so it is total and stable, which keyset
+pagination needs. Numbers, selects, dates and date-times are compared through their field's
+expression index (``indexes.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     and_,
-    case,
     exists,
     false,
     func,
@@ -47,6 +49,7 @@ from ..fieldtypes import (
     coerce_filter_value,
 )
 from ..schemas.views import FilterCondition, FilterGroup, SortSpec
+from .indexes import INDEXED_TYPES, value_expr
 from .schema import TableSchema
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -60,12 +63,24 @@ _TIME_COLUMNS: dict[str, ColumnElement[Any]] = {
     "last_modified_time": DataRecord.updated_at.expression,
 }
 _NEGATIVE = frozenset({"not_equals", "not_contains"})
+_EXACT = frozenset({"equals", "not_equals", "in"})
 
 
 @dataclass(frozen=True)
 class SortKey:
+    """One ORDER BY term. A ``nullable`` key holds NULL for empty cells, which sort first
+    ascending and last descending (an indexed field's raw value, so the index serves the sort);
+    other keys are never NULL."""
+
     expr: ColumnElement[Any]
     descending: bool
+    nullable: bool = False
+
+    def order_by(self, dialect: Dialect) -> ColumnElement[Any]:
+        ordered = self.expr.desc() if self.descending else self.expr.asc()
+        if self.nullable and dialect == "postgresql":  # SQLite already orders NULLs this way
+            return ordered.nulls_last() if self.descending else ordered.nulls_first()
+        return ordered
 
 
 class Compiler:
@@ -91,10 +106,14 @@ class Compiler:
     def _folded(self, field: DataField) -> ColumnElement[Any]:
         return self._ordered(func.lower(self._text(field)))
 
+    def _indexed(self, field: DataField) -> ColumnElement[Any]:
+        """The value of a field of an ``INDEXED_TYPES`` type, exactly as its index holds it."""
+        return value_expr(self.dialect, field.id, self.schema.type_of(field))
+
     def _number(self, field: DataField) -> ColumnElement[Any]:
         if field.type == "autonumber":
             return _AUTONUMBER
-        return self._json(field).as_float()  # type: ignore[no-any-return]
+        return self._indexed(field)
 
     def _checkbox(self, field: DataField) -> ColumnElement[Any]:
         return func.coalesce(self._json(field).as_boolean(), false())
@@ -149,7 +168,7 @@ class Compiler:
         if kind == "checkbox":
             matches = self._checkbox(field) == bool(value)
             return matches if operator == "equals" else not_(matches)
-        expr, values = self._comparable(field, kind, value)
+        expr, values = self._comparable(field, kind, operator, value)
         return self._compare(expr, operator, values)
 
     def _is_empty(self, field: DataField, kind: FieldType) -> ColumnElement[bool]:
@@ -157,6 +176,8 @@ class Compiler:
             return self._checkbox(field) == false()
         if kind in _TIME_COLUMNS or kind == "autonumber":
             return false()  # computed values always exist
+        if kind in INDEXED_TYPES:
+            return self._indexed(field).is_(None)
         return self._text(field).is_(None)
 
     def _array_condition(self, field: DataField, operator: str, value: Any) -> ColumnElement[bool]:
@@ -168,7 +189,7 @@ class Compiler:
         return not_(has) if operator in _NEGATIVE else has
 
     def _comparable(
-        self, field: DataField, kind: FieldType, value: Any
+        self, field: DataField, kind: FieldType, operator: str, value: Any
     ) -> tuple[ColumnElement[Any], Any]:
         """The expression to compare and the value(s) in the same domain."""
         if kind in _TIME_COLUMNS:
@@ -176,7 +197,10 @@ class Compiler:
         if kind in ("number", "autonumber"):
             return self._number(field), value
         if kind in _DATE_TYPES:
-            return self._ordered(self._text(field)), value
+            return self._indexed(field), value
+        if kind == "select" and operator in _EXACT:
+            # Choice names are exact; comparing them as-is lets the field's index answer.
+            return self._indexed(field), value
         return self._folded(field), _lower(value)
 
     def _compare(self, expr: ColumnElement[Any], operator: str, value: Any) -> ColumnElement[bool]:
@@ -215,8 +239,15 @@ class Compiler:
                 continue
             seen.add(field.id)
             descending = spec.direction == "desc"
-            keys.extend(SortKey(expr, descending) for expr in self._sort_exprs(field))
-        keys.append(SortKey(_AUTONUMBER, descending=False))
+            if self.schema.type_of(field) in (INDEXED_TYPES - {"select"}):
+                keys.append(SortKey(self._indexed(field), descending, nullable=True))
+            else:
+                keys.extend(SortKey(expr, descending) for expr in self._sort_exprs(field))
+        # Ties fall back to creation order in the direction of the last sort, so a descending
+        # sort is the exact reverse of the ascending one, and a sort on an indexed field is
+        # served by its index (table_id, value, autonumber) without any sorting step.
+        last_descending = keys[-1].descending if keys else False
+        keys.append(SortKey(_AUTONUMBER, descending=last_descending))
         return keys
 
     def _sort_exprs(self, field: DataField) -> list[ColumnElement[Any]]:
@@ -225,14 +256,8 @@ class Compiler:
             return [_TIME_COLUMNS[kind]]
         if kind == "autonumber":
             return [_AUTONUMBER]
-        if kind == "number":
-            number = self._number(field)
-            # Two keys, so empty cells sort apart from zero without ever comparing NULLs.
-            return [case((number.is_(None), 0), else_=1), func.coalesce(number, 0)]
         if kind == "checkbox":
             return [self._checkbox(field)]
-        if kind in _DATE_TYPES:
-            return [self._ordered(func.coalesce(self._text(field), ""))]
         if kind in ARRAY_TYPES:
             path = (field.id, 0, "filename") if kind == "attachment" else (field.id, 0)
             first = DataRecord.fields[path].as_string()
@@ -250,11 +275,24 @@ def seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     ]
     clauses = []
     for index, key in enumerate(keys):
-        parts = [keys[j].expr == bound[j] for j in range(index)]
-        value = bound[index]
-        parts.append(key.expr < value if key.descending else key.expr > value)
+        parts = [_same(keys[j], bound[j]) for j in range(index)]
+        parts.append(_after(key, bound[index]))
         clauses.append(and_(*parts))
     return or_(*clauses)
+
+
+def _same(key: SortKey, value: Any) -> ColumnElement[bool]:
+    return key.expr.is_(None) if value is None else key.expr == value
+
+
+def _after(key: SortKey, value: Any) -> ColumnElement[bool]:
+    """Key values strictly after ``value`` in the key's order (NULLs first ascending)."""
+    if value is None:
+        return false() if key.descending else key.expr.is_not(None)
+    beyond: ColumnElement[bool] = key.expr < value if key.descending else key.expr > value
+    if key.descending and key.nullable:
+        return or_(beyond, key.expr.is_(None))
+    return beyond
 
 
 def _lower(value: Any) -> Any:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from .engine import Database
 
+FIELD_INDEX_PREFIX = "ix_rec_fld"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # Any constant will do; it only has to be the same for every server process.
 _PG_MIGRATION_LOCK = 7_242_001
@@ -33,7 +34,9 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
     PostgreSQL), which ``create_all`` honours and autogenerate comparison does not.
     """
 
-    def include_object(obj: Any, _name: str | None, _type: str, *_args: Any) -> bool:
+    def include_object(obj: Any, name: str | None, type_: str, *_args: Any) -> bool:
+        if type_ == "index" and (name or "").startswith(FIELD_INDEX_PREFIX):
+            return False  # one per indexed field, made at run time (``data/indexes.py``)
         condition = getattr(obj, "_ddl_if", None)
         return condition is None or condition.dialect in (None, dialect)
 

@@ -9,8 +9,9 @@ from starlette.responses import Response
 from ..access import require_workspace
 from ..changes import Write
 from ..clock import utcnow
+from ..data.indexes import drop_indexes
 from ..data.schema import require_base
-from ..db.models import DataBase, DataTable
+from ..db.models import DataBase, DataField, DataTable
 from ..db.paging import fetch_page
 from ..deps import DB, CurrentUser
 from ..errors import error_responses
@@ -147,6 +148,14 @@ async def delete_base(base_id: str, change: Write) -> Response:
     """Delete a base with its tables and records (owners and admins)."""
     db = change.db
     base, _ = await require_base(db, change.caller.id, base_id, "base:write")
+    await drop_indexes(
+        db,
+        await db.scalars(
+            select(DataField.id)
+            .join(DataTable, DataTable.id == DataField.table_id)
+            .where(DataTable.base_id == base.id)
+        ),
+    )
     await db.execute(delete(DataBase).where(DataBase.id == base.id))
     change.event(
         EventDraft(

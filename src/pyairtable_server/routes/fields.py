@@ -18,6 +18,7 @@ from ..data.fields import (
     strip_field,
     views_of,
 )
+from ..data.indexes import create_index, drop_indexes
 from ..data.schema import TableSchema, require_table
 from ..db.models import DataField
 from ..deps import DB, CurrentUser
@@ -119,6 +120,7 @@ async def create_field(body: FieldIn, change: Write) -> Response:
         updated_at=now,
     )
     db.add(f)
+    await create_index(db, change.dialect, f.id, body.type)
     schema.table.updated_at = now
     field_event(change, "created", schema, f)
     change.audit(
@@ -166,8 +168,13 @@ async def update_field(field_id: str, body: FieldUpdate, change: Write) -> Respo
         else:
             requested = None
         options = await checked_options(db, schema.table, new_type, requested)
+        if new_type != f.type:
+            # Before the values change: an index on numbers cannot hold the text they become.
+            await drop_indexes(db, [f.id])
         if new_type != f.type or options != f.options:
             options = await convert_records(db, schema, f, new_type, options)
+        if new_type != f.type:
+            await create_index(db, change.dialect, f.id, new_type, analyze=True)
         f.type, f.options = new_type, options
     f.required = required
     f.updated_at = schema.table.updated_at = utcnow()
@@ -194,6 +201,7 @@ async def delete_field(field_id: str, change: Write) -> Response:
         raise ValidationFailed.field(
             "field_id", "the primary field cannot be deleted; make another field primary first"
         )
+    await drop_indexes(db, [f.id])
     await drop_values(db, schema.table.id, f.id)
     now = utcnow()
     for view in await views_of(db, schema.table.id):

@@ -472,7 +472,12 @@ async def query_records(
 async def _query(db: AsyncSession, user_id: str, services: Any, params: RecordQuery) -> RecordList:
     schema = await require_table(db, user_id, params.table_id, "record:read")
     return await list_records(
-        db, schema, params, dialect=services.dialect, offset_key=services.offset_key
+        db,
+        schema,
+        params,
+        dialect=services.dialect,
+        offset_key=services.offset_key,
+        totals=services.totals,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import cast
 
 from fastapi import APIRouter
 from sqlalchemy import delete, select
@@ -12,13 +13,14 @@ from starlette.responses import Response
 from ..changes import Change, Write
 from ..clock import utcnow
 from ..data.fields import check_name_free, checked_options, field_out
+from ..data.indexes import create_index, drop_indexes
 from ..data.schema import TableSchema, require_base, require_table
 from ..db.models import DataField, DataTable
 from ..db.paging import fetch_page
 from ..deps import DB, CurrentUser
 from ..errors import ValidationFailed, error_responses
 from ..events import EventDraft, position
-from ..fieldtypes import COMPUTED_TYPES
+from ..fieldtypes import COMPUTED_TYPES, FieldType
 from ..ids import new_id
 from ..schemas.common import DEFAULT_PER_PAGE, PositionedPageMeta
 from ..schemas.tables import FieldCreate, TableIn, TableList, TableOut, TableUpdate
@@ -151,6 +153,8 @@ async def create_table(body: TableIn, change: Write) -> Response:
     db.add(table)
     await db.flush()
     db.add_all(fields)
+    for f in fields:
+        await create_index(db, change.dialect, f.id, cast(FieldType, f.type))
     out = table_out(table, fields)
     table_event(change, "created", table, {"table": out.model_dump(mode="json")})
     change.audit(
@@ -204,6 +208,7 @@ async def delete_table(table_id: str, change: Write) -> Response:
     db = change.db
     schema = await require_table(db, change.caller.id, table_id, "table:write", lock=True)
     table = schema.table
+    await drop_indexes(db, [f.id for f in schema.fields])
     await db.execute(delete(DataTable).where(DataTable.id == table.id))
     table_event(change, "deleted", table, {"table_id": table.id})
     change.audit(

@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..access import require_workspace
 from ..changes import Change, Write
 from ..clock import utcnow
-from ..db.models import AuditEntry, DataBase, User, Workspace, WorkspaceMember
+from ..data.indexes import drop_indexes
+from ..db.models import (
+    AuditEntry,
+    DataBase,
+    DataField,
+    DataTable,
+    User,
+    Workspace,
+    WorkspaceMember,
+)
 from ..db.paging import fetch_page
 from ..deps import DB, CurrentUser
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed, error_responses
@@ -240,6 +249,14 @@ async def delete_workspace(workspace_id: str, change: Write) -> Response:
         )
     )
     await db.execute(delete(WorkspaceMember).where(WorkspaceMember.workspace_id == workspace.id))
+    await drop_indexes(
+        db,
+        await db.scalars(
+            select(DataField.id)
+            .join(DataTable, DataTable.id == DataField.table_id)
+            .where(DataTable.workspace_id == workspace.id)
+        ),
+    )
     await db.execute(delete(Workspace).where(Workspace.id == workspace.id))
     change.audit(
         "workspace.deleted",
