@@ -149,3 +149,31 @@ async def test_sqlite_answers_a_filtered_sort_on_an_indexed_field_from_its_index
     score = next(f for f in table["fields"] if f["name"] == "Score")
     assert f"ix_rec_{score['id']}" in plan
     assert "TEMP B-TREE" not in plan
+
+
+async def test_a_filtered_total_follows_every_change_of_the_table(api: Api) -> None:
+    """Totals are remembered between requests, but never past a change of the table."""
+    owner, table = await api.new_table(FIELDS)
+    doing = json.dumps(
+        {"conditions": [{"field": "Status", "operator": "equals", "value": "Doing"}]}
+    )
+
+    async def total() -> int:
+        response = await api.client.get(
+            "/records", params={"table_id": table["id"], "filter": doing}, headers=owner.headers
+        )
+        assert response.status_code == 200, response.text
+        return int(response.json()["pagination"]["total"])
+
+    assert await total() == 0
+    made = await api.post(
+        owner, "/records", {"table_id": table["id"], "fields": {"Status": "Doing"}}
+    )
+    assert await total() == 1
+    assert await total() == 1  # answered from memory, still right
+    await send(api, owner, "PATCH", f"/records/{made['id']}", {"fields": {"Status": "Todo"}})
+    assert await total() == 0
+    await send(api, owner, "PATCH", f"/records/{made['id']}", {"fields": {"Status": "Doing"}})
+    assert await total() == 1
+    await send(api, owner, "DELETE", f"/records/{made['id']}")
+    assert await total() == 0
