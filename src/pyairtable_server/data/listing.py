@@ -18,7 +18,7 @@ from ..schemas.views import FilterGroup, SortSpec
 from . import cursor
 from .query import Compiler, Dialect, seek
 from .schema import TableSchema
-from .values import record_out
+from .values import Projection
 
 
 def projection(
@@ -127,6 +127,7 @@ async def list_records(
     event_position = await position(db)
     view = await load_view(db, schema, params.view_id)
     only = projection(schema, params.fields, view)
+    shown = Projection(schema, only)
     compiler = Compiler(schema, dialect)
     groups: list[FilterGroup] = []
     sorts: list[SortSpec] = list(params.sort or [])
@@ -165,7 +166,7 @@ async def list_records(
     else:
         total = schema.table.record_count
     return RecordList(
-        data=[record_out(schema, row[0], only) for row in rows],
+        data=[shown.out(row[0]) for row in rows],
         pagination=CursorMeta(
             page_size=params.page_size,
             total=int(total or 0),
