@@ -36,8 +36,14 @@ async def get_db(request: Request, services: Services) -> AsyncIterator[AsyncSes
 
     Handlers commit explicitly; anything not committed is rolled back when the request ends.
     """
-    factory = services.db.reader if request.method in _READ_METHODS else services.db.writer
-    async with factory() as session:
+    if request.method in _READ_METHODS:
+        async with services.db.reader() as session:
+            yield session
+        return
+    # On SQLite one writer at a time holds the database (from its first statement to commit).
+    # Waiting for it on a fair in-process lock serves writers in arrival order; left to
+    # SQLite's busy handler, they poll with growing sleeps and an unlucky one waits seconds.
+    async with services.db.write_turn(), services.db.writer() as session:
         yield session
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
+import anyio
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -41,10 +43,16 @@ class Database:
         self.write_engine: AsyncEngine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._write_lock = anyio.Lock() if self.is_sqlite else None
 
     def reader(self) -> AsyncSession:
         """A session for reads only."""
         return self._reader()
+
+    def write_turn(self) -> AbstractAsyncContextManager[object]:
+        """This process's turn to write: a FIFO lock on SQLite, nothing on PostgreSQL (whose
+        writers only wait for the rows they share)."""
+        return self._write_lock if self._write_lock is not None else nullcontext()
 
     def writer(self) -> AsyncSession:
         """A session whose transaction may write (takes the SQLite write lock at its start)."""
