@@ -56,40 +56,43 @@ import math
 import os
 import platform
 import random
-import secrets
-import signal
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal, get_args
 from urllib.parse import urlencode, urlsplit
 
 # Run as a script, this file's directory heads sys.path; the harness is imported as bench._harness.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg
 import httpx2
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import insert, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench._harness import (
-    BASELINE_APP,
-    BASELINE_PATH,
-    LoadResult,
-    LoadSpec,
-    clean_environment,
-    run_load,
-    serve,
+from bench._harness import LoadResult, LoadSpec, run_load
+from bench._targets import (
+    API,
+    BASELINE_CAPTION,
+    TARGET_LABELS,
+    WARMUP_SECONDS,
+    Target,
+    add_arguments,
+    add_load_columns,
+    expect,
+    load_cells,
+    postgres_database,
+    postgres_unavailable,
+    print_errors,
+    run_script,
+    serve_api,
+    serve_baseline,
+    sign_up,
 )
 from pyairtable_server.clock import utcnow
 from pyairtable_server.db.models import DataRecord, DataTable
@@ -97,28 +100,9 @@ from pyairtable_server.fieldtypes import FieldType, validate_value
 from pyairtable_server.ids import new_id
 from pyairtable_server.settings import Settings
 
-Target = Literal["baseline", "sqlite", "postgres"]
-TARGETS: tuple[Target, ...] = get_args(Target)
-TARGET_LABELS: dict[Target, str] = {
-    "baseline": "bare Starlette",
-    "sqlite": "API on SQLite",
-    "postgres": "API on PostgreSQL",
-}
 Scenario = Literal["list", "filter+sort", "create", "batch", "update"]
 SCENARIOS: tuple[Scenario, ...] = get_args(Scenario)
-POSTGRES_ADMIN_DSN = os.environ.get(
-    "PYAIRTABLE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-)
-SERVER_APP = "pyairtable_server.app:create_app"
-API = "/api/v1"
-PASSWORD = "bench-password-0123"
-# High enough that the limiter is measured but never refuses.
-UNREACHABLE_LIMIT = "10000000/minute"
 DEFAULT_RECORDS = 100_000
-DEFAULT_CONCURRENCY = 32
-DEFAULT_DURATION = 5.0
-QUICK_DURATION = 1.0
-WARMUP_SECONDS = 1.0
 # Slow scenarios (a full scan per request, 32 deep) must not count as timeouts.
 REQUEST_TIMEOUT_SECONDS = 60.0
 ALONE_REQUESTS = 5
@@ -185,7 +169,6 @@ class Options:
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure every chosen target in turn, print the table; 1 if any request failed."""
     options = _parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     console.print(
         f"Records API on a {options.records:,}-record table vs bare Starlette: "
         f"{options.concurrency} connections, {WARMUP_SECONDS:g} s warm-up + {options.duration:g} s"
@@ -203,29 +186,7 @@ def _parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         description="Requests/s and p50/p99 of the records API against bare Starlette."
     )
-    parser.add_argument(
-        "--targets",
-        nargs="+",
-        choices=TARGETS,
-        default=list(TARGETS),
-        help="what to measure, in this order (default: all); the ratios need baseline",
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        default=DEFAULT_CONCURRENCY,
-        help=f"concurrent keep-alive connections (default: {DEFAULT_CONCURRENCY})",
-    )
-    timing = parser.add_mutually_exclusive_group()
-    timing.add_argument(
-        "--duration",
-        type=_positive_float,
-        default=DEFAULT_DURATION,
-        help=f"measured seconds per scenario, after warm-up (default: {DEFAULT_DURATION:g})",
-    )
-    timing.add_argument(
-        "--quick", action="store_true", help=f"smoke run: {QUICK_DURATION:g} s per scenario"
-    )
+    add_arguments(parser, per="scenario")
     parser.add_argument(
         "--records",
         type=_at_least_batch,
@@ -236,16 +197,9 @@ def _parse_args(argv: Sequence[str] | None) -> Options:
     return Options(
         targets=list(dict.fromkeys(args.targets)),
         concurrency=args.concurrency,
-        duration=QUICK_DURATION if args.quick else args.duration,
+        duration=args.duration,
         records=args.records,
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _at_least_batch(text: str) -> int:
@@ -255,57 +209,42 @@ def _at_least_batch(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
-def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    """On SIGTERM, unwind as on Ctrl-C: every server is stopped and the database dropped."""
-    raise KeyboardInterrupt
-
-
 def _measure(target: Target, options: Options) -> list[Measurement]:
     if target == "baseline":
         console.print(f"[dim]measuring {TARGET_LABELS[target]}…[/dim]")
-        env = clean_environment()
-        with serve(BASELINE_APP, env=env, health_path=BASELINE_PATH, factory=True) as server:
-            spec = _spec(options, server.base_url + BASELINE_PATH)
+        with serve_baseline() as url:
+            spec = _spec(options, url)
             return [Measurement(target, None, run_load(spec), None, spec.duration)]
     if target == "postgres":
-        reason = _postgres_unavailable()
+        reason = postgres_unavailable()
         if reason is not None:
             console.print(f"[yellow]skipping {TARGET_LABELS[target]}:[/yellow] {escape(reason)}")
             return []
-        with _postgres_database() as url:
+        with postgres_database() as url:
             return _measure_api(target, url, options)
     return _measure_api(target, None, options)
 
 
 def _measure_api(target: Target, database_url: str | None, options: Options) -> list[Measurement]:
     """Prepare the table on this database, then run every scenario against it in turn."""
-    with tempfile.TemporaryDirectory(prefix="pyairtable-bench-") as data_dir:
-        env = {**clean_environment(), **_api_settings(database_url, Path(data_dir))}
-        with serve(SERVER_APP, env=env, health_path=f"{API}/health", factory=True) as server:
-            console.print(f"[dim]{TARGET_LABELS[target]}: preparing {options.records:,} records…")
-            started = time.perf_counter()
-            settings = Settings(database_url=database_url, data_dir=Path(data_dir))
-            prepared = _prepare(server.base_url, settings, options.records)
-            console.print(f"[dim]  ready in {time.perf_counter() - started:.1f} s[/dim]")
-            measurements = []
-            for scenario in SCENARIOS:
-                spec = _scenario_spec(scenario, prepared, options)
-                alone = _alone_seconds(spec)
-                spec = _fit_window(spec, alone)
-                console.print(
-                    f"[dim]measuring {TARGET_LABELS[target]}: {scenario} (alone "
-                    f"{alone * 1000:.0f} ms; {spec.warmup:g} s warm-up + {spec.duration:g} s)…"
-                )
-                result = run_load(spec)
-                measurements.append(Measurement(target, scenario, result, alone, spec.duration))
-            return measurements
+    with serve_api(database_url) as server:
+        console.print(f"[dim]{TARGET_LABELS[target]}: preparing {options.records:,} records…")
+        started = time.perf_counter()
+        settings = Settings(database_url=database_url, data_dir=server.data_dir)
+        prepared = _prepare(server.base_url, settings, options.records)
+        console.print(f"[dim]  ready in {time.perf_counter() - started:.1f} s[/dim]")
+        measurements = []
+        for scenario in SCENARIOS:
+            spec = _scenario_spec(scenario, prepared, options)
+            alone = _alone_seconds(spec)
+            spec = _fit_window(spec, alone)
+            console.print(
+                f"[dim]measuring {TARGET_LABELS[target]}: {scenario} (alone "
+                f"{alone * 1000:.0f} ms; {spec.warmup:g} s warm-up + {spec.duration:g} s)…"
+            )
+            result = run_load(spec)
+            measurements.append(Measurement(target, scenario, result, alone, spec.duration))
+        return measurements
 
 
 def _spec(options: Options, url: str, **request: Any) -> LoadSpec:
@@ -419,50 +358,6 @@ def _fit_window(spec: LoadSpec, alone: float) -> LoadSpec:
     return replace(spec, warmup=warmup, duration=duration)
 
 
-def _api_settings(database_url: str | None, data_dir: Path) -> dict[str, str]:
-    """The server's ``PYAIRTABLE_*`` variables; Argon2 keeps its defaults (logins are not timed)."""
-    settings = {
-        "PYAIRTABLE_DATA_DIR": str(data_dir),
-        "PYAIRTABLE_SECRET_KEY": secrets.token_urlsafe(48),
-        "PYAIRTABLE_RATE_LIMIT_PER_IP": UNREACHABLE_LIMIT,
-        "PYAIRTABLE_RATE_LIMIT_PER_TOKEN": UNREACHABLE_LIMIT,
-        "PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT": UNREACHABLE_LIMIT,
-        "PYAIRTABLE_LOGIN_FAILURES_PER_IP": UNREACHABLE_LIMIT,
-    }
-    if database_url is not None:
-        settings["PYAIRTABLE_DATABASE_URL"] = database_url
-    return settings
-
-
-def _postgres_unavailable() -> str | None:
-    """None when the PostgreSQL server answers, else why not."""
-    try:
-        asyncio.run(_postgres_admin("SELECT 1"))
-    except (OSError, asyncpg.PostgresError) as exc:
-        where = make_url(POSTGRES_ADMIN_DSN).render_as_string(hide_password=True)
-        return f"PostgreSQL at {where} is not reachable ({type(exc).__name__}: {exc})"
-    return None
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named database on the local server, dropped when the block ends."""
-    name = "pyairtable_bench_" + secrets.token_hex(6)
-    asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_DSN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _postgres_admin(statement: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 # -- the table ------------------------------------------------------------------------------------
 
 
@@ -471,20 +366,14 @@ def _prepare(base_url: str, settings: Settings, records: int) -> Prepared:
 
     Raises ``RuntimeError`` when the API answers anything unexpected.
     """
-    email = f"bench-{secrets.token_hex(4)}@example.com"
-    user = {"email": email, "password": PASSWORD, "first_name": "Bench", "last_name": "Mark"}
     rng = random.Random(RANDOM_SEED)
     with httpx2.Client(base_url=base_url + API, timeout=60.0) as client:
-        _expect(client.post("/auth/register", json=user), 201)
-        login = _expect(
-            client.post("/auth/login", json={"email": email, "password": PASSWORD}), 200
-        )
-        client.headers["Authorization"] = f"Bearer {login['access_token']}"
-        workspace = _expect(client.post("/workspaces", json={"name": "Bench"}), 201)
-        base = _expect(
+        login = sign_up(client)
+        workspace = expect(client.post("/workspaces", json={"name": "Bench"}), 201)
+        base = expect(
             client.post("/bases", json={"workspace_id": workspace["id"], "name": "B"}), 201
         )
-        table = _expect(
+        table = expect(
             client.post("/tables", json={"base_id": base["id"], "name": "Tasks", "fields": FIELDS}),
             201,
         )
@@ -492,7 +381,7 @@ def _prepare(base_url: str, settings: Settings, records: int) -> Prepared:
         # The first batch through the API, and its answer compared with the stored form we compute.
         first = [_row(rng, number) for number in range(1, BATCH_SIZE + 1)]
         batch = {"table_id": table["id"], "records": [{"fields": row} for row in first]}
-        created = _expect(client.post("/records/batch", json=batch), 201)["data"]
+        created = expect(client.post("/records/batch", json=batch), 201)["data"]
         for row, record in zip(first, created, strict=True):
             stored = _stored(fields, row)
             expected = {name: stored[f["id"]] for name, f in fields.items() if f["id"] in stored}
@@ -582,60 +471,32 @@ async def _bulk_insert(
     return ids
 
 
-def _expect(response: httpx2.Response, status: int) -> dict[str, Any]:
-    if response.status_code != status:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url} answered "
-            f"{response.status_code}, expected {status}: {response.text[:500]}"
-        )
-    body: dict[str, Any] = response.json()
-    return body
-
-
 # -- the report -----------------------------------------------------------------------------------
 
 
 def _table(measurements: Sequence[Measurement], options: Options) -> Table:
     baseline = next((m.result for m in measurements if m.target == "baseline"), None)
-    base_rps = baseline.requests_per_second if baseline else None
-    base_p50 = baseline.percentile_ms(50) if baseline else None
     table = Table(
         title=f"Records API, table of {options.records:,} records",
         caption=(
-            "baseline: bare Starlette; vs base: target ÷ baseline, measured in this run; alone: "
-            "median of 5 requests sent one at a time; window: the measured seconds (longer for "
-            "a scenario whose requests, queued at every connection, would outlast the default)"
+            f"{BASELINE_CAPTION}; alone: median of {ALONE_REQUESTS} requests sent one at a time; "
+            "window: the measured seconds (longer for a scenario whose requests, queued at every "
+            "connection, would outlast the default)"
         ),
     )
     table.add_column("target")
     table.add_column("scenario")
-    for column in (
-        "alone\nms",
-        "window\ns",
-        "requests",
-        "req/s",
-        "p50 ms",
-        "p99 ms",
-        "req/s\nvs base",
-        "p50\nvs base",
-    ):
-        table.add_column(column, justify="right")
-    table.add_column("errors", justify="right")
+    table.add_column("alone\nms", justify="right")
+    table.add_column("window\ns", justify="right")
+    add_load_columns(table)
     for measurement in measurements:
-        result = measurement.result
         alone = measurement.alone
         table.add_row(
             measurement.target,
             _SCENARIO_LABELS[measurement.scenario],
             "" if alone is None else f"{alone * 1000:.1f}",
             f"{measurement.window:g}",
-            f"{len(result.latencies):,}",
-            f"{result.requests_per_second:,.0f}",
-            f"{result.percentile_ms(50):.2f}",
-            f"{result.percentile_ms(99):.2f}",
-            _ratio(result.requests_per_second, base_rps),
-            _ratio(result.percentile_ms(50), base_p50),
-            str(result.error_count),
+            *load_cells(measurement.result, baseline),
         )
     return table
 
@@ -650,11 +511,6 @@ _SCENARIO_LABELS: dict[Scenario | None, str] = {
 }
 
 
-def _ratio(value: float, baseline: float | None) -> str:
-    # Three significant digits, trailing zeros kept ("1.00x"), no bare point ("113x").
-    return "n/a" if not baseline else f"{value / baseline:#.3g}".rstrip(".") + "x"
-
-
 def _report_errors(measurements: Sequence[Measurement]) -> int:
     """Print every scenario's errors; 1 (a failed benchmark) if there were any, or if a scenario
     saw no request finish inside its window, else 0."""
@@ -665,21 +521,9 @@ def _report_errors(measurements: Sequence[Measurement]) -> int:
         if not result.latencies:
             console.print(f"[red]{where}: no request finished inside the window[/red]")
         if result.error_count:
-            console.print(
-                f"[red]{where}: {result.error_count} failed requests "
-                f"{escape(str(dict(result.errors)))}[/red]"
-            )
-        for kind, detail in result.error_samples.items():
-            console.print(f"  {kind}: {detail}", markup=False, highlight=False)
+            print_errors(console, where, result)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        console.print("[red]interrupted; servers stopped[/red]")
-        sys.exit(130)
-    except RuntimeError as exc:
-        console.print(f"[red]benchmark failed:[/red] {escape(str(exc))}", highlight=False)
-        sys.exit(1)
+    run_script(main, console)
