@@ -473,6 +473,14 @@ async def test_limit_is_at_most_1000(api: Api) -> None:
         assert_error(response, 422, "VALIDATION_ERROR")
 
 
+async def test_filters_with_control_characters_are_422_not_a_database_error(api: Api) -> None:
+    """A NUL in a filter value never reaches the database (PostgreSQL refuses NUL in text)."""
+    owner = await api.actor()
+    for params in ({"table_id": "tbl\x00"}, {"workspace_id": "\x00"}, {"channel": "rec\x00ord"}):
+        response = await api.client.get("/events", params=params, headers=owner.headers)
+        assert_error(response, 422, "VALIDATION_ERROR")
+
+
 async def test_next_since_resumes_after_each_page_without_loss(api: Api) -> None:
     """Pages of 2 joined together equal one page of 1000; a full page's next_since is its last
     seq; a short page's next_since is the head; reading from the head gives nothing new."""

@@ -9,14 +9,16 @@ from fastapi import APIRouter, Query
 from ..deps import DB, CurrentUser
 from ..errors import error_responses
 from ..events import DEFAULT_EVENTS_PER_READ, MAX_EVENTS_PER_READ, read
+from ..schemas.common import Text
 from ..schemas.events import EventOut, EventPageOut
 
 router = APIRouter(
     prefix="/events", tags=["realtime"], responses=error_responses(401, 422, 429, 500)
 )
 
+# ``Text``: filter values go to the database as they are, and PostgreSQL refuses NUL in text.
 Channel = Annotated[
-    list[str] | None, Query(max_length=10, description="Repeatable: record, table, field…")
+    list[Text] | None, Query(max_length=10, description="Repeatable: record, table, field…")
 ]
 
 
@@ -26,8 +28,8 @@ async def get_events(
     db: DB,
     since: Annotated[int, Query(ge=0, description="The last seq the client has seen.")] = 0,
     channel: Channel = None,
-    workspace_id: Annotated[str | None, Query(max_length=64)] = None,
-    table_id: Annotated[str | None, Query(max_length=64)] = None,
+    workspace_id: Annotated[Text | None, Query(max_length=64)] = None,
+    table_id: Annotated[Text | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PER_READ)] = DEFAULT_EVENTS_PER_READ,
 ) -> EventPageOut:
     """The caller's events after ``since`` in order. ``reset: true`` means the events after
