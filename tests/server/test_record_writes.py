@@ -736,7 +736,7 @@ async def test_batch_update_or_delete_with_a_foreign_or_unknown_id_changes_nothi
     other = Table(api, t.owner, other_table, t.workspace_id)
     theirs = await other.create({"N": 1})
     before, other_before = await t.snapshot(), await other.snapshot()
-    for stranger in (theirs["id"], "recDoesNotExist00000", "not-an-id"):
+    for stranger in (theirs["id"], "recDoesNotExist00000", "not-an-id", "rec\x00"):
         update = await t.write(
             "PATCH",
             "/records/batch",

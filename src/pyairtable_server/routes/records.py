@@ -309,7 +309,11 @@ async def _batch_records(
     naming the body key ``where`` for duplicates and for ids that are not records of the table."""
     if len(set(ids)) != len(ids):
         raise ValidationFailed.field(where, "the same record id appears twice")
-    query = select(DataRecord).where(DataRecord.table_id == schema.table.id, DataRecord.id.in_(ids))
+    # Only id-shaped values reach the database (a NUL would make PostgreSQL fail the query).
+    wanted = [rid for rid in ids if looks_like(rid, "rec")]
+    query = select(DataRecord).where(
+        DataRecord.table_id == schema.table.id, DataRecord.id.in_(wanted)
+    )
     if lock:
         query = query.with_for_update()
     found = {r.id: r for r in await db.scalars(query)}
