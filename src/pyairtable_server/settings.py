@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     event_retention_count: int = Field(default=EVENT_RETENTION_COUNT, gt=0)
     maintenance_interval_seconds: float = Field(default=MAINTENANCE_INTERVAL_SECONDS, gt=0)
 
+    # Realtime (contract §8) ----------------------------------------------------------------
+
+    # Files (contract §7) -------------------------------------------------------------------
+
+    # Webhooks (contract §7) ----------------------------------------------------------------
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

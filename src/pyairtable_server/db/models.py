@@ -295,3 +295,9 @@ class IdempotentAnswer(Model):
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# Files (contract §7) ---------------------------------------------------------------------------
+
+
+# Webhooks (contract §7) ------------------------------------------------------------------------

@@ -1,0 +1,21 @@
+"""webhooks: endpoints, durable deliveries, dispatch cursor
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26 13:45:00.000000
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
