@@ -8,6 +8,8 @@
   Its client is a minimal HTTP/1.1 one (asyncio streams, httptools parser): a general client such
   as httpx2 spends several times more CPU per request than a bare Starlette server, so it tops out
   first, and a baseline measured with it would measure the client.
+- ``HttpConnection`` is that client's keep-alive connection, for a script that builds each request
+  itself; ``stop`` ends a server process started some other way.
 - ``baseline_app`` is a bare Starlette app with one small JSON endpoint, to compare servers with.
 """
 
@@ -82,6 +84,9 @@ def serve(
         *(["--factory"] if factory else []),
         *("--app-dir", str(REPO_ROOT), "--host", HOST, "--port", str(port)),
         *("--workers", "1", "--log-level", "warning", "--no-access-log"),
+        # The WebSocket set-up ``pyairtable-integration serve`` runs (uvicorn's default is the
+        # legacy implementation, with per-message deflate).
+        *("--ws", "websockets-sansio", "--ws-per-message-deflate", "false"),
     ]
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, env=dict(env), stdout=subprocess.DEVNULL, stderr=stderr)
@@ -90,7 +95,7 @@ def serve(
             _wait_until_healthy(server, health_path, stderr, startup_timeout)
             yield server
         finally:
-            _stop(process)
+            stop(process)
 
 
 def free_port() -> int:
@@ -128,7 +133,8 @@ def _tail(stream: IO[bytes]) -> str:
     return stream.read().decode(errors="replace")[-_STDERR_TAIL_CHARS:]
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` and wait for it; kill it if it outlives ``STOP_TIMEOUT_SECONDS``."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -293,13 +299,13 @@ async def _load(spec: LoadSpec) -> LoadResult:
 async def _worker(spec: LoadSpec, requests: list[bytes], recorder: _Recorder) -> None:
     """Send the next of ``requests`` (in turn, over all workers) on one connection until told to
     stop; reconnect after any failure."""
-    connection: _Connection | None = None
+    connection: HttpConnection | None = None
     try:
         while (index := recorder.next_request()) is not None:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(spec.timeout):
-                    connection = connection or await _Connection.open(HOST, spec.port)
+                    connection = connection or await HttpConnection.open(HOST, spec.port)
                     status, body = await connection.send(requests[index % len(requests)])
             except (OSError, TimeoutError, httptools.HttpParserError) as exc:
                 recorder.failure(type(exc).__name__, str(exc) or repr(exc))
@@ -317,7 +323,7 @@ async def _worker(spec: LoadSpec, requests: list[bytes], recorder: _Recorder) ->
             connection.close()
 
 
-class _Connection:
+class HttpConnection:
     """One keep-alive HTTP/1.1 connection: writes prepared request bytes, parses with httptools."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -328,7 +334,7 @@ class _Connection:
         self.complete = False
 
     @classmethod
-    async def open(cls, host: str, port: int) -> _Connection:
+    async def open(cls, host: str, port: int) -> HttpConnection:
         reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer)
 

@@ -21,11 +21,18 @@ from .http.cors import EnvelopeCORSMiddleware
 from .http.rate_limit import Limit, Limiter, RateLimitMiddleware
 from .http.request_id import RequestIdMiddleware
 from .http.security_headers import SecurityHeadersMiddleware
+from .realtime import sse, websocket
+from .realtime.broker import RedisBroker
+from .realtime.hub import Hub
 from .routes import api_router
+from .routes.files import upload_body_limit
 from .security.passwords import Passwords
 from .security.tokens import TokenService
 from .services import AppServices, LoginLimits
 from .settings import Settings, load_secret_key
+from .signed_urls import derive_key
+from .storage import LocalFolderStorage
+from .webhooks import WebhookWorker
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("pyairtable_server")
@@ -43,12 +50,14 @@ _ALLOWED_HEADERS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. The database is opened and migrated when the lifespan starts.
 
-    Raises ``OSError`` if the data dir cannot hold the generated secret key.
+    Raises ``OSError`` if the data dir cannot hold the generated secret key. The lifespan raises
+    it if the files folder cannot be created.
     """
     settings = settings or Settings()
     if settings.uses_default_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = load_secret_key(settings)
+    storage = LocalFolderStorage(settings.resolved_files_dir)
     limiter = Limiter.from_url(
         settings.rate_limit_storage_url, key_prefix=settings.rate_limit_key_prefix
     )
@@ -57,12 +66,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.resolved_database_url)
         try:
+            storage.ensure_folder()
             await upgrade_to_head(db)
             if not await db.folds_unicode_case():
                 logger.warning(
                     "the database folds case for ASCII only (LC_CTYPE 'C'?): text filters will "
                     "treat 'É' and 'é' as different letters; create it with a UTF-8 locale"
                 )
+            broker = (
+                RedisBroker(settings.redis_url, settings.realtime_channel)
+                if settings.redis_url
+                else None
+            )
+            hub = Hub(
+                db,
+                poll_interval=settings.realtime_poll_interval_seconds,
+                publish=broker.publish if broker is not None else None,
+            )
             app.state.services = AppServices(
                 settings=settings,
                 db=db,
@@ -79,14 +99,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     parallelism=settings.argon2_parallelism,
                 ),
                 limiter=limiter,
+                hub=hub,
                 login_limits=LoginLimits(
                     per_account=Limit.parse("login-account", settings.login_failures_per_account),
                     per_ip=Limit.parse("login-ip", settings.login_failures_per_ip),
                 ),
                 offset_key=hashlib.sha256(b"pyairtable-offsets:" + secret_key.encode()).digest(),
+                storage=storage,
+                file_url_key=derive_key(secret_key),
+                webhooks=WebhookWorker(db, settings),
             )
+            # A commit with events is news for the webhook dispatcher too.
+            hub.on_commit.append(app.state.services.webhooks.wake)
             async with anyio.create_task_group() as background:
+                await background.start(hub.run)
+                if broker is not None:
+                    await background.start(broker.run, hub)
                 background.start_soon(maintenance.run_forever, db, settings)
+                background.start_soon(app.state.services.webhooks.run)
                 yield
                 background.cancel_scope.cancel()
         finally:
@@ -105,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_replay_handler(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(websocket.router)
+    app.include_router(sse.router)
 
     # Added innermost first: the request id wraps everything, rate limits see only real requests.
     app.add_middleware(
@@ -113,7 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_ip=Limit.parse("ip", settings.rate_limit_per_ip),
         per_token=Limit.parse("token", settings.rate_limit_per_token),
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={f"{API_PREFIX}/files/upload": upload_body_limit(settings)},
+    )
     app.add_middleware(
         EnvelopeCORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -12,6 +12,7 @@ simply runs again (and may succeed, e.g. after a 429 or a fixed conflict).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -97,6 +98,17 @@ async def _stored(db: AsyncSession, user_id: str, claim: IdempotencyClaim) -> No
     raise IdempotentReplay(stored)
 
 
+async def claim_key(
+    db: AsyncSession, user_id: str, key: str, fingerprint: str
+) -> IdempotencyClaim:
+    """The claim of a write whose fingerprint is known only once its body was read as a stream
+    (file uploads; ``get_change`` reads the body whole). Raises the replay of a stored answer
+    for the key, or ``IdempotencyKeyReused``."""
+    claim = IdempotencyClaim(key=key, fingerprint=fingerprint)
+    await _stored(db, user_id, claim)
+    return claim
+
+
 class Change:
     """The write in progress. Stage events with ``event``, audit entries with ``audit``."""
 
@@ -108,6 +120,7 @@ class Change:
         claim: IdempotencyClaim | None,
         *,
         dialect: Literal["sqlite", "postgresql"],
+        on_commit: Callable[[list[events.Logged]], None] | None = None,
     ) -> None:
         self.db = db
         self.dialect = dialect
@@ -115,8 +128,9 @@ class Change:
         self.context = context
         self.claim = claim
         self._events: list[events.EventDraft] = []
-        #: The committed events as wire objects, once ``commit`` has run.
-        self.published: list[dict[str, Any]] = []
+        self._on_commit = on_commit
+        #: The committed events, once ``commit`` has run.
+        self.published: list[events.Logged] = []
 
     def event(self, draft: events.EventDraft) -> None:
         self._events.append(draft)
@@ -173,6 +187,8 @@ class Change:
             await _stored(self.db, user_id, self.claim)
             raise
         self.published = published
+        if self._on_commit is not None:
+            self._on_commit(published)
         return Response(
             content=content,
             status_code=status_code,
@@ -201,7 +217,9 @@ async def get_change(
     if idempotency_key is not None:
         claim = IdempotencyClaim(key=idempotency_key, fingerprint=await _fingerprint(request))
         await _stored(db, caller.id, claim)
-    return Change(db, caller, context, claim, dialect=services.dialect)
+    return Change(
+        db, caller, context, claim, dialect=services.dialect, on_commit=services.hub.committed
+    )
 
 
 Write = Annotated[Change, Depends(get_change)]

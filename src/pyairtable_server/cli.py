@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from . import seed as seeding
-from .settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SQLITE_FILE, Settings
+from .settings import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    SQLITE_FILE,
+    Settings,
+    load_secret_key,
+)
+
+WS_PING_INTERVAL_SECONDS = 25.0
+WS_PING_TIMEOUT_SECONDS = 20.0
+WS_MAX_MESSAGE_BYTES = 1024 * 1024
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 app = typer.Typer(
     name="pyairtable-integration",
@@ -45,6 +58,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port. Set PYAIRTABLE_REDIS_URL so realtime "
+            "events reach every worker at once (without it: within one poll interval).",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the API server (creating and migrating its database on first start)."""
@@ -53,10 +74,40 @@ def serve(
     from .app import API_PREFIX, create_app
 
     settings = Settings(database_url=database_url, data_dir=data_dir)
-    application = create_app(settings)
     console.print(f"[bold]PyAirtable API[/bold] listening on http://{host}:{port}{API_PREFIX}")
     _print_storage(settings)
-    uvicorn.run(application, host=host, port=port, log_level=log_level, proxy_headers=False)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "proxy_headers": False,
+        # The sans-I/O websockets protocol pings every 25 s and drops a socket silent for 20 s
+        # more (contract §8); the legacy one is deprecated.
+        "ws": "websockets-sansio",
+        "ws_ping_interval": WS_PING_INTERVAL_SECONDS,
+        "ws_ping_timeout": WS_PING_TIMEOUT_SECONDS,
+        "ws_max_size": WS_MAX_MESSAGE_BYTES,
+        # Compressing every small event frame once per subscriber costs more CPU than the
+        # bandwidth it saves (bench/realtime.py measured ~45 µs a frame).
+        "ws_per_message_deflate": False,
+        # Event streams never end on their own: give them this long to drain on shutdown.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    if settings.redis_url is None:
+        console.print(
+            f"  realtime between workers: from the event log every "
+            f"{settings.realtime_poll_interval_seconds:g}s (set PYAIRTABLE_REDIS_URL for live)"
+        )
+    # Workers build their own app from the environment; the key is made here, once, so that
+    # they cannot race to create it.
+    load_secret_key(settings)
+    if database_url is not None:
+        os.environ["PYAIRTABLE_DATABASE_URL"] = database_url
+    os.environ["PYAIRTABLE_DATA_DIR"] = str(data_dir)
+    uvicorn.run("pyairtable_server.app:create_app", factory=True, workers=workers, **options)
 
 
 @app.command()

@@ -82,6 +82,8 @@ class Principal:
 
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/login.")
+#: The bearer credentials as sent, unchecked: for routes that authenticate on their own terms.
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 # Built once: constructing the expression is a measurable share of a cheap request.

@@ -47,6 +47,19 @@ class EventDraft:
         return self.type.partition(".")[0]
 
 
+@dataclass(frozen=True)
+class Logged:
+    """A committed event: its wire object and the users outside its workspace who may read it."""
+
+    wire: dict[str, Any]
+    recipients: frozenset[str] = frozenset()
+
+    @property
+    def seq(self) -> int:
+        seq: int = self.wire["seq"]
+        return seq
+
+
 _ADVANCE = (
     update(EventLogState).where(EventLogState.id == STATE_ROW).returning(EventLogState.head_seq)
 )
@@ -54,8 +67,8 @@ _ADVANCE = (
 
 async def append(
     db: AsyncSession, drafts: Sequence[EventDraft], *, user_id: str | None, now: datetime
-) -> list[dict[str, Any]]:
-    """Number and insert ``drafts`` in the current transaction; return them as wire events.
+) -> list[Logged]:
+    """Number and insert ``drafts`` in the current transaction; return them as logged events.
 
     Call it last before commit: from here to commit the transaction holds the log's position.
     """
@@ -91,7 +104,10 @@ async def append(
     ]
     if recipients:
         await db.execute(insert(EventRecipient), recipients)
-    return [_wire(row) for row in rows]
+    return [
+        Logged(_wire(row), frozenset(draft.recipients))
+        for row, draft in zip(rows, drafts, strict=True)
+    ]
 
 
 def _wire(row: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +183,33 @@ async def read(
     events = list(await db.scalars(query))
     next_since = events[-1].seq if len(events) == limit else int(head)
     return EventPage(data=[to_wire(event) for event in events], next_since=next_since, reset=False)
+
+
+async def read_after(db: AsyncSession, after: int, *, limit: int) -> list[Logged]:
+    """Every event after ``after`` (whoever may see it), oldest first, with its recipients.
+
+    This is the realtime hub's view of the log; visibility is applied per subscriber.
+    """
+    rows = list(
+        await db.scalars(select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit))
+    )
+    if not rows:
+        return []
+    recipients: dict[int, set[str]] = {}
+    addressed = await db.execute(
+        select(EventRecipient.seq, EventRecipient.user_id).where(
+            EventRecipient.seq > after, EventRecipient.seq <= rows[-1].seq
+        )
+    )
+    for seq, user in addressed:
+        recipients.setdefault(seq, set()).add(user)
+    return [Logged(to_wire(row), frozenset(recipients.get(row.seq, ()))) for row in rows]
+
+
+async def pruned_through(db: AsyncSession) -> int:
+    """The newest ``seq`` retention has deleted (0 when nothing was)."""
+    _, pruned = (await db.execute(_HEAD)).one()
+    return int(pruned)
 
 
 async def prune(db: AsyncSession, *, now: datetime, max_age: timedelta, max_events: int) -> int:

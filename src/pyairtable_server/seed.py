@@ -18,7 +18,6 @@ When the demo workspace already exists the seed changes nothing and says so.
 from __future__ import annotations
 
 import random
-import string
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -57,7 +56,6 @@ _ASGI_BASE_URL = f"http://pyairtable-seed{API_PREFIX}"
 _ASGI_CLIENT = ("127.0.0.1", 0)
 _LIFESPAN_TIMEOUT_SECONDS = 60
 _REQUEST_TIMEOUT_SECONDS = 120.0
-_BASE62 = string.ascii_letters + string.digits
 
 TASK_STATUSES = ("To do", "Doing", "Review", "Done")
 TASK_TAGS = ("Backend", "Frontend", "Design", "Docs", "Marketing", "Infra", "Bug")
@@ -114,11 +112,17 @@ _NOTES = (
     "Pair with support on the wording.",
     "Measure before and after; keep the numbers in the doc.",
 )
-_FILES = (
-    ("brief.pdf", "application/pdf"),
-    ("mockup.png", "image/png"),
-    ("notes.md", "text/markdown"),
-    ("budget.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+#: The files uploaded to the Tasks table (real uploads through the API) for its attachments.
+_FILES: tuple[tuple[str, str, str], ...] = (
+    ("brief.md", "text/markdown", "# Launch brief\n\nShip the new onboarding by launch day.\n"),
+    (
+        "mockup.svg",
+        "image/svg+xml",
+        '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80">'
+        '<rect width="120" height="80" fill="#4f46e5"/></svg>\n',
+    ),
+    ("budget.csv", "text/csv", "item,amount\ndesign,1200\nads,3400\n"),
+    ("notes.txt", "text/plain", "Remember the accessibility review.\n"),
 )
 
 
@@ -316,6 +320,18 @@ class _Seeder:
         )
         return [record["id"] for record in created["data"]]
 
+    async def _upload(self, table_id: str, filename: str, media_type: str, content: str) -> str:
+        """Upload one file to the table; its id."""
+        response = await self.api.client.post(
+            "/files/upload",
+            data={"table_id": table_id},
+            files={"file": (filename, content.encode(), media_type)},
+        )
+        if response.status_code != 201:
+            raise SeedError(f"POST {API_PREFIX}/files/upload failed: {_problem(response)}")
+        file_id: str = response.json()["file"]["id"]
+        return file_id
+
     async def _view(self, table_id: str, name: str, type: str, configuration: Any) -> str:
         await self.api.create(
             "/views",
@@ -423,7 +439,10 @@ class _Seeder:
             ),
         )
         owners = [email for _, email, *_ in PEOPLE]
-        rows = generate_tasks(records, project_ids=projects.ids, owner_emails=owners)
+        files = [await self._upload(table["id"], *spec) for spec in _FILES]
+        rows = generate_tasks(
+            records, project_ids=projects.ids, owner_emails=owners, file_ids=files
+        )
         columns = (
             TextColumn("[bold]Tasks[/bold]"),
             BarColumn(),
@@ -478,6 +497,7 @@ def generate_tasks(
     *,
     project_ids: Sequence[str],
     owner_emails: Sequence[str],
+    file_ids: Sequence[str] = (),
     seed: int = RANDOM_SEED,
 ) -> Iterator[dict[str, Any]]:
     """``count`` Tasks rows (fields by name), the same for the same arguments in every run.
@@ -486,11 +506,15 @@ def generate_tasks(
     """
     rng = random.Random(seed)
     for index in range(count):
-        yield _task(rng, index + 1, project_ids, owner_emails)
+        yield _task(rng, index + 1, project_ids, owner_emails, file_ids)
 
 
 def _task(
-    rng: random.Random, number: int, project_ids: Sequence[str], owner_emails: Sequence[str]
+    rng: random.Random,
+    number: int,
+    project_ids: Sequence[str],
+    owner_emails: Sequence[str],
+    file_ids: Sequence[str],
 ) -> dict[str, Any]:
     status = rng.choices(TASK_STATUSES, weights=(4, 3, 2, 3))[0]
     due = LAUNCH_DAY + timedelta(days=rng.randint(-60, 90))
@@ -509,19 +533,18 @@ def _task(
         "Owner": rng.choice(owner_emails) if owner_emails else None,
         "Link": f"https://tracker.example.com/tasks/{number}" if rng.random() < 0.5 else None,
         "Phone": f"+1 (555) 010-{rng.randint(0, 9999):04d}" if rng.random() < 0.3 else None,
-        "Files": _files(rng) if rng.random() < 0.2 else None,
+        "Files": _files(rng, file_ids) if rng.random() < 0.2 else None,
         "Project": [rng.choice(project_ids)] if project_ids else None,
     }
     return _without_empty(row)
 
 
-def _files(rng: random.Random) -> list[dict[str, Any]]:
-    files = []
-    for filename, media_type in rng.sample(_FILES, k=rng.randint(1, 2)):
-        file_id = "fil" + "".join(rng.choice(_BASE62) for _ in range(16))
-        size = rng.randint(2_000, 4_000_000)
-        files.append({"id": file_id, "filename": filename, "size": size, "type": media_type})
-    return files
+def _files(rng: random.Random, file_ids: Sequence[str]) -> list[dict[str, Any]] | None:
+    """One or two of the uploaded files (the server fills in their names, sizes and types)."""
+    count = rng.randint(1, 2)
+    if not file_ids:
+        return None
+    return [{"id": file_id} for file_id in rng.sample(list(file_ids), k=min(count, len(file_ids)))]
 
 
 def _without_empty(row: dict[str, Any]) -> dict[str, Any]:

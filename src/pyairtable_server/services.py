@@ -9,9 +9,12 @@ from typing import Literal
 from .data.listing import TotalCache
 from .db.engine import Database
 from .http.rate_limit import Limit, Limiter
+from .realtime.hub import Hub
 from .security.passwords import Passwords
 from .security.tokens import TokenService
 from .settings import Settings
+from .storage import Storage
+from .webhooks import WebhookWorker
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,18 @@ class AppServices:
     passwords: Passwords
     limiter: Limiter
     login_limits: LoginLimits
+    #: The realtime feed of committed events (running in the lifespan's task group).
+    hub: Hub
+    #: Dispatches and sends webhook deliveries; ``wake()`` it after a commit to skip the poll.
+    webhooks: WebhookWorker
+    #: Where uploaded files' bytes live (contract §7).
+    storage: Storage
     #: Filtered record totals, valid until their table changes (see ``TotalCache``).
     totals: TotalCache = field(default_factory=TotalCache)
     #: Signs record-list offsets (derived from the server key, never the key itself).
     offset_key: bytes = field(default=b"", repr=False)
+    #: Signs file download URLs (derived from the server key, never the key itself).
+    file_url_key: bytes = field(default=b"", repr=False)
 
     @property
     def dialect(self) -> Literal["sqlite", "postgresql"]:

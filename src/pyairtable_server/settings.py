@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".pyairtable")
@@ -22,6 +22,28 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 EVENT_RETENTION_COUNT = 1_000_000
 MAINTENANCE_INTERVAL_SECONDS = 300.0
+REALTIME_POLL_INTERVAL_SECONDS = 1.0
+#: Frames queued per connection before it counts as too slow and is closed (1013). A batch
+#: write dispatches up to 100 events at once, so the queue must hold more than that.
+REALTIME_OUTBOX_SIZE = 1000
+REALTIME_MIN_OUTBOX_SIZE = 128
+REALTIME_MAX_CONNECTIONS = 10_000
+REALTIME_MAX_SUBSCRIPTIONS = 100
+REALTIME_AUTH_TIMEOUT_SECONDS = 10.0
+REALTIME_SSE_HEARTBEAT_SECONDS = 15.0
+REALTIME_SEND_TIMEOUT_SECONDS = 30.0
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+FILE_URL_TTL_SECONDS = 3600
+FILES_SUBDIR = "files"
+# Webhooks: Svix's schedule (then 5s, 5min, 30min, 2h, 5h, 10h, 10h: 27.6 hours in all).
+WEBHOOK_RETRY_SCHEDULE_SECONDS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+WEBHOOK_RETRY_JITTER = 0.2
+WEBHOOK_REQUEST_TIMEOUT_SECONDS = 10.0
+WEBHOOK_LEASE_SECONDS = 60.0
+WEBHOOK_POLL_INTERVAL_SECONDS = 1.0
+WEBHOOK_DISABLE_AFTER_SECONDS = 5 * 24 * 3600.0
+WEBHOOK_DISABLE_AFTER_FAILURES = 10
+WEBHOOK_DELIVERY_RETENTION_SECONDS = 30 * 24 * 3600
 
 
 class Settings(BaseSettings):
@@ -65,10 +87,61 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: float = Field(default=MAINTENANCE_INTERVAL_SECONDS, gt=0)
 
     # Realtime (contract §8) ----------------------------------------------------------------
+    # With several instances (or workers), set redis_url so changes reach every instance at
+    # once; without it they still arrive, from the event log, within one poll interval.
+    redis_url: str | None = None
+    realtime_channel: str = "pyairtable:events"
+    realtime_poll_interval_seconds: float = Field(default=REALTIME_POLL_INTERVAL_SECONDS, gt=0)
+    realtime_outbox_size: int = Field(default=REALTIME_OUTBOX_SIZE, ge=REALTIME_MIN_OUTBOX_SIZE)
+    realtime_max_connections: int = Field(default=REALTIME_MAX_CONNECTIONS, ge=1)
+    realtime_max_subscriptions: int = Field(default=REALTIME_MAX_SUBSCRIPTIONS, ge=1)
+    realtime_auth_timeout_seconds: float = Field(default=REALTIME_AUTH_TIMEOUT_SECONDS, gt=0)
+    realtime_sse_heartbeat_seconds: float = Field(default=REALTIME_SSE_HEARTBEAT_SECONDS, gt=0)
+    realtime_send_timeout_seconds: float = Field(default=REALTIME_SEND_TIMEOUT_SECONDS, gt=0)
 
     # Files (contract §7) -------------------------------------------------------------------
+    # Uploaded bytes live in ``files_dir`` (default: ``data_dir/files``, see
+    # ``resolved_files_dir``); one upload may be ``max_upload_bytes``, which replaces the general
+    # body limit on the upload route; signed download URLs live ``file_url_ttl_seconds``.
+    files_dir: Path | None = None
+    max_upload_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
+    file_url_ttl_seconds: int = Field(default=FILE_URL_TTL_SECONDS, gt=0)
 
     # Webhooks (contract §7) ----------------------------------------------------------------
+    # Delays between attempts (the first is immediate); a delivery fails after the last one.
+    # Jitter lengthens each delay by a random share up to this ratio: only ever longer, so the
+    # whole schedule still covers more than 24 hours.
+    webhook_retry_schedule_seconds: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = (
+        Field(default_factory=lambda: list(WEBHOOK_RETRY_SCHEDULE_SECONDS), min_length=1)
+    )
+    webhook_retry_jitter: float = Field(default=WEBHOOK_RETRY_JITTER, ge=0, le=1)
+    webhook_request_timeout_seconds: float = Field(default=WEBHOOK_REQUEST_TIMEOUT_SECONDS, gt=0)
+    # How long a sender owns a claimed delivery; a sender that died is replaced after it.
+    webhook_lease_seconds: float = Field(default=WEBHOOK_LEASE_SECONDS, gt=0)
+    webhook_poll_interval_seconds: float = Field(default=WEBHOOK_POLL_INTERVAL_SECONDS, gt=0)
+    webhook_batch_size: int = Field(default=100, ge=1, le=1000)
+    webhook_max_concurrent_sends: int = Field(default=10, ge=1)
+    # A webhook failing for this long AND this many attempts in a row is disabled.
+    webhook_disable_after_seconds: float = Field(default=WEBHOOK_DISABLE_AFTER_SECONDS, ge=0)
+    webhook_disable_after_failures: int = Field(default=WEBHOOK_DISABLE_AFTER_FAILURES, ge=1)
+    # Finished deliveries (succeeded or failed) are forgotten after this long.
+    webhook_delivery_retention_seconds: int = Field(
+        default=WEBHOOK_DELIVERY_RETENTION_SECONDS, gt=0
+    )
+
+    @field_validator("webhook_retry_schedule_seconds", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> Settings:
+        # A lease shorter than a request would let a second sender start while the first waits.
+        if self.webhook_lease_seconds <= self.webhook_request_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_request_timeout_seconds")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -87,6 +160,11 @@ class Settings(BaseSettings):
     @property
     def uses_default_sqlite(self) -> bool:
         return self.database_url is None
+
+    @property
+    def resolved_files_dir(self) -> Path:
+        """The absolute folder of uploaded files: ``files_dir``, else ``data_dir/files``."""
+        return (self.files_dir or self.data_dir / FILES_SUBDIR).resolve()
 
 
 def normalize_database_url(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -11,7 +12,9 @@ from pathlib import Path
 import anyio
 import asyncpg
 import httpx2
+import psutil
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from .backend import PASSWORD, PostgresDatabase, postgres_reason_unavailable
 from .process import CLI, clean_environment, serving
@@ -112,3 +115,35 @@ def test_database_url_from_the_environment_selects_postgresql(tmp_path: Path) ->
         assert anyio.run(count_users) == 1
     finally:
         database.drop()
+
+
+def test_serve_with_workers_shares_realtime_between_them(tmp_path: Path) -> None:
+    """``--workers 2``: two processes on one port; every event reaches a socket on either."""
+    env = clean_environment(PYAIRTABLE_REALTIME_POLL_INTERVAL_SECONDS="0.2")
+    with serving("--workers", "2", env=env, cwd=tmp_path) as served:
+        workers = psutil.Process(served.process.pid).children(recursive=True)
+        assert len([child for child in workers if "python" in child.name()]) >= 2
+        token = _sign_in(served.base_url)
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx2.Client(base_url=served.base_url, headers=headers, timeout=30) as client:
+            workspace = client.post("/workspaces", json={"name": "W"}).json()
+            base = client.post("/bases", json={"workspace_id": workspace["id"], "name": "B"})
+            table = client.post("/tables", json={"base_id": base.json()["id"], "name": "T"}).json()
+        with ws_connect(f"ws://127.0.0.1:{served.port}/ws", open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "auth", "token": token}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "auth_ok"
+            ws.send(json.dumps({"type": "subscribe", "subscription_id": "s", "channel": "record"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscription_confirmed"
+            written = []
+            for index in range(20):
+                # A new connection each time, so the kernel spreads them over the workers.
+                response = httpx2.post(
+                    f"{served.base_url}/records",
+                    json={"table_id": table["id"], "fields": {"Name": f"r{index}"}},
+                    headers=headers,
+                    timeout=30,
+                )
+                assert response.status_code == 201, response.text
+                written.append(response.json()["id"])
+            received = [json.loads(ws.recv(timeout=30))["event"]["aggregate_id"] for _ in written]
+    assert received == written

@@ -71,7 +71,6 @@ FIELD_TYPES = (
     "autonumber",
 )
 COMPUTED = ("created_time", "last_modified_time", "autonumber")
-FILE_ID = "fil" + "A1b2C3d4E5f6G7h8"
 MISSING_RECORD_ID = "rec" + "Z" * 16
 MISSING_TABLE_ID = "tbl" + "Z" * 16
 
@@ -1115,10 +1114,11 @@ VALUES: dict[str, tuple[dict[str, Any] | None, Any, Any, Any]] = {
     "email": (None, "Ann@Example.COM", "Ann@example.com", "not-an-email"),
     "url": (None, "https://example.com/a?b=1", "https://example.com/a?b=1", "ftp://example.com"),
     "phone": (None, "+1 (555) 010-0199", "+1 (555) 010-0199", "call me"),
+    # What the client says of a file is replaced by what the server knows of it.
     "attachment": (
         None,
-        [{"filename": "a.txt", "id": FILE_ID, "size": 3}],
-        [{"id": FILE_ID, "filename": "a.txt", "size": 3}],
+        [{"filename": "claimed.exe", "id": "{file}", "size": 99}],
+        "{file-attachment}",
         [{"filename": "a.txt"}],
     ),
     "reference": (
@@ -1136,6 +1136,14 @@ async def test_valid_value_is_stored_and_read_back_normalised(api: Api, kind: st
     owner, table = await api.new_table()
     linked = await api.table(owner, table["base_id"])
     target = await add_record(api, owner, linked["id"], {"Name": "target"})
+    uploaded = await api.client.post(
+        "/files/upload",
+        data={"table_id": table["id"]},
+        files={"file": ("a.txt", b"abc", "text/plain")},
+        headers=owner.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    file = uploaded.json()["file"]
     options, value, stored, _ = VALUES[kind]
 
     def fill(item: Any) -> Any:
@@ -1143,6 +1151,10 @@ async def test_valid_value_is_stored_and_read_back_normalised(api: Api, kind: st
             return linked["id"]
         if item == "{linked-record}":
             return target["id"]
+        if item == "{file}":
+            return file["id"]
+        if item == "{file-attachment}":
+            return [{key: file[key] for key in ("id", "filename", "size", "type", "url")}]
         if isinstance(item, list):
             return [fill(part) for part in item]
         if isinstance(item, dict):

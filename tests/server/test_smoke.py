@@ -23,5 +23,8 @@ async def test_health_reports_every_service_ok(api: Api) -> None:
         "field",
         "view",
         "record",
+        "file",
+        "webhook",
+        "realtime",
     }
     assert all(s["status"] == "ok" for s in body["services"].values())

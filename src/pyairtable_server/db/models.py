@@ -300,4 +300,108 @@ class IdempotentAnswer(Model):
 # Files (contract §7) ---------------------------------------------------------------------------
 
 
+class StoredFile(Model):
+    """An uploaded file (contract §7): its metadata here, its bytes in storage under its id.
+
+    Access follows ``workspace_id``: set, the workspace's members may read it (``file:read``) and
+    editors and up may delete it (``file:write``); unset, the file is private to its uploader until
+    a record write attaches it, which binds it to that record's table and workspace for good.
+    ``table_id`` records the table it was bound to and is cleared if that table is deleted.
+    """
+
+    __tablename__ = "files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True, default=None
+    )
+    table_id: Mapped[str | None] = mapped_column(
+        ForeignKey("data_tables.id", ondelete="SET NULL"), default=None
+    )
+    uploaded_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # Webhooks (contract §7) ------------------------------------------------------------------------
+
+
+class Webhook(Model):
+    """A workspace's subscription: matching events are signed and POSTed to ``url``.
+
+    ``created_after_seq`` is the event-log position when it was created; it receives only later
+    events. ``failure_count`` and ``failing_since`` describe the current run of failed attempts,
+    which disables it when long enough (``webhooks.sender``). ``table_id`` has no foreign key on
+    purpose: the webhook still receives the ``table.deleted`` event of its table, then nothing.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    table_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    secret: Mapped[str] = mapped_column(String(128))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_after_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Model):
+    """One event on its way to one webhook, with the outcome of its latest attempt.
+
+    ``body`` is the event JSON exactly as signed, kept here so that retries outlive event-log
+    retention. A sender owns the delivery while ``locked_until`` is in the future and
+    ``lease_token`` is its own (``webhooks.sender``).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_id"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    last_response_body: Mapped[str | None] = mapped_column(Text, default=None)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDispatchState(Model):
+    """The single row holding the last event ``seq`` turned into deliveries.
+
+    Dispatching locks it, so each event becomes each delivery exactly once across processes.
+    """
+
+    __tablename__ = "webhook_dispatch_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    dispatched_seq: Mapped[int] = mapped_column(BigInteger, default=0)

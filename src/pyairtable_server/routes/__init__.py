@@ -2,7 +2,20 @@
 
 from fastapi import APIRouter
 
-from . import auth, bases, events, fields, health, records, tables, users, views, workspaces
+from . import (
+    auth,
+    bases,
+    events,
+    fields,
+    files,
+    health,
+    records,
+    tables,
+    users,
+    views,
+    webhooks,
+    workspaces,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -15,5 +28,7 @@ api_router.include_router(fields.router)
 api_router.include_router(views.router)
 api_router.include_router(records.router)
 api_router.include_router(events.router)
+api_router.include_router(files.router)
+api_router.include_router(webhooks.router)
 
 __all__ = ["api_router"]

@@ -12,9 +12,11 @@ from .. import __version__
 from ..deps import Services
 from ..errors import NotFound, error_responses
 from ..services import AppServices
+from ..storage import StorageUnavailable
 
 # The services implemented so far. Each is a router over the shared database, so each is as
-# healthy as that database; services that do not exist yet are not listed as if they did.
+# healthy as that database (the file service also needs its storage to take writes); services
+# that do not exist yet are not listed as if they did.
 SERVICES: tuple[str, ...] = (
     "auth",
     "user",
@@ -24,6 +26,9 @@ SERVICES: tuple[str, ...] = (
     "field",
     "view",
     "record",
+    "file",
+    "webhook",
+    "realtime",
 )
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -53,12 +58,41 @@ async def _database_health(services: AppServices) -> ServiceHealth:
     return ServiceHealth(status="ok", latency_ms=round(latency, 3))
 
 
+async def _file_health(services: AppServices, database: ServiceHealth) -> ServiceHealth:
+    """The file service needs the database and a storage that takes writes."""
+    if database.status != "ok":
+        return database
+    try:
+        await services.storage.check()
+    except StorageUnavailable as exc:
+        return ServiceHealth(status="down", error=str(exc))
+    return database
+
+
+def _realtime_health(services: AppServices, database: ServiceHealth) -> ServiceHealth:
+    """Realtime needs the database and its running feed. Without Redis it still delivers every
+    event (from the log, one poll later), so a broker outage is reported but is not "down"."""
+    if database.status != "ok":
+        return database
+    hub = services.hub
+    if not hub.running:
+        return ServiceHealth(status="down", error="the realtime feed is not running")
+    if hub.broker_error is not None:
+        return database.model_copy(
+            update={"error": f"{hub.broker_error}: other instances' events arrive by polling"}
+        )
+    return database
+
+
 @router.get("", response_model=HealthOut)
 async def health(services: Services) -> HealthOut:
     """Every service's status; ``degraded`` when any is down. Needs no token."""
     database = await _database_health(services)
     report = dict.fromkeys(SERVICES, database)
-    status: Literal["ok", "degraded"] = "ok" if database.status == "ok" else "degraded"
+    report["file"] = await _file_health(services, database)
+    report["realtime"] = _realtime_health(services, database)
+    healthy = all(service.status == "ok" for service in report.values())
+    status: Literal["ok", "degraded"] = "ok" if healthy else "degraded"
     return HealthOut(status=status, version=__version__, services=report)
 
 
@@ -67,4 +101,9 @@ async def service_health(service: str, services: Services) -> ServiceHealth:
     """One service's status. Raises ``NotFound`` for a service this server does not run."""
     if service not in SERVICES:
         raise NotFound(f"No service named {service[:64]!r}.", details={"services": list(SERVICES)})
-    return await _database_health(services)
+    database = await _database_health(services)
+    if service == "file":
+        return await _file_health(services, database)
+    if service == "realtime":
+        return _realtime_health(services, database)
+    return database

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from ..changes import Change, Write
 from ..clock import utcnow
+from ..data.attachments import bind_attachments, content_url
 from ..data.fields import field_out
 from ..data.listing import list_records
 from ..data.query import Compiler
@@ -144,6 +145,26 @@ def _check_version(schema: TableSchema, record: DataRecord, expected: int | None
             f"The record is at version {record.version}, not {expected}.",
             details={"current": record_out(schema, record).model_dump(mode="json")},
         )
+
+
+async def _attach(
+    change: Change,
+    request: Request,
+    schema: TableSchema,
+    writes: list[tuple[dict[str, Any], dict[str, Any] | None]],
+    *,
+    batch: bool = False,
+) -> None:
+    """Fill attachment cells from their files (see ``data.attachments``); raises
+    ``ValidationFailed`` for files the caller may not attach here."""
+    await bind_attachments(
+        change.db,
+        schema,
+        writes,
+        user_id=change.caller.id,
+        url_for=lambda file_id: content_url(request, file_id),
+        prefixes=[f"records.{index}." for index in range(len(writes))] if batch else None,
+    )
 
 
 async def _grow_options(
@@ -327,7 +348,7 @@ async def _batch_records(
 
 
 @router.post("/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **BODY})
-async def create_records(body: BatchCreate, change: Write) -> Response:
+async def create_records(body: BatchCreate, change: Write, request: Request) -> Response:
     """Create up to 100 records: all of them, or none when any is invalid."""
     db = change.db
     schema = await require_table(db, change.caller.id, body.table_id, "record:write")
@@ -343,6 +364,7 @@ async def create_records(body: BatchCreate, change: Write) -> Response:
             values.append(validated.values)
     problems.raise_any()
     await check_links(db, schema, values)
+    await _attach(change, request, schema, [(v, None) for v in values], batch=True)
     await _grow_options(change, schema, grown)
     records = await _insert(change, schema, values)
     change.audit(
@@ -367,7 +389,7 @@ def _merge_grown(
 
 
 @router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **BODY})
-async def update_records(body: BatchUpdate, change: Write) -> Response:
+async def update_records(body: BatchUpdate, change: Write, request: Request) -> Response:
     """Merge fields into up to 100 records of one table: all of them, or none."""
     db = change.db
     schema = await require_table(db, change.caller.id, body.table_id, "record:write")
@@ -390,6 +412,8 @@ async def update_records(body: BatchUpdate, change: Write) -> Response:
             values.append(validated.values)
     problems.raise_any()
     await check_links(db, schema, values)
+    held = [r.fields for r in records]
+    await _attach(change, request, schema, list(zip(values, held, strict=True)), batch=True)
     await _grow_options(change, schema, grown)
     changed = [r.id for r, v in zip(records, values, strict=True) if _apply(change, schema, r, v)]
     change.audit(
@@ -501,7 +525,7 @@ async def get_record(record_id: str, caller: CurrentUser, db: DB) -> RecordOut:
 
 
 @router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **BODY})
-async def create_record(body: RecordIn, change: Write) -> Response:
+async def create_record(body: RecordIn, change: Write, request: Request) -> Response:
     """Create a record; ``typecast`` converts loose values and adds missing select choices.
 
     Raises ``ValidationFailed`` naming each bad or unknown field.
@@ -510,6 +534,7 @@ async def create_record(body: RecordIn, change: Write) -> Response:
     schema = await require_table(db, change.caller.id, body.table_id, "record:write")
     validated = validate_write(schema, body.fields, base=None, typecast=body.typecast)
     await check_links(db, schema, [validated.values])
+    await _attach(change, request, schema, [(validated.values, None)])
     await _grow_options(change, schema, validated.options)
     (record,) = await _insert(change, schema, [validated.values])
     change.audit(
@@ -522,7 +547,13 @@ async def create_record(body: RecordIn, change: Write) -> Response:
 
 
 async def _write_one(
-    record_id: str, body: RecordWrite, change: Write, if_match: str | None, *, merge: bool
+    record_id: str,
+    body: RecordWrite,
+    change: Write,
+    request: Request,
+    if_match: str | None,
+    *,
+    merge: bool,
 ) -> Response:
     expected = expected_version(if_match)
     db = change.db
@@ -534,6 +565,7 @@ async def _write_one(
         schema, body.fields, base=record.fields if merge else None, typecast=body.typecast
     )
     await check_links(db, schema, [validated.values])
+    await _attach(change, request, schema, [(validated.values, record.fields)])
     await _grow_options(change, schema, validated.options)
     if _apply(change, schema, record, validated.values):
         change.audit(
@@ -547,22 +579,22 @@ async def _write_one(
 
 @router.patch("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
 async def update_record(
-    record_id: str, body: RecordWrite, change: Write, if_match: IfMatch = None
+    record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:
     """Merge the given fields into the record (empty values clear a field).
 
     A write that changes nothing keeps the version. Raises ``Conflict`` when ``If-Match``
     names another version than the record's.
     """
-    return await _write_one(record_id, body, change, if_match, merge=True)
+    return await _write_one(record_id, body, change, request, if_match, merge=True)
 
 
 @router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
 async def replace_record(
-    record_id: str, body: RecordWrite, change: Write, if_match: IfMatch = None
+    record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:
     """Replace all of the record's fields: fields not given are cleared."""
-    return await _write_one(record_id, body, change, if_match, merge=False)
+    return await _write_one(record_id, body, change, request, if_match, merge=False)
 
 
 @router.delete("/{record_id}", status_code=204, responses={**SCOPED, **CONFLICT})

@@ -1,0 +1,83 @@
+"""Who a realtime connection is and which workspaces its subscriptions may reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select
+
+from ..db.models import DataBase, DataTable, WorkspaceMember
+from ..deps import authenticate
+from ..errors import NotFound
+from ..ids import looks_like
+from ..services import AppServices
+from .interest import Interest
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """An authenticated realtime client: its user, token expiry and workspaces at connect time."""
+
+    user_id: str
+    expires_at: datetime
+    workspaces: frozenset[str]
+
+
+async def authenticate_viewer(services: AppServices, token: str) -> Viewer:
+    """Check an access token exactly as the REST API does and load the user's workspaces.
+
+    Raises ``AuthError`` when the token, its session or its user is not valid.
+    """
+    async with services.db.reader() as session:
+        principal = await authenticate(token, session, services)
+        workspaces = await session.scalars(
+            select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == principal.id)
+        )
+        return Viewer(
+            user_id=principal.id,
+            expires_at=principal.claims.expires_at,
+            workspaces=frozenset(workspaces),
+        )
+
+
+async def scope_of(services: AppServices, workspaces: set[str], interest: Interest) -> str | None:
+    """The workspace the interest's filters confine it to (None: all the caller's workspaces).
+
+    Raises ``NotFound`` when a ``workspace_id``, ``base_id`` or ``table_id`` filter names
+    something outside the caller's workspaces, existing or not (the two look the same).
+    """
+    scope: str | None = None
+    workspace_id = interest.get("workspace_id")
+    if workspace_id is not None:
+        if workspace_id not in workspaces:
+            raise NotFound("No such workspace.")
+        scope = workspace_id
+    base_id = interest.get("base_id")
+    if base_id is not None:
+        query = select(DataBase.workspace_id).where(DataBase.id == base_id)
+        owner = await _owner(services, query, looks_like(base_id, "bas"), workspaces, "base")
+        scope = scope or owner
+    table_id = interest.get("table_id")
+    if table_id is not None:
+        query = select(DataTable.workspace_id).where(DataTable.id == table_id)
+        owner = await _owner(services, query, looks_like(table_id, "tbl"), workspaces, "table")
+        scope = scope or owner
+    return scope
+
+
+async def _owner(
+    services: AppServices,
+    query: Select[str],
+    well_formed: bool,
+    workspaces: set[str],
+    noun: str,
+) -> str:
+    """The workspace ``query`` finds, if it is one of ``workspaces``; else ``NotFound``."""
+    owner = None
+    if well_formed:
+        async with services.db.reader() as session:
+            owner = await session.scalar(query)
+    if owner is None or owner not in workspaces:
+        raise NotFound(f"No such {noun}.")
+    return owner

@@ -1,0 +1,528 @@
+"""The realtime hub: one ordered feed of committed events per server process, fanned out.
+
+**The feed.** Events reach the hub three ways: right after a local commit (``committed``), from
+other server instances through the broker (``received``), and from the event log itself, which
+the hub reads whenever it knows of a ``seq`` it has not dispatched yet, and on a periodic poll.
+The log is the truth and the other two are fast paths: a lost or reordered broker message costs
+at most one poll interval, never an event. Because ``seq`` is gap-free and in commit order (see
+``events``), the hub dispatches strictly in ``seq`` order, and its ``position`` is "every event up
+to here has been dispatched".
+
+**The fan-out.** Each subscriber (one socket or SSE stream) has a bounded outbox. Dispatch never
+awaits: a full outbox means the consumer is too slow, so it is closed with 1013 and resumes from
+its last ``seq`` when it reconnects. A stuck consumer therefore neither grows memory without bound
+nor delays anybody else.
+
+**Visibility** follows the event log's rule (``events.visible_to``): members of the event's
+workspace, plus its recipients (a member who was just removed sees their removal). The hub keeps
+each subscriber's workspaces current by applying membership events in ``seq`` order, so a removed
+member stops receiving events from exactly the event that removed them.
+
+**Resuming.** A subscription with ``since`` starts by buffering live events, replays the log
+after ``since`` (with the same visibility as ``GET /events``), then releases the buffer: each
+subscription keeps the last ``seq`` it delivered and skips anything at or below it, so the seam
+between replay and live has neither a gap nor a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .. import events
+from ..db.engine import Database
+from .interest import Interest
+
+logger = logging.getLogger("pyairtable_server.realtime")
+
+#: Events read from the log per query when the hub fills a gap or a subscription replays.
+READ_BATCH = 1000
+#: Close codes of contract §8 (4401/4403) and RFC 6455 (1013 "try again later").
+CLOSE_TOKEN_EXPIRED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_OVERLOADED = 1013
+CLOSE_NORMAL = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A committed event as the hub fans it out, serialised once for every frame that carries it."""
+
+    seq: int
+    event: dict[str, Any]
+    recipients: frozenset[str]
+    json: str
+
+    @classmethod
+    def of(cls, logged: events.Logged) -> Published:
+        wire = logged.wire
+        return cls(
+            seq=logged.seq,
+            event=wire,
+            recipients=logged.recipients,
+            json=json.dumps(wire, separators=(",", ":"), ensure_ascii=False),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventOut:
+    """An event on its way to one subscription."""
+
+    subscription_id: str
+    published: Published
+
+
+#: A control message for the client (``subscription_confirmed``, ``subscription_reset``, …).
+Notice = dict[str, Any]
+Outgoing = EventOut | Notice
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One subscription of a subscriber. ``after`` is the last ``seq`` it delivered or skipped."""
+
+    id: str
+    interest: Interest
+    after: int
+    #: The hub's position when the subscription was made: live events after it are its own.
+    live_from: int = 0
+    #: The workspace its filters confine it to, if any (checked again on membership changes).
+    scope_workspace: str | None = None
+    #: Live events held back while the subscription replays the log; ``None`` once live.
+    backlog: list[Published] | None = None
+
+
+class Subscriber:
+    """One connection's share of the hub: who it is, what it may see, what it asked for.
+
+    The transport drains ``outbox``; when the subscriber is closed (too slow, token expired,
+    forbidden), the outbox ends after what is already in it and ``close_code`` says why.
+    """
+
+    def __init__(
+        self, user_id: str, workspaces: set[str], *, outbox_size: int, expires_at: datetime
+    ) -> None:
+        self.user_id = user_id
+        self.workspaces = workspaces
+        self.expires_at = expires_at
+        self.subscriptions: dict[str, Subscription] = {}
+        self._limit = outbox_size
+        self._send: MemoryObjectSendStream[Outgoing]
+        self.outbox: MemoryObjectReceiveStream[Outgoing]
+        self._send, self.outbox = anyio.create_memory_object_stream[Outgoing](outbox_size)
+        self.closed = anyio.Event()
+        self.close_code = CLOSE_NORMAL
+        self.close_reason = ""
+        #: Set by the hub: a closed subscriber is forgotten at once, whoever closed it.
+        self.on_close: Callable[[], None] | None = None
+
+    def close(self, code: int, reason: str) -> None:
+        """End the outbox (after what it holds); the first reason given is the one kept."""
+        if self.closed.is_set():
+            return
+        self.close_code = code
+        self.close_reason = reason
+        self.closed.set()
+        self._send.close()
+        if self.on_close is not None:
+            self.on_close()
+
+    def release(self) -> None:
+        """Close both ends of the outbox; the transport calls it when it is done with it."""
+        self._send.close()
+        self.outbox.close()
+
+    def push(self, item: Outgoing) -> bool:
+        """Queue ``item`` without waiting; a full outbox closes the subscriber (1013)."""
+        if self.closed.is_set():
+            return False
+        try:
+            self._send.send_nowait(item)
+        except anyio.WouldBlock:
+            self.close(CLOSE_OVERLOADED, "too slow to keep up: reconnect and resume from your seq")
+            return False
+        return True
+
+    async def send(self, item: Outgoing) -> bool:
+        """Queue ``item``, waiting for room (used for replays, which may be long)."""
+        try:
+            await self._send.send(item)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return False
+        return True
+
+    def offer(self, published: Published) -> None:
+        """Hand a visible event to every subscription it matches (called by the hub)."""
+        for sub in tuple(self.subscriptions.values()):
+            if published.seq <= sub.after or not sub.interest.matches(published.event):
+                continue
+            if sub.backlog is not None:
+                if len(sub.backlog) >= self._limit:
+                    self.close(CLOSE_OVERLOADED, "too many events while resuming: resume again")
+                    return
+                sub.backlog.append(published)
+            elif self.push(EventOut(sub.id, published)):
+                sub.after = published.seq
+            else:
+                return
+
+
+def confirmed(subscription_id: str, position: int, *, recovered: bool) -> Notice:
+    return {
+        "type": "subscription_confirmed",
+        "subscription_id": subscription_id,
+        "position": position,
+        "recovered": recovered,
+    }
+
+
+def reset(subscription_id: str, position: int) -> Notice:
+    return {"type": "subscription_reset", "subscription_id": subscription_id, "position": position}
+
+
+def subscription_error(subscription_id: str, error_type: str, message: str) -> Notice:
+    return {
+        "type": "subscription_error",
+        "subscription_id": subscription_id,
+        "error": {"type": error_type, "message": message},
+    }
+
+
+@dataclass
+class HubStats:
+    """Counters for health and benchmarks."""
+
+    dispatched: int = 0
+    filled_from_log: int = 0
+    overloaded: int = 0
+    subscribers: int = 0
+
+
+class Hub:
+    """The process's realtime feed and its subscribers. Run ``run`` in a task group first."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        poll_interval: float,
+        publish: Callable[[Sequence[Published]], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._poll_interval = poll_interval
+        self._publish = publish
+        self.position = 0
+        self._known_head = 0
+        self._pending: dict[int, Published] = {}
+        self._by_workspace: defaultdict[str, set[Subscriber]] = defaultdict(set)
+        self._by_user: defaultdict[str, set[Subscriber]] = defaultdict(set)
+        self._wake = anyio.Event()
+        self._poll_now = False
+        self.stats = HubStats()
+        self.running = False
+        #: Why the broker between instances is unavailable (None: connected, or no broker).
+        self.broker_error: str | None = None
+        #: Called (without arguments, must not block) after every local commit with events.
+        self.on_commit: list[Callable[[], None]] = []
+
+    # The feed ----------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Start at the log's head, then keep the feed current until cancelled.
+
+        A failed round (database briefly away) is logged and retried at the next poll.
+        """
+        async with self._db.reader() as session:
+            self.position = self._known_head = await events.position(session)
+        task_status.started()
+        self.running = True
+        try:
+            await self._follow()
+        finally:
+            self.running = False
+
+    async def _follow(self) -> None:
+        while True:
+            with anyio.move_on_after(self._poll_interval) as waited:
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            try:
+                if waited.cancelled_caught or self._poll_now:
+                    self._poll_now = False
+                    async with self._db.reader() as session:
+                        self._learn(await events.position(session))
+                await self._fill()
+            except Exception:
+                logger.exception("realtime feed round failed; retrying at the next poll")
+
+    def committed(self, logged: Sequence[events.Logged]) -> None:
+        """Take the events a local transaction just committed (called right after commit)."""
+        if not logged:
+            return
+        published = [Published.of(item) for item in logged]
+        if self._publish is not None:
+            self._publish(published)
+        self.received(published)
+        for listener in self.on_commit:
+            listener()
+
+    def received(self, published: Sequence[Published]) -> None:
+        """Take events committed elsewhere (or here) for the feed task to dispatch in order.
+
+        Dispatching happens in the feed task, not here, so that a write's answer never waits
+        for its fan-out.
+        """
+        for item in published:
+            if item.seq > self.position:
+                self._pending[item.seq] = item
+                self._learn(item.seq)
+        if self._known_head > self.position:
+            self._wake.set()
+
+    def poll_soon(self) -> None:
+        """Read the log's head at once (e.g. after the broker reconnected)."""
+        self._poll_now = True
+        self._wake.set()
+
+    def _learn(self, seq: int) -> None:
+        self._known_head = max(self._known_head, seq)
+
+    def _drain(self) -> None:
+        while (item := self._pending.pop(self.position + 1, None)) is not None:
+            self._dispatch(item)
+
+    async def _fill(self) -> None:
+        """Dispatch, from the log, everything up to the newest ``seq`` the hub knows of."""
+        self._drain()
+        while self._known_head > self.position:
+            async with self._db.reader() as session:
+                rows = await events.read_after(session, self.position, limit=READ_BATCH)
+                pruned = await events.pruned_through(session) if not rows else 0
+            if not rows:
+                if pruned > self.position:
+                    self._lost(pruned)
+                    continue
+                # Nothing after our position: whatever announced a newer seq was not this log.
+                self._known_head = self.position
+                break
+            self.stats.filled_from_log += 1
+            for row in rows:
+                if row.seq <= self.position:
+                    continue
+                if row.seq > self.position + 1:
+                    self._lost(row.seq - 1)
+                self._dispatch(Published.of(row))
+            for seq in [seq for seq in self._pending if seq <= self.position]:
+                del self._pending[seq]
+            self._drain()
+
+    def _lost(self, through: int) -> None:
+        """Retention deleted events the hub never dispatched: every subscription must refetch."""
+        logger.warning("realtime feed fell behind retention; resetting every subscription")
+        for subscriber in {s for group in self._by_user.values() for s in group}:
+            for sub in tuple(subscriber.subscriptions.values()):
+                sub.after = max(sub.after, through)
+                subscriber.push(reset(sub.id, through))
+        self.position = through
+
+    def _dispatch(self, item: Published) -> None:
+        self.position = item.seq
+        self.stats.dispatched += 1
+        event = item.event
+        kind: str = event["type"]
+        workspace_id: str | None = event.get("workspace_id")
+        if kind in ("workspace.created", "workspace.member_added") and workspace_id:
+            self._grant(_member_of(event), workspace_id)
+        targets: set[Subscriber] | tuple[Subscriber, ...]
+        targets = tuple(self._by_workspace.get(workspace_id, ())) if workspace_id else ()
+        if item.recipients:
+            targets = set(targets)
+            for user in item.recipients:
+                targets |= self._by_user.get(user, set())
+        for subscriber in targets:
+            subscriber.offer(item)
+        if kind == "workspace.member_removed" and workspace_id:
+            self._revoke(self._by_user.get(_member_of(event) or "", set()), workspace_id)
+        elif kind == "workspace.deleted" and workspace_id:
+            self._revoke(self._by_workspace.get(workspace_id, set()), workspace_id)
+
+    def _grant(self, user_id: str | None, workspace_id: str) -> None:
+        for subscriber in self._by_user.get(user_id or "", ()):
+            subscriber.workspaces.add(workspace_id)
+            self._by_workspace[workspace_id].add(subscriber)
+
+    def _revoke(self, subscribers: set[Subscriber], workspace_id: str) -> None:
+        for subscriber in tuple(subscribers):
+            subscriber.workspaces.discard(workspace_id)
+            self._forget(subscriber, workspace_id)
+            for sub in tuple(subscriber.subscriptions.values()):
+                if sub.scope_workspace == workspace_id:
+                    del subscriber.subscriptions[sub.id]
+                    subscriber.push(
+                        subscription_error(
+                            sub.id, "PERMISSION_DENIED", "You are no longer a member here."
+                        )
+                    )
+
+    def _forget(self, subscriber: Subscriber, workspace_id: str) -> None:
+        group = self._by_workspace.get(workspace_id)
+        if group is not None:
+            group.discard(subscriber)
+            if not group:
+                del self._by_workspace[workspace_id]
+
+    # Subscribers -------------------------------------------------------------------------------
+
+    def attach(self, subscriber: Subscriber) -> None:
+        """Start delivering to ``subscriber``; it is detached when it closes."""
+        subscriber.on_close = lambda: self.detach(subscriber)
+        self._by_user[subscriber.user_id].add(subscriber)
+        for workspace_id in subscriber.workspaces:
+            self._by_workspace[workspace_id].add(subscriber)
+        self.stats.subscribers += 1
+
+    def detach(self, subscriber: Subscriber) -> None:
+        """Forget the subscriber (idempotent) and end its outbox."""
+        users = self._by_user.get(subscriber.user_id)
+        if users is None or subscriber not in users:
+            return
+        users.discard(subscriber)
+        if not users:
+            del self._by_user[subscriber.user_id]
+        for workspace_id in tuple(subscriber.workspaces):
+            self._forget(subscriber, workspace_id)
+        if subscriber.close_code == CLOSE_OVERLOADED:
+            self.stats.overloaded += 1
+        subscriber.close(subscriber.close_code, subscriber.close_reason)
+        self.stats.subscribers -= 1
+
+    @property
+    def subscriber_count(self) -> int:
+        return self.stats.subscribers
+
+    def subscribe(
+        self,
+        subscriber: Subscriber,
+        subscription_id: str,
+        interest: Interest,
+        *,
+        since: int | None,
+        scope_workspace: str | None,
+    ) -> Subscription:
+        """Register a subscription (replacing one with the same id) and confirm it.
+
+        Without ``since`` it is live at once; with it, it buffers live events until
+        ``catch_up`` has replayed the log. Never awaits, so no event slips in between.
+        """
+        sub = Subscription(
+            subscription_id,
+            interest,
+            after=self.position if since is None else since,
+            live_from=self.position,
+            scope_workspace=scope_workspace,
+            backlog=None if since is None else [],
+        )
+        subscriber.subscriptions[subscription_id] = sub
+        if since is None:
+            subscriber.push(confirmed(subscription_id, self.position, recovered=False))
+        return sub
+
+    async def catch_up(self, subscriber: Subscriber, sub: Subscription) -> None:
+        """Replay the log after ``sub.after``, then release the live events held meanwhile.
+
+        When the events after ``since`` are gone (retention) or ``since`` is ahead of the log,
+        the client is told to refetch (``subscription_reset``) and the subscription goes live.
+        """
+        since = sub.after
+        position = sub.live_from
+
+        def current() -> bool:
+            return subscriber.subscriptions.get(sub.id) is sub and not subscriber.closed.is_set()
+
+        async with self._db.reader() as session:
+            head = await events.position(session)
+            pruned = await events.pruned_through(session)
+        if since < pruned or since > head:
+            if current():
+                sub.after = position
+                subscriber.push(confirmed(sub.id, position, recovered=False))
+                subscriber.push(reset(sub.id, position))
+                self._go_live(subscriber, sub)
+            return
+        if not subscriber.push(confirmed(sub.id, position, recovered=True)):
+            return
+        cursor = since
+        while current():
+            async with self._db.reader() as session:
+                page = await events.read(
+                    session,
+                    subscriber.user_id,
+                    since=cursor,
+                    limit=READ_BATCH,
+                    channels=sorted(sub.interest.channels),
+                    workspace_id=sub.interest.get("workspace_id"),
+                    table_id=sub.interest.get("table_id"),
+                )
+            if page.reset:
+                # Retention overtook a very long replay: the rest is gone.
+                sub.after = max(sub.after, sub.live_from)
+                subscriber.push(reset(sub.id, sub.after))
+                break
+            for wire in page.data:
+                seq: int = wire["seq"]
+                if seq <= sub.after or not sub.interest.matches(wire):
+                    continue
+                item = Published.of(events.Logged(wire))
+                if not current() or not await subscriber.send(EventOut(sub.id, item)):
+                    return
+                sub.after = seq
+            if len(page.data) < READ_BATCH:
+                break
+            cursor = page.next_since
+        if current():
+            self._go_live(subscriber, sub)
+
+    @staticmethod
+    def _go_live(subscriber: Subscriber, sub: Subscription) -> None:
+        """Release the held-back live events (no await: nothing can slip in between)."""
+        backlog, sub.backlog = sub.backlog or [], None
+        for item in backlog:
+            if item.seq > sub.after:
+                if not subscriber.push(EventOut(sub.id, item)):
+                    return
+                sub.after = item.seq
+
+
+def _member_of(event: dict[str, Any]) -> str | None:
+    """The user a membership event is about (for ``workspace.created``: the owner)."""
+    payload = event.get("payload") or {}
+    if event["type"] == "workspace.created":
+        owner = (payload.get("workspace") or {}).get("owner_id")
+        return owner if isinstance(owner, str) else event.get("user_id")
+    user = (payload.get("member") or {}).get("user_id")
+    return user if isinstance(user, str) else None
+
+
+__all__ = [
+    "CLOSE_FORBIDDEN",
+    "CLOSE_NORMAL",
+    "CLOSE_OVERLOADED",
+    "CLOSE_TOKEN_EXPIRED",
+    "EventOut",
+    "Hub",
+    "HubStats",
+    "Notice",
+    "Outgoing",
+    "Published",
+    "Subscriber",
+    "Subscription",
+]

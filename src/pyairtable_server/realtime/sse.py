@@ -1,0 +1,164 @@
+"""``GET /events``: the Server-Sent Events endpoint of contract §8.
+
+Each event is sent as ``id: <seq>``, ``event: <type>``, ``data: <event JSON>``; a browser's
+``EventSource`` resends the last id as ``Last-Event-ID`` when it reconnects, and the stream
+resumes after it. When the missed events are gone, an ``event: reset`` frame (whose ``id`` is the
+position the stream continues from) tells the client to refetch. A comment line goes out every
+15 s as a heartbeat (sse-starlette's ping). The stream ends when the access token expires (the
+client reconnects with a fresh token and its last id, losing nothing) or when the client is too
+slow to keep up with its bounded outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from ..clock import utcnow
+from ..deps import Services
+from ..errors import AuthError, ValidationFailed, error_responses
+from ..services import AppServices
+from .access import authenticate_viewer, scope_of
+from .hub import CLOSE_TOKEN_EXPIRED, EventOut, Outgoing, Subscriber, Subscription
+from .interest import Channel, Interest
+from .protocol import Identifier
+
+router = APIRouter(tags=["realtime"])
+
+_STREAM_DESCRIPTION = (
+    "A `text/event-stream`: each event as `id: <seq>`, `event: <type>`, `data: <event JSON>`; "
+    "`event: reset` when the events after `Last-Event-ID` are gone (refetch); a comment line "
+    "every 15 s."
+)
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    summary="Stream events (Server-Sent Events)",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": _STREAM_DESCRIPTION},
+        **error_responses(401, 404, 422, 429, 500),
+    },
+)
+async def stream_events(
+    request: Request,
+    services: Services,
+    channel: Annotated[list[Channel], Query(description="Repeatable; none: all.")] = [],  # noqa: B006
+    workspace_id: Annotated[Identifier | None, Query()] = None,
+    base_id: Annotated[Identifier | None, Query()] = None,
+    table_id: Annotated[Identifier | None, Query()] = None,
+    aggregate_id: Annotated[Identifier | None, Query()] = None,
+    token: Annotated[
+        str | None,
+        Query(
+            max_length=8192,
+            description="The access token, for clients that "
+            "cannot send headers (EventSource). Prefer Authorization.",
+        ),
+    ] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, description="As `Last-Event-ID`.")] = None,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=32)
+    ] = None,
+) -> EventSourceResponse:
+    """The caller's events, live, optionally resuming after ``Last-Event-ID``.
+
+    Raises ``AuthError`` (401) without a valid token, ``NotFound`` (404) when a filter names
+    something outside the caller's workspaces, ``ValidationFailed`` (422) for a bad
+    ``Last-Event-ID``.
+    """
+    bearer = _bearer(request) or token
+    if bearer is None:
+        raise AuthError("Authentication required: send 'Authorization: Bearer <access token>'.")
+    since = last_event_id if last_event_id is not None else _since(last_event_id_header)
+    viewer = await authenticate_viewer(services, bearer)
+    interest = Interest.of(
+        channel,
+        {
+            "workspace_id": workspace_id,
+            "base_id": base_id,
+            "table_id": table_id,
+            "aggregate_id": aggregate_id,
+        },
+    )
+    workspaces = set(viewer.workspaces)
+    scope = await scope_of(services, workspaces, interest)
+    hub = services.hub
+    subscriber = Subscriber(
+        viewer.user_id,
+        workspaces,
+        outbox_size=services.settings.realtime_outbox_size,
+        expires_at=viewer.expires_at,
+    )
+    hub.attach(subscriber)
+    sub = hub.subscribe(subscriber, "sse", interest, since=since, scope_workspace=scope)
+    return EventSourceResponse(
+        _frames(services, subscriber),
+        ping=services.settings.realtime_sse_heartbeat_seconds,
+        send_timeout=services.settings.realtime_send_timeout_seconds,
+        data_sender_callable=lambda: _feed(services, subscriber, sub, resume=since is not None),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _since(header: str | None) -> int | None:
+    if header is None or not header.strip():
+        return None
+    try:
+        value = int(header.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValidationFailed.field("Last-Event-ID", "must be a seq (a whole number ≥ 0)")
+    return value
+
+
+async def _feed(
+    services: AppServices, subscriber: Subscriber, sub: Subscription, *, resume: bool
+) -> None:
+    """Replay what was missed, then end the stream when the token expires."""
+    if resume:
+        await services.hub.catch_up(subscriber, sub)
+    remaining = (subscriber.expires_at - utcnow()).total_seconds()
+    await anyio.sleep(max(remaining, 0))
+    subscriber.close(CLOSE_TOKEN_EXPIRED, "the access token expired; reconnect")
+
+
+async def _frames(services: AppServices, subscriber: Subscriber) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for item in subscriber.outbox:
+            sent = _event(item)
+            if sent is not None:
+                yield sent
+            if isinstance(item, dict) and item["type"] == "subscription_error":
+                return
+    finally:
+        services.hub.detach(subscriber)
+        subscriber.release()
+
+
+def _event(item: Outgoing) -> ServerSentEvent | None:
+    if isinstance(item, EventOut):
+        published = item.published
+        return ServerSentEvent(
+            data=published.json, event=published.event["type"], id=str(published.seq)
+        )
+    if item["type"] == "subscription_reset":
+        position = item["position"]
+        return ServerSentEvent(data=f'{{"position":{position}}}', event="reset", id=str(position))
+    if item["type"] == "subscription_error":
+        # The stream's filters now reach outside the caller's workspaces: say so, then end.
+        return ServerSentEvent(data=json.dumps(item["error"]), event="error")
+    # Confirmations have no SSE form: the stream itself is the confirmation.
+    return None

@@ -1,0 +1,186 @@
+"""The app under a real uvicorn on a free port, in the test's own event loop, for socket tests.
+
+WebSocket and SSE need a real server (the ASGI transport cannot stream or upgrade); running it in
+the test's loop keeps set-up cheap and lets a test stop and start servers at will.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+import uvicorn
+from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection, connect
+
+from pyairtable_server.app import create_app
+from pyairtable_server.services import AppServices
+from pyairtable_server.settings import Settings
+
+from .backend import Api
+
+STARTUP_SECONDS = 30
+
+
+@dataclass
+class Live:
+    api: Api
+    app: FastAPI
+    port: int
+    server: uvicorn.Server
+
+    @property
+    def services(self) -> AppServices:
+        services: AppServices = self.app.state.services
+        return services
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def connect(self, token: str | None = None, **options: Any) -> Any:
+        """``websockets`` connect to ``/ws`` (with ``?token=`` when given)."""
+        url = self.ws_url if token is None else f"{self.ws_url}?token={token}"
+        return connect(url, open_timeout=10, **options)
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def live_server(
+    settings: Settings, *, port: int | None = None, send_buffer: int | None = None
+) -> AsyncIterator[Live]:
+    """Serve ``settings``' app until the block ends; yield an ``Api`` talking real HTTP to it.
+
+    ``send_buffer`` shrinks the kernel's send buffer of every accepted connection (they
+    inherit it from the listening socket), so that a client that stops reading blocks the
+    server after little data.
+    """
+    sock = free_socket() if port is None else _bound(port)
+    if send_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    port = sock.getsockname()[1]
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    with sock:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(server.serve, [sock])
+            with anyio.fail_after(STARTUP_SECONDS):
+                while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+                    await anyio.sleep(0.01)
+            try:
+                async with httpx2.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30
+                ) as client:
+                    yield Live(Api(client, app), app, port, server)
+            finally:
+                server.should_exit = True
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+async def receive(ws: ClientConnection, within: float = 10) -> dict[str, Any]:
+    """The next JSON message, or fail after ``timeout`` seconds."""
+    with anyio.fail_after(within):
+        message: dict[str, Any] = json.loads(await ws.recv())
+    return message
+
+
+async def receive_type(ws: ClientConnection, kind: str, within: float = 10) -> dict[str, Any]:
+    """Skip messages until one of type ``kind`` arrives."""
+    with anyio.fail_after(within):
+        while True:
+            message = await receive(ws, within)
+            if message["type"] == kind:
+                return message
+
+
+async def subscribe(
+    ws: ClientConnection, subscription_id: str = "s1", **fields: Any
+) -> dict[str, Any]:
+    """Subscribe and return the confirmation."""
+    await ws.send(json.dumps({"type": "subscribe", "subscription_id": subscription_id, **fields}))
+    return await receive_type(ws, "subscription_confirmed")
+
+
+async def authed(ws: ClientConnection, token: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    return await receive_type(ws, "auth_ok")
+
+
+async def events_until(
+    ws: ClientConnection, count: int, within: float = 30
+) -> list[dict[str, Any]]:
+    """The next ``count`` event messages' events (other messages are skipped)."""
+    found: list[dict[str, Any]] = []
+    with anyio.fail_after(within):
+        while len(found) < count:
+            message = await receive(ws, within)
+            if message["type"] == "event":
+                found.append(message["event"])
+    return found
+
+
+@dataclass
+class SseFrame:
+    """One Server-Sent Events message (or a comment, with ``comment`` set)."""
+
+    event: str | None = None
+    id: str | None = None
+    data: str = ""
+    comment: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+async def sse_frames(response: httpx2.Response) -> AsyncIterator[SseFrame]:
+    """Decode an ``text/event-stream`` body as it arrives (the subset of the spec servers use)."""
+    current = SseFrame()
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if line == "":
+            if data or current.event or current.id:
+                current.data = "\n".join(data)
+                yield current
+            current, data = SseFrame(), []
+        elif line.startswith(":"):
+            yield SseFrame(comment=line[1:].strip())
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                current.event = value
+            elif name == "id":
+                current.id = value

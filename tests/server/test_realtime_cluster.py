@@ -1,0 +1,142 @@
+"""Two server instances on one database: a change written through A reaches subscribers on B.
+
+Live fan-out goes through Redis pub/sub; a fault-injecting TCP proxy between the instances and
+Redis plays a Redis restart. Each instance fills gaps from the event log, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from pyairtable_server.settings import Settings
+
+from .backend import Actor, Api
+from .live import authed, events_until, live_server, subscribe
+from .proxy import tcp_proxy
+
+pytestmark = pytest.mark.anyio
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+@pytest.fixture
+def redis_channel() -> str:
+    """A pub/sub channel of this test's own; Redis is required on CI."""
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        reason = f"Redis at {REDIS_HOST}:{REDIS_PORT} is not reachable ({exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI requires Redis", pytrace=False)
+        pytest.skip(reason)
+    finally:
+        client.close()
+    return "pyairtable-test-" + secrets.token_hex(6)
+
+
+async def _records(api: Api, owner: Actor, table_id: str, count: int) -> list[str]:
+    ids: list[str] = []
+    for start in range(0, count, 100):
+        body = await api.post(
+            owner,
+            "/records/batch",
+            {
+                "table_id": table_id,
+                "records": [
+                    {"fields": {"Name": f"r{i}"}} for i in range(start, min(count, start + 100))
+                ],
+            },
+        )
+        ids += [record["id"] for record in body["data"]]
+    return ids
+
+
+def _seqs(events: list[dict[str, Any]]) -> list[int]:
+    return [event["seq"] for event in events]
+
+
+async def test_a_change_through_one_instance_reaches_subscribers_of_another(
+    make_settings: Callable[..., Settings], redis_channel: str
+) -> None:
+    async with tcp_proxy(REDIS_HOST, REDIS_PORT) as proxy:
+        # A poll far slower than the test's patience: what arrives promptly came through Redis.
+        settings = make_settings(
+            redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+            realtime_channel=redis_channel,
+            realtime_poll_interval_seconds=600,
+        )
+        async with live_server(settings) as a, live_server(settings) as b:
+            owner, table = await a.api.new_table()
+            async with b.connect() as ws:
+                await authed(ws, owner.access_token)
+                await subscribe(ws, "records", channel="record")
+                written = await _records(a.api, owner, table["id"], 20)
+                received = await events_until(ws, 20, within=20)
+    assert [event["aggregate_id"] for event in received] == written
+    assert _seqs(received) == sorted(set(_seqs(received)))
+
+
+async def test_events_written_while_redis_is_away_still_arrive_once_and_in_order(
+    make_settings: Callable[..., Settings], redis_channel: str
+) -> None:
+    async with tcp_proxy(REDIS_HOST, REDIS_PORT) as proxy:
+        settings = make_settings(
+            redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+            realtime_channel=redis_channel,
+            realtime_poll_interval_seconds=600,
+        )
+        async with live_server(settings) as a, live_server(settings) as b:
+            owner, table = await a.api.new_table()
+            async with b.connect() as ws:
+                await authed(ws, owner.access_token)
+                first = await subscribe(ws, "records", channel="record")
+                before = await _records(a.api, owner, table["id"], 5)
+                received = await events_until(ws, 5)
+                proxy.cut()
+                during = await _records(a.api, owner, table["id"], 150)
+                proxy.restore()
+                # B learns of the outage's events from the log once it is back on Redis.
+                received += await events_until(ws, 150, within=60)
+                after = await _records(a.api, owner, table["id"], 5)
+                received += await events_until(ws, 5, within=30)
+    assert [event["aggregate_id"] for event in received] == before + during + after
+    seqs = _seqs(received)
+    assert seqs == list(range(first["position"] + 1, first["position"] + 1 + len(seqs)))
+
+
+async def test_without_redis_instances_still_share_events_through_the_log(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(realtime_poll_interval_seconds=0.1)
+    async with live_server(settings) as a, live_server(settings) as b:
+        owner, table = await a.api.new_table()
+        async with b.connect() as ws:
+            await authed(ws, owner.access_token)
+            await subscribe(ws, "records", channel="record")
+            written = await _records(a.api, owner, table["id"], 30)
+            received = await events_until(ws, 30)
+    assert [event["aggregate_id"] for event in received] == written
+
+
+async def test_health_reports_a_redis_outage_without_calling_realtime_down(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(redis_url="redis://127.0.0.1:1/0", realtime_poll_interval_seconds=0.1)
+    async with live_server(settings) as live:
+        owner, table = await live.api.new_table()
+        realtime = (await live.api.client.get("/health/realtime")).json()
+        async with live.connect() as ws:
+            await authed(ws, owner.access_token)
+            await subscribe(ws, "records", channel="record")
+            written = await _records(live.api, owner, table["id"], 3)
+            received = await events_until(ws, 3)
+    assert realtime["status"] == "ok"
+    assert "Redis unavailable" in realtime["error"]
+    assert [event["aggregate_id"] for event in received] == written
