@@ -98,9 +98,7 @@ async def _stored(db: AsyncSession, user_id: str, claim: IdempotencyClaim) -> No
     raise IdempotentReplay(stored)
 
 
-async def claim_key(
-    db: AsyncSession, user_id: str, key: str, fingerprint: str
-) -> IdempotencyClaim:
+async def claim_key(db: AsyncSession, user_id: str, key: str, fingerprint: str) -> IdempotencyClaim:
     """The claim of a write whose fingerprint is known only once its body was read as a stream
     (file uploads; ``get_change`` reads the body whole). Raises the replay of a stored answer
     for the key, or ``IdempotencyKeyReused``."""
