@@ -596,6 +596,8 @@ async def test_a_lease_keeps_a_delivery_from_a_second_sender_until_it_expires(
     async with running_api(settings) as api:
         owner, workspace, table = await _setup(api)
         webhook = await _webhook(api, owner, workspace["id"], receiver.url)
+        # Keep the app's own worker asleep: commits would otherwise wake it to race this test.
+        api.app.state.services.hub.on_commit.clear()
         await _record(api, owner, table["id"], "x")
         db: Database = api.app.state.services.db
         worker: WebhookWorker = api.app.state.services.webhooks

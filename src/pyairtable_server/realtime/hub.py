@@ -29,7 +29,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import events
 from ..db.engine import Database
@@ -234,6 +236,14 @@ class Hub:
         #: Called (without arguments, must not block) after every local commit with events.
         self.on_commit: list[Callable[[], None]] = []
 
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        """A read session shielded from cancellation: a query cancelled half-way leaves its
+        asyncpg connection unusable (and the pool's disposal then fails); every read is short."""
+        with anyio.CancelScope(shield=True):
+            async with self._db.reader() as session:
+                yield session
+
     # The feed ----------------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -241,7 +251,7 @@ class Hub:
 
         A failed round (database briefly away) is logged and retried at the next poll.
         """
-        async with self._db.reader() as session:
+        async with self._reading() as session:
             self.position = self._known_head = await events.position(session)
         task_status.started()
         self.running = True
@@ -258,7 +268,7 @@ class Hub:
             try:
                 if waited.cancelled_caught or self._poll_now:
                     self._poll_now = False
-                    async with self._db.reader() as session:
+                    async with self._reading() as session:
                         self._learn(await events.position(session))
                 await self._fill()
             except Exception:
@@ -304,7 +314,7 @@ class Hub:
         """Dispatch, from the log, everything up to the newest ``seq`` the hub knows of."""
         self._drain()
         while self._known_head > self.position:
-            async with self._db.reader() as session:
+            async with self._reading() as session:
                 rows = await events.read_after(session, self.position, limit=READ_BATCH)
                 pruned = await events.pruned_through(session) if not rows else 0
             if not rows:
@@ -448,7 +458,7 @@ class Hub:
         def current() -> bool:
             return subscriber.subscriptions.get(sub.id) is sub and not subscriber.closed.is_set()
 
-        async with self._db.reader() as session:
+        async with self._reading() as session:
             head = await events.position(session)
             pruned = await events.pruned_through(session)
         if since < pruned or since > head:
@@ -462,7 +472,7 @@ class Hub:
             return
         cursor = since
         while current():
-            async with self._db.reader() as session:
+            async with self._reading() as session:
                 page = await events.read(
                     session,
                     subscriber.user_id,
