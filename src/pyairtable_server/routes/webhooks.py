@@ -165,9 +165,12 @@ async def update_webhook(
     updates = body.model_dump(exclude_unset=True)
     if updates.get("table_id") is not None:
         await _require_table_in(db, updates["table_id"], webhook.workspace_id)
-    fresh_start = (updates.get("is_active") is True and not webhook.is_active) or (
-        "url" in updates and updates["url"] != webhook.url
-    )
+    reactivated = updates.get("is_active") is True and not webhook.is_active
+    fresh_start = reactivated or ("url" in updates and updates["url"] != webhook.url)
+    if reactivated:
+        # Events of the time it was off are never delivered: it starts again from now, as if
+        # created now (the dispatcher does not move its cursor while no webhook is active).
+        webhook.created_after_seq = await position(db)
     for key, value in updates.items():
         setattr(webhook, key, value)
     if fresh_start or updates.get("is_active") is False:

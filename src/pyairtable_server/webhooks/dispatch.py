@@ -62,13 +62,23 @@ async def _locked_cursor(session: AsyncSession, *, is_sqlite: bool) -> WebhookDi
 
 
 async def pending_events(db: Database) -> bool:
-    """Whether the log holds events not dispatched yet (a cheap read before taking the lock)."""
+    """Whether the log holds events not dispatched yet that an active webhook could want (a
+    cheap read before taking the lock).
+
+    Without such a webhook the cursor is left behind rather than moved in a write transaction
+    per commit: a webhook created later starts after its own ``created_after_seq`` anyway.
+    """
     async with db.reader() as session:
         head = await position(session)
+        wanted = await session.scalar(
+            select(Webhook.id)
+            .where(Webhook.is_active.is_(True), Webhook.created_after_seq < head)
+            .limit(1)
+        )
         done = await session.scalar(
             select(WebhookDispatchState.dispatched_seq).where(WebhookDispatchState.id == STATE_ROW)
         )
-    return done is None or head > done
+    return wanted is not None and (done is None or head > done)
 
 
 async def dispatch_once(db: Database, *, batch_size: int, now: datetime) -> DispatchRound:
