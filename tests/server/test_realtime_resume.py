@@ -212,7 +212,11 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_while_the_others_get_every
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         raw.connect(("127.0.0.1", live.port))
         raw.setblocking(False)
-        async with live.connect(sock=raw, max_queue=1) as slow, live.connect() as fast:
+        # The other reads eagerly (no client-side queue limit), however busy the test's loop is.
+        async with (
+            live.connect(sock=raw, max_queue=1) as slow,
+            live.connect(max_queue=None) as fast,
+        ):
             await authed(slow, owner.access_token)
             await subscribe(slow, "records", channel="record")
             await authed(fast, owner.access_token)
