@@ -23,7 +23,7 @@ from pyairtable_server.app import create_app
 from pyairtable_server.services import AppServices
 from pyairtable_server.settings import Settings
 
-from .backend import Api
+from .backend import Actor, Api
 
 STARTUP_SECONDS = 30
 
@@ -184,3 +184,24 @@ async def sse_frames(response: httpx2.Response) -> AsyncIterator[SseFrame]:
                 current.event = value
             elif name == "id":
                 current.id = value
+
+
+async def write_records(
+    api: Api, owner: Actor, table_id: str, count: int, text: str = ""
+) -> list[str]:
+    """Create ``count`` records named ``r<i><text>`` in batches of 100; their ids, in order."""
+    ids: list[str] = []
+    for start in range(0, count, 100):
+        body = await api.post(
+            owner,
+            "/records/batch",
+            {
+                "table_id": table_id,
+                "records": [
+                    {"fields": {"Name": f"r{i}{text}"}}
+                    for i in range(start, min(count, start + 100))
+                ],
+            },
+        )
+        ids += [record["id"] for record in body["data"]]
+    return ids

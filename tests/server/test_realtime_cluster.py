@@ -16,8 +16,7 @@ import redis
 
 from pyairtable_server.settings import Settings
 
-from .backend import Actor, Api
-from .live import authed, events_until, live_server, subscribe
+from .live import authed, events_until, live_server, subscribe, write_records
 from .proxy import tcp_proxy
 
 pytestmark = pytest.mark.anyio
@@ -41,23 +40,6 @@ def redis_channel() -> str:
     return "pyairtable-test-" + secrets.token_hex(6)
 
 
-async def _records(api: Api, owner: Actor, table_id: str, count: int) -> list[str]:
-    ids: list[str] = []
-    for start in range(0, count, 100):
-        body = await api.post(
-            owner,
-            "/records/batch",
-            {
-                "table_id": table_id,
-                "records": [
-                    {"fields": {"Name": f"r{i}"}} for i in range(start, min(count, start + 100))
-                ],
-            },
-        )
-        ids += [record["id"] for record in body["data"]]
-    return ids
-
-
 def _seqs(events: list[dict[str, Any]]) -> list[int]:
     return [event["seq"] for event in events]
 
@@ -77,7 +59,7 @@ async def test_a_change_through_one_instance_reaches_subscribers_of_another(
             async with b.connect() as ws:
                 await authed(ws, owner.access_token)
                 await subscribe(ws, "records", channel="record")
-                written = await _records(a.api, owner, table["id"], 20)
+                written = await write_records(a.api, owner, table["id"], 20)
                 received = await events_until(ws, 20, within=20)
     assert [event["aggregate_id"] for event in received] == written
     assert _seqs(received) == sorted(set(_seqs(received)))
@@ -97,14 +79,14 @@ async def test_events_written_while_redis_is_away_still_arrive_once_and_in_order
             async with b.connect() as ws:
                 await authed(ws, owner.access_token)
                 first = await subscribe(ws, "records", channel="record")
-                before = await _records(a.api, owner, table["id"], 5)
+                before = await write_records(a.api, owner, table["id"], 5)
                 received = await events_until(ws, 5)
                 proxy.cut()
-                during = await _records(a.api, owner, table["id"], 150)
+                during = await write_records(a.api, owner, table["id"], 150)
                 proxy.restore()
                 # B learns of the outage's events from the log once it is back on Redis.
                 received += await events_until(ws, 150, within=60)
-                after = await _records(a.api, owner, table["id"], 5)
+                after = await write_records(a.api, owner, table["id"], 5)
                 received += await events_until(ws, 5, within=30)
     assert [event["aggregate_id"] for event in received] == before + during + after
     seqs = _seqs(received)
@@ -120,7 +102,7 @@ async def test_without_redis_instances_still_share_events_through_the_log(
         async with b.connect() as ws:
             await authed(ws, owner.access_token)
             await subscribe(ws, "records", channel="record")
-            written = await _records(a.api, owner, table["id"], 30)
+            written = await write_records(a.api, owner, table["id"], 30)
             received = await events_until(ws, 30)
     assert [event["aggregate_id"] for event in received] == written
 
@@ -135,7 +117,7 @@ async def test_health_reports_a_redis_outage_without_calling_realtime_down(
         async with live.connect() as ws:
             await authed(ws, owner.access_token)
             await subscribe(ws, "records", channel="record")
-            written = await _records(live.api, owner, table["id"], 3)
+            written = await write_records(live.api, owner, table["id"], 3)
             received = await events_until(ws, 3)
     assert realtime["status"] == "ok"
     assert "Redis unavailable" in realtime["error"]

@@ -18,28 +18,9 @@ from pyairtable_server.realtime.hub import CLOSE_OVERLOADED, CLOSE_TOKEN_EXPIRED
 from pyairtable_server.settings import REALTIME_MIN_OUTBOX_SIZE as MIN_OUTBOX
 from pyairtable_server.settings import Settings
 
-from .backend import Actor, Api
-from .live import authed, events_until, live_server, receive, receive_type, subscribe
+from .live import authed, events_until, live_server, receive, receive_type, subscribe, write_records
 
 pytestmark = pytest.mark.anyio
-
-
-async def _records(api: Api, owner: Actor, table_id: str, count: int, text: str = "") -> list[str]:
-    ids: list[str] = []
-    for start in range(0, count, 100):
-        body = await api.post(
-            owner,
-            "/records/batch",
-            {
-                "table_id": table_id,
-                "records": [
-                    {"fields": {"Name": f"r{i}{text}"}}
-                    for i in range(start, min(count, start + 100))
-                ],
-            },
-        )
-        ids += [record["id"] for record in body["data"]]
-    return ids
 
 
 async def _read_until_closed(ws: ClientConnection, into: list[dict[str, Any]]) -> None:
@@ -61,10 +42,10 @@ async def test_resume_after_a_dropped_socket_replays_1000_missed_events_once_in_
         async with live.connect() as ws:
             await authed(ws, owner.access_token)
             await subscribe(ws, "records", channel="record")
-            await _records(live.api, owner, table["id"], 3)
+            await write_records(live.api, owner, table["id"], 3)
             seen = await events_until(ws, 3)
         last = seen[-1]["seq"]
-        missed = await _records(live.api, owner, table["id"], 1000)
+        missed = await write_records(live.api, owner, table["id"], 1000)
         async with live.connect() as ws, anyio.create_task_group() as writers:
             await authed(ws, owner.access_token)
             confirmed = await subscribe(ws, "records", channel="record", since=last)
@@ -72,7 +53,7 @@ async def test_resume_after_a_dropped_socket_replays_1000_missed_events_once_in_
             extra: list[str] = []
 
             async def write_more() -> None:
-                extra.extend(await _records(live.api, owner, table["id"], 50))
+                extra.extend(await write_records(live.api, owner, table["id"], 50))
 
             writers.start_soon(write_more)
             received = await events_until(ws, 1050, within=60)
@@ -88,11 +69,11 @@ async def test_resume_across_a_server_restart(make_settings: Callable[..., Setti
         async with live.connect() as ws:
             await authed(ws, owner.access_token)
             await subscribe(ws, "records", channel="record")
-            await _records(live.api, owner, table["id"], 2)
+            await write_records(live.api, owner, table["id"], 2)
             last = (await events_until(ws, 2))[-1]["seq"]
-            written = await _records(live.api, owner, table["id"], 20)
+            written = await write_records(live.api, owner, table["id"], 20)
     async with live_server(settings) as restarted:
-        later = await _records(restarted.api, owner, table["id"], 5)
+        later = await write_records(restarted.api, owner, table["id"], 5)
         async with restarted.connect() as ws:
             await authed(ws, owner.access_token)
             await subscribe(ws, "records", channel="record", since=last)
@@ -110,12 +91,12 @@ async def test_a_socket_open_while_the_server_stops_is_closed_and_can_resume(
         ws = await live.connect()
         await authed(ws, owner.access_token)
         await subscribe(ws, "records", channel="record")
-        await _records(live.api, owner, table["id"], 1)
+        await write_records(live.api, owner, table["id"], 1)
         last = (await events_until(ws, 1))[-1]["seq"]
     with pytest.raises(ConnectionClosed):
         await receive(ws)
     async with live_server(settings) as restarted:
-        written = await _records(restarted.api, owner, table["id"], 3)
+        written = await write_records(restarted.api, owner, table["id"], 3)
         async with restarted.connect() as again:
             await authed(again, owner.access_token)
             await subscribe(again, "records", channel="record", since=last)
@@ -128,7 +109,7 @@ async def test_resuming_beyond_retention_says_reset_then_goes_live(
 ) -> None:
     async with live_server(make_settings()) as live:
         owner, table = await live.api.new_table()
-        await _records(live.api, owner, table["id"], 10)
+        await write_records(live.api, owner, table["id"], 10)
         pruned = live.services.settings.model_copy(update={"event_retention_count": 2})
         await maintenance.run_once(live.services.db, pruned)
         async with live.connect() as ws:
@@ -140,7 +121,7 @@ async def test_resuming_beyond_retention_says_reset_then_goes_live(
             )
             confirmed = await receive_type(ws, "subscription_confirmed")
             reset = await receive_type(ws, "subscription_reset")
-            [written] = await _records(live.api, owner, table["id"], 1)
+            [written] = await write_records(live.api, owner, table["id"], 1)
             [event] = await events_until(ws, 1)
     assert confirmed["recovered"] is False
     assert reset["subscription_id"] == "s"
@@ -177,7 +158,7 @@ async def test_renewing_the_token_keeps_the_socket_past_the_first_expiry(
             renewed = await authed(ws, owner.access_token)
             assert renewed["expires_at"] > first["expires_at"]
             await anyio.sleep(3.5)  # past the first token's expiry, well before the second's
-            [written] = await _records(api, owner, table["id"], 1)
+            [written] = await write_records(api, owner, table["id"], 1)
             [event] = await events_until(ws, 1)
             assert event["aggregate_id"] == written
             with pytest.raises(ConnectionClosed) as closed:
@@ -229,7 +210,7 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_while_the_others_get_every
 
             async with anyio.create_task_group() as readers:
                 readers.start_soon(read_fast)
-                written = await _records(live.api, owner, table["id"], 400, text="x" * 20_000)
+                written = await write_records(live.api, owner, table["id"], 400, text="x" * 20_000)
             with anyio.fail_after(30):
                 while hub.stats.overloaded == 0:  # noqa: ASYNC110 - the hub has no event for it
                     await anyio.sleep(0.05)
