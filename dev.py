@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
-EXTRAS = "server,postgres,redis,dev"
+EXTRAS = "server,web,postgres,redis,dev"
 
 
 def _run(*command: str | Path) -> None:
