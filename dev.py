@@ -4,6 +4,8 @@
     python3 dev.py serve [serve options]   start the API server (SQLite in ./.pyairtable)
     python3 dev.py test  [pytest options]  format check, lint, mypy --strict, the test suite
     python3 dev.py bench                   the benchmarks in bench/
+    python3 dev.py generate-types [--check]  regenerate the SDK's wire models from the backend's
+                                           OpenAPI document (--check: fail with a diff if stale)
 
 The first run creates ``.venv`` and installs the project with the exact pins of
 ``constraints.txt`` (with uv when it is on PATH, else pip); later runs reinstall only when
@@ -83,7 +85,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
-    if command not in {"serve", "test", "bench"}:
+    if command not in {"serve", "test", "bench", "generate-types"}:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
     ensure_environment()
@@ -93,6 +95,11 @@ def main(argv: list[str]) -> int:
         )
     if command == "test":
         return check_all(rest)
+    if command == "generate-types":
+        script = ROOT / "tools" / "generate_types.py"
+        return subprocess.run(
+            [str(BIN / "python"), str(script), *rest], cwd=ROOT, check=False
+        ).returncode
     benches = sorted((ROOT / "bench").glob("[!_]*.py"))
     for bench in benches:
         print(f"$ python bench/{bench.name}", flush=True)

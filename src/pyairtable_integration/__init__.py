@@ -1,9 +1,86 @@
 """PyAirtable Integration: the typed, async-first client layer for the PyAirtable platform.
 
-The client services, caching, realtime and offline subsystems arrive in later releases; for now the
-package carries its version and the reference backend ships beside it as ``pyairtable_server``.
+    from pyairtable_integration import create_integration
+
+    async with create_integration(base_url="http://localhost:8080/api/v1") as pa:
+        await pa.auth.login("ada@example.com", "...")
+        workspaces = await pa.services.workspace.get_workspaces()
+
+The reference backend ships beside it as ``pyairtable_server``.
 """
 
+from ._config import (
+    CacheConfig,
+    ConfigurationError,
+    Features,
+    IntegrationConfig,
+    RealtimeConfig,
+)
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    CircuitOpenError,
+    ConflictError,
+    ErrorHandler,
+    IdempotencyKeyReusedError,
+    InvalidOffsetError,
+    InvalidRequestError,
+    NetworkError,
+    NotFoundError,
+    OfflineError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ResponseValidationError,
+    ServerError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+from ._integration import (
+    ConnectionStatus,
+    PyAirtableIntegration,
+    ServiceStatus,
+    create_integration,
+)
 from ._version import __version__
+from .auth import FileTokenStore, MemoryTokenStore, Session, SessionEvent, TokenStore
 
-__all__ = ["__version__"]
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "AuthenticationError",
+    "CacheConfig",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectionStatus",
+    "ErrorHandler",
+    "Features",
+    "FileTokenStore",
+    "IdempotencyKeyReusedError",
+    "IntegrationConfig",
+    "InvalidOffsetError",
+    "InvalidRequestError",
+    "MemoryTokenStore",
+    "NetworkError",
+    "NotFoundError",
+    "OfflineError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PyAirtableIntegration",
+    "RateLimitedError",
+    "RealtimeConfig",
+    "RequestTimeoutError",
+    "ResponseValidationError",
+    "ServerError",
+    "ServiceError",
+    "ServiceStatus",
+    "ServiceUnavailableError",
+    "Session",
+    "SessionEvent",
+    "TokenStore",
+    "__version__",
+    "create_integration",
+]

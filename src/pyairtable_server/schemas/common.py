@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from ..clock import rfc3339
@@ -55,7 +56,12 @@ PersonName = Annotated[
     AfterValidator(_single_line),
 ]
 Description = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_clean_text)]
-Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+# The serializer returns text, so the schema must say which text: RFC 3339 (contract §2).
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class RequestModel(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EventOut(BaseModel):
@@ -18,7 +18,8 @@ class EventOut(BaseModel):
     aggregate_type: str
     aggregate_id: str
     version: int | None
-    occurred_at: str
+    # Already RFC 3339 text (events.py formats it once for every transport).
+    occurred_at: str = Field(json_schema_extra={"format": "date-time"})
     user_id: str | None
     payload: dict[str, Any]
 

@@ -1,0 +1,245 @@
+"""The integration: one object that owns the transport, the session and the service clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+import httpx2
+
+from ._clock import Clock, SystemClock
+from ._config import IntegrationConfig, build_config
+from ._errors import APIConnectionError, CircuitOpenError
+from ._metrics import Metrics, ServiceMetrics
+from .auth import AuthManager, MemoryTokenStore, Session, TokenStore
+from .services import Services
+from .transport import BreakerSnapshot, BreakerState, Transport
+from .types import Health
+
+if TYPE_CHECKING:
+    from ._sync import SyncIntegration
+
+logger = logging.getLogger("pyairtable_integration")
+
+ConnectionState = Literal["unknown", "online", "degraded", "offline"]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One service as the integration sees it: the backend's report and the local breaker."""
+
+    name: str
+    backend_status: str | None
+    latency_ms: float | None
+    breaker: BreakerState
+    consecutive_failures: int
+    retry_in: float | None
+
+    @property
+    def available(self) -> bool:
+        """Whether requests to the service are being sent (its breaker is not open)."""
+        return self.breaker != "open"
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """Whether the backend is reachable, from the latest requests and health check."""
+
+    state: ConnectionState
+    authenticated: bool
+    last_success_ago: float | None
+    last_error: str | None
+    open_breakers: tuple[str, ...]
+
+
+class PyAirtableIntegration:
+    """The integration layer: ``services``, ``auth``, health, status and metrics.
+
+    Use it as ``async with create_integration(...) as pa:`` or call ``initialize()`` and
+    ``aclose()``. Background work (proactive token refresh) runs only between the two and
+    ``aclose()`` leaves nothing running.
+    """
+
+    def __init__(
+        self,
+        config: IntegrationConfig,
+        *,
+        token_store: TokenStore | None = None,
+        clock: Clock | None = None,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = Metrics()
+        self.transport = Transport(
+            config, clock=self.clock, metrics=self.metrics, http_transport=http_transport
+        )
+        self.auth = AuthManager(
+            self.transport,
+            store=token_store or MemoryTokenStore(),
+            clock=self.clock,
+            refresh_margin=config.refresh_margin,
+            permissions_ttl=config.permissions_ttl,
+        )
+        self.transport.authenticator = self.auth
+        self.services = Services(self.transport)
+        self._health: Health | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._initialized = False
+        self._closed = False
+        if config.debug:
+            _enable_debug_logging()
+
+    def __repr__(self) -> str:
+        return f"PyAirtableIntegration(base_url={self.config.base_url!r}, auth={self.auth!r})"
+
+    async def initialize(self, session: Session | None = None) -> None:
+        """Start background work; adopt ``session`` when given (one the app restored).
+
+        Raises:
+            RuntimeError: the integration was closed.
+        """
+        if self._closed:
+            raise RuntimeError("This integration is closed; create a new one.")
+        if session is not None:
+            await self.auth.set_session(session)
+        if not self._initialized:
+            self._initialized = True
+            self._tasks.append(asyncio.create_task(self._supervise(self.auth.keep_fresh())))
+
+    async def aclose(self) -> None:
+        """Stop background work and close every connection; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.initialize()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def sync(self) -> SyncIntegration:
+        """A blocking facade over this integration, for scripts and notebooks."""
+        from ._sync import SyncIntegration
+
+        return SyncIntegration(self)
+
+    async def check_health(self) -> Health:
+        """Ask the backend for every service's health now, and remember the answer.
+
+        Raises:
+            ServiceError: the health endpoint could not be reached.
+        """
+        self._health = await self.services.health.get_health()
+        return self._health
+
+    def get_service_health(self) -> dict[str, ServiceStatus]:
+        """Every service: the latest backend report (``check_health``) and its breaker now."""
+        names = set(self.transport.breakers())
+        if self._health is not None:
+            names.update(self._health.services)
+        statuses: dict[str, ServiceStatus] = {}
+        breakers = self.transport.breakers()
+        for name in sorted(names):
+            reported = self._health.services.get(name) if self._health is not None else None
+            breaker = breakers.get(name) or BreakerSnapshot("closed", 0, 0, None)
+            statuses[name] = ServiceStatus(
+                name=name,
+                backend_status=reported.status if reported is not None else None,
+                latency_ms=reported.latency_ms if reported is not None else None,
+                breaker=breaker.state,
+                consecutive_failures=breaker.consecutive_failures,
+                retry_in=breaker.retry_in,
+            )
+        return statuses
+
+    def get_connection_status(self) -> ConnectionStatus:
+        """Online, degraded (some breaker open or backend degraded), offline, or unknown yet."""
+        now = self.clock.monotonic()
+        last_success = self.transport.last_success_at
+        failure = self.transport.last_failure
+        open_breakers = tuple(
+            name for name, snap in self.transport.breakers().items() if snap.state == "open"
+        )
+        state: ConnectionState
+        if last_success is None and failure is None:
+            state = "unknown"
+        elif (
+            isinstance(failure, APIConnectionError)
+            and not isinstance(failure, CircuitOpenError)
+            and (last_success is None or (self.transport.last_failure_at or 0) > last_success)
+        ):
+            state = "offline"
+        elif open_breakers or (self._health is not None and self._health.status != "ok"):
+            state = "degraded"
+        else:
+            state = "online"
+        return ConnectionStatus(
+            state=state,
+            authenticated=self.auth.is_authenticated,
+            last_success_ago=None if last_success is None else now - last_success,
+            last_error=None if failure is None else f"{failure.type}: {failure.message}",
+            open_breakers=open_breakers,
+        )
+
+    def get_metrics(self) -> dict[str, ServiceMetrics]:
+        """Per service: requests, errors, retries, de-duplicated calls, latency percentiles."""
+        return self.metrics.snapshot()
+
+    async def _supervise(self, work: Any) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("background task of the integration failed")
+            raise
+
+
+def _enable_debug_logging() -> None:
+    package = logging.getLogger("pyairtable_integration")
+    package.setLevel(logging.DEBUG)
+    if not package.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        package.addHandler(handler)
+
+
+def create_integration(
+    *,
+    token_store: TokenStore | None = None,
+    clock: Clock | None = None,
+    http_transport: httpx2.AsyncBaseTransport | None = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> PyAirtableIntegration:
+    """Create an integration from keyword options over the ``PYAIRTABLE_*`` environment.
+
+    ``options`` are those of ``IntegrationConfig`` (``base_url``, ``timeout``,
+    ``retry_attempts``, ``features={"enable_realtime": True}``...). ``token_store`` keeps the
+    session (memory by default); ``http_transport`` replaces the network (tests, in-process
+    backends); ``environ`` replaces ``os.environ``.
+
+    Raises:
+        ConfigurationError: an option is unknown or invalid; the message names each one.
+    """
+    config = build_config(options, environ=environ)
+    return PyAirtableIntegration(
+        config, token_store=token_store, clock=clock, http_transport=http_transport
+    )

@@ -1,0 +1,158 @@
+"""What every service client shares: sending through the transport and validating answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import httpx2
+from pydantic import BaseModel, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from .._errors import ResponseValidationError
+from ..transport import Transport
+from ..transport._client import Params
+from ..types import PageMeta
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+DEFAULT_PER_PAGE = 100  # the most the backend gives per page: fewest round trips when iterating
+
+
+class _PagedList(Protocol[T]):
+    @property
+    def data(self) -> list[T]: ...
+
+    @property
+    def pagination(self) -> PageMeta: ...
+
+
+def compact(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without the entries that are None (options the caller left out)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+class Service:
+    """A client of one backend service; subclasses add that service's methods.
+
+    Every method sends one logical request through the shared transport (auth, retries,
+    breaker, de-duplication) and validates the answer against the generated wire model.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        authenticated: bool = True,
+    ) -> httpx2.Response:
+        return await self._transport.request(
+            self.name,
+            method,
+            path,
+            params=compact(params) if isinstance(params, Mapping) else params,
+            json=json,
+            data=data,
+            files=files,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            authenticated=authenticated,
+        )
+
+    async def _call(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        authenticated: bool = True,
+    ) -> M:
+        """Send a request and validate its answer as ``model``.
+
+        Raises:
+            ResponseValidationError: the answer is not JSON of the shape of ``model``.
+            ServiceError: whatever the transport raises.
+        """
+        response = await self._send(
+            method,
+            path,
+            params=params,
+            json=json,
+            data=data,
+            files=files,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            authenticated=authenticated,
+        )
+        return self._parse(model, response)
+
+    async def _call_list(self, item: type[M], method: str, path: str, **kwargs: Any) -> list[M]:
+        """Send a request whose answer is a plain JSON list of ``item``.
+
+        Raises:
+            ResponseValidationError: the answer is not such a list.
+        """
+        response = await self._send(method, path, **kwargs)
+        return self._parse_adapter(TypeAdapter(list[item]), response)  # type: ignore[valid-type]
+
+    def _parse(self, model: type[M], response: httpx2.Response) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except PydanticValidationError as exc:
+            raise self._invalid(model.__name__, response, exc) from exc
+
+    def _parse_adapter(self, adapter: TypeAdapter[T], response: httpx2.Response) -> T:
+        try:
+            return adapter.validate_json(response.content)
+        except PydanticValidationError as exc:
+            raise self._invalid(str(adapter), response, exc) from exc
+
+    def _invalid(
+        self, expected: str, response: httpx2.Response, exc: PydanticValidationError
+    ) -> ResponseValidationError:
+        problems = [
+            {"location": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+            for error in exc.errors(include_url=False, include_input=False)[:20]
+        ]
+        return ResponseValidationError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code} with a body that is not a valid {expected}.",
+            code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+            details={"expected": expected, "errors": problems},
+            service=self.name,
+        )
+
+
+async def iterate_pages(
+    fetch: Callable[[int], Awaitable[_PagedList[T]]], *, start_page: int = 1
+) -> AsyncIterator[T]:
+    """Every item of a page-numbered list, fetching each page only when the previous is used up."""
+    page = start_page
+    while True:
+        answer = await fetch(page)
+        for item in answer.data:
+            yield item
+        if not answer.pagination.has_next:
+            return
+        page += 1

@@ -1,0 +1,147 @@
+"""The workspace service: workspaces, their members and their audit log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from ..types import AuditEntry, AuditLog, Workspace, WorkspaceList, WorkspaceMember
+from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
+
+Role = Literal["owner", "admin", "editor", "viewer"]
+
+
+class WorkspaceService(Service):
+    """``/workspaces``: the workspaces the caller belongs to and who else belongs to them."""
+
+    name = "workspace"
+
+    async def get_workspaces(
+        self, *, page: int | None = None, per_page: int | None = None
+    ) -> WorkspaceList:
+        """One page of the caller's workspaces, oldest first (``.data``, ``.pagination``)."""
+        return await self._call(
+            WorkspaceList, "GET", "/workspaces", params={"page": page, "per_page": per_page}
+        )
+
+    async def iter_workspaces(
+        self, *, per_page: int = DEFAULT_PER_PAGE
+    ) -> AsyncIterator[Workspace]:
+        """Every workspace of the caller, fetched a page at a time as the loop goes on."""
+        async for workspace in iterate_pages(
+            lambda page: self.get_workspaces(page=page, per_page=per_page)
+        ):
+            yield workspace
+
+    async def get_workspace(self, workspace_id: str) -> Workspace:
+        """One workspace.
+
+        Raises:
+            NotFoundError: it does not exist or the caller is not a member.
+        """
+        return await self._call(Workspace, "GET", f"/workspaces/{workspace_id}")
+
+    async def create_workspace(self, *, name: str, description: str | None = None) -> Workspace:
+        """Create a workspace; the caller becomes its owner.
+
+        Raises:
+            InvalidRequestError: the name is empty or too long.
+        """
+        return await self._call(
+            Workspace,
+            "POST",
+            "/workspaces",
+            json=compact({"name": name, "description": description}),
+        )
+
+    async def update_workspace(
+        self, workspace_id: str, *, name: str | None = None, description: str | None = None
+    ) -> Workspace:
+        """Change a workspace's name or description (left-out values are kept).
+
+        Raises:
+            PermissionDeniedError: the caller is not an owner or admin.
+        """
+        return await self._call(
+            Workspace,
+            "PUT",
+            f"/workspaces/{workspace_id}",
+            json=compact({"name": name, "description": description}),
+        )
+
+    async def delete_workspace(self, workspace_id: str) -> None:
+        """Delete a workspace with everything in it.
+
+        Raises:
+            PermissionDeniedError: the caller is not its owner.
+        """
+        await self._send("DELETE", f"/workspaces/{workspace_id}")
+
+    async def get_workspace_members(self, workspace_id: str) -> list[WorkspaceMember]:
+        """Every member of a workspace, with their user."""
+        return await self._call_list(WorkspaceMember, "GET", f"/workspaces/{workspace_id}/members")
+
+    async def add_workspace_member(
+        self,
+        workspace_id: str,
+        *,
+        user_id: str | None = None,
+        email: str | None = None,
+        role: Role,
+    ) -> WorkspaceMember:
+        """Add a user, named by ``user_id`` or ``email``, to a workspace with ``role``.
+
+        Raises:
+            InvalidRequestError: neither or both of ``user_id`` and ``email`` were given.
+            ConflictError: they are a member already.
+            PermissionDeniedError: the caller may not manage members (or not grant ``owner``).
+        """
+        return await self._call(
+            WorkspaceMember,
+            "POST",
+            f"/workspaces/{workspace_id}/members",
+            json=compact({"user_id": user_id, "email": email, "role": role}),
+        )
+
+    async def update_workspace_member(
+        self, workspace_id: str, user_id: str, *, role: Role
+    ) -> WorkspaceMember:
+        """Change a member's role.
+
+        Raises:
+            ConflictError: it would leave the workspace without an owner.
+        """
+        return await self._call(
+            WorkspaceMember,
+            "PATCH",
+            f"/workspaces/{workspace_id}/members/{user_id}",
+            json={"role": role},
+        )
+
+    async def remove_workspace_member(self, workspace_id: str, user_id: str) -> None:
+        """Remove a member (members may remove themselves).
+
+        Raises:
+            ConflictError: it would leave the workspace without an owner.
+        """
+        await self._send("DELETE", f"/workspaces/{workspace_id}/members/{user_id}")
+
+    async def get_audit_log(
+        self, workspace_id: str, *, page: int | None = None, per_page: int | None = None
+    ) -> AuditLog:
+        """One page of the workspace's audit log, newest first (owners and admins)."""
+        return await self._call(
+            AuditLog,
+            "GET",
+            f"/workspaces/{workspace_id}/audit-log",
+            params={"page": page, "per_page": per_page},
+        )
+
+    async def iter_audit_log(
+        self, workspace_id: str, *, per_page: int = DEFAULT_PER_PAGE
+    ) -> AsyncIterator[AuditEntry]:
+        """Every audit entry of the workspace, newest first, a page at a time."""
+        async for entry in iterate_pages(
+            lambda page: self.get_audit_log(workspace_id, page=page, per_page=per_page)
+        ):
+            yield entry

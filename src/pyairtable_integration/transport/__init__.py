@@ -1,0 +1,18 @@
+"""HTTP transport: pooled connections, retry policy, circuit breakers, de-duplication."""
+
+from ._breaker import BreakerSnapshot, BreakerState, CircuitBreaker
+from ._client import Authenticator, Transport
+from ._policy import RetryPolicy, backoff_delay, may_retry_method, parse_retry_after, retry_wait
+
+__all__ = [
+    "Authenticator",
+    "BreakerSnapshot",
+    "BreakerState",
+    "CircuitBreaker",
+    "RetryPolicy",
+    "Transport",
+    "backoff_delay",
+    "may_retry_method",
+    "parse_retry_after",
+    "retry_wait",
+]

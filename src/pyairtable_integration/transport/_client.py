@@ -1,0 +1,420 @@
+"""The HTTP transport: pooled connections, auth, retries, one breaker per service, single flight.
+
+Built on httpx2 (the maintained successor of httpx, same API): connection pooling with explicit
+limits, per-request timeouts, an ASGI transport for in-process tests, and a transport seam where
+tests inject faults.
+
+One logical request (``Transport.request``) may make several attempts. Each attempt passes the
+service's circuit breaker, carries the same ``X-Request-ID`` and, for a write, the same
+``Idempotency-Key``, so a retried write is applied once. A 401 on an authenticated request asks
+the authenticator for a fresh token once and tries again; that is not counted as a retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx2
+
+from .._clock import Clock
+from .._config import IntegrationConfig
+from .._errors import (
+    APIStatusError,
+    NetworkError,
+    RequestTimeoutError,
+    ServiceError,
+    error_from_response,
+)
+from .._metrics import Metrics
+from .._version import __version__
+from ._breaker import BreakerSnapshot, CircuitBreaker
+from ._dedup import SingleFlight
+from ._policy import RetryPolicy, may_retry_method, parse_retry_after, retry_wait
+from ._redact import redact_body, redact_url
+
+logger = logging.getLogger("pyairtable_integration.transport")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
+
+
+class Authenticator(Protocol):
+    """What the transport asks for credentials (the auth manager implements it)."""
+
+    async def authorization(self) -> str | None:
+        """The ``Authorization`` header value to send now, or None when signed out."""
+        ...
+
+    async def recover(self, rejected: str) -> bool:
+        """A request with ``rejected`` got 401: True when a newer token is now available."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Call:
+    service: str
+    method: str
+    path: str
+    params: Params | None
+    json: Any
+    data: Mapping[str, Any] | None
+    files: Any
+    headers: dict[str, str]
+    authenticated: bool
+    idempotency_key: str | None
+    timeout: float | None
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Transport:
+    """Sends the integration's requests; one per integration, shared by every service client.
+
+    ``http_transport`` replaces the network (an ``httpx2.ASGITransport`` for an in-process
+    backend, or a fault-injecting transport in tests). Waits between retries go through the
+    clock, so a test clock removes them; ``uniform`` is the jitter's random source.
+    """
+
+    def __init__(
+        self,
+        config: IntegrationConfig,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.config = config
+        self.policy = RetryPolicy(
+            attempts=config.retry_attempts,
+            base_delay=config.retry_delay,
+            max_delay=config.retry_max_delay,
+            retry_after_cap=config.retry_after_cap,
+        )
+        self.authenticator: Authenticator | None = None
+        self.metrics = metrics
+        self._clock = clock
+        self._uniform = uniform
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._flights: SingleFlight[httpx2.Response] = SingleFlight()
+        self._client = httpx2.AsyncClient(
+            base_url=config.base_url + "/",
+            timeout=httpx2.Timeout(config.timeout),
+            limits=httpx2.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=config.max_keepalive_connections,
+                keepalive_expiry=config.keepalive_expiry,
+            ),
+            headers={"User-Agent": f"pyairtable-integration/{__version__}"},
+            transport=http_transport,
+        )
+        # When the backend last answered (any status below 500) and when it last failed to:
+        # what the connection status is read from.
+        self.last_success_at: float | None = None
+        self.last_failure: ServiceError | None = None
+        self.last_failure_at: float | None = None
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """The pooled httpx2 client (for realtime transports that share its connections)."""
+        return self._client
+
+    def breaker(self, service: str) -> CircuitBreaker:
+        """The circuit breaker of ``service``, created closed on first use."""
+        breaker = self._breakers.get(service)
+        if breaker is None:
+            breaker = CircuitBreaker(
+                service,
+                failure_threshold=self.config.breaker_failure_threshold,
+                reset_timeout=self.config.breaker_reset_timeout,
+                clock=self._clock,
+            )
+            self._breakers[service] = breaker
+        return breaker
+
+    def breakers(self) -> dict[str, BreakerSnapshot]:
+        """Every breaker used so far, by service."""
+        return {name: breaker.snapshot() for name, breaker in sorted(self._breakers.items())}
+
+    async def request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpx2's per-request timeout, as httpx names it
+    ) -> httpx2.Response:
+        """Send one logical request and return its successful answer, body read.
+
+        A write on an authenticated request gets a fresh ``Idempotency-Key`` unless one is given,
+        so it can be retried safely. Identical concurrent GETs (same URL, same credentials) share
+        one request when de-duplication is on.
+
+        Raises:
+            APIStatusError: the backend answered with an error status (a subclass per kind).
+            APIConnectionError: no answer: ``NetworkError``, ``RequestTimeoutError``, or
+                ``CircuitOpenError`` when the service's breaker is open.
+        """
+        method = method.upper()
+        if idempotency_key is None and authenticated and method in WRITE_METHODS:
+            idempotency_key = _new_id()
+        call = _Call(
+            service=service,
+            method=method,
+            path=path.lstrip("/"),
+            params=params,
+            json=json,
+            data=data,
+            files=files,
+            headers=dict(headers or {}),
+            authenticated=authenticated,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+        if method == "GET" and self.config.deduplicate_requests:
+            authorization = await self._authorization(call)
+            key = (path, _canonical(params), authorization, tuple(sorted(call.headers.items())))
+            flights_before = self._flights.shared
+            response = await self._flights.run(key, lambda: self._send(call, stream=False))
+            if self._flights.shared != flights_before:
+                self.metrics.deduplicated(service)
+            return response
+        return await self._send(call, stream=False)
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        service: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpx2's per-request timeout
+    ) -> AsyncIterator[httpx2.Response]:
+        """A GET whose successful answer's body is read by the caller, as it arrives.
+
+        Retries happen until the answer's headers arrive; a failure while the body streams
+        raises ``NetworkError`` (or ``RequestTimeoutError``) from the iteration.
+
+        Raises:
+            ServiceError: as ``request``.
+        """
+        call = _Call(
+            service=service,
+            method="GET",
+            path=path.lstrip("/"),
+            params=params,
+            json=None,
+            data=None,
+            files=None,
+            headers=dict(headers or {}),
+            authenticated=True,
+            idempotency_key=None,
+            timeout=timeout,
+        )
+        response = await self._send(call, stream=True)
+        try:
+            yield response
+        except httpx2.TimeoutException as exc:
+            raise RequestTimeoutError(
+                "The download stalled.", service=service, request_id=_request_id(response)
+            ) from exc
+        except httpx2.TransportError as exc:
+            raise NetworkError(
+                f"The download was cut off: {exc}.",
+                service=service,
+                request_id=_request_id(response),
+            ) from exc
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel shared requests in flight and close the pooled connections."""
+        await self._flights.aclose()
+        await self._client.aclose()
+
+    async def _authorization(self, call: _Call) -> str | None:
+        if not call.authenticated or self.authenticator is None:
+            return None
+        return await self.authenticator.authorization()
+
+    async def _send(self, call: _Call, *, stream: bool) -> httpx2.Response:
+        request_id = _new_id()
+        authorization = await self._authorization(call)
+        breaker = self.breaker(call.service)
+        retry = 0
+        recovered = False
+        while True:
+            breaker.before_request()
+            started = self._clock.monotonic()
+            sent = True
+            try:
+                response = await self._attempt(call, request_id, authorization, stream=stream)
+            except httpx2.TransportError as exc:
+                sent = not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout)
+                if isinstance(exc, httpx2.PoolTimeout):
+                    sent = False
+                error: ServiceError = _connection_error(exc, call.service, request_id)
+                retry_after = None
+                breaker.record_failure()
+            except BaseException:
+                breaker.release_probe()
+                raise
+            else:
+                if response.status_code < 400:
+                    breaker.record_success()
+                    self._finished(call, started, None)
+                    self.last_success_at = self._clock.monotonic()
+                    return response
+                if stream:
+                    await response.aread()
+                    await response.aclose()
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                error = error_from_response(
+                    response.status_code,
+                    response.content,
+                    request_id=response.headers.get("X-Request-ID", request_id),
+                    retry_after=retry_after,
+                    service=call.service,
+                )
+                if response.status_code >= 500:
+                    breaker.record_failure()
+                else:
+                    breaker.record_success()
+                    self.last_success_at = self._clock.monotonic()
+                if (
+                    response.status_code == 401
+                    and authorization is not None
+                    and self.authenticator is not None
+                    and not recovered
+                ):
+                    recovered = True
+                    self._finished(call, started, error)
+                    if await self.authenticator.recover(authorization):
+                        authorization = await self.authenticator.authorization()
+                        continue
+                    raise error
+            self._finished(call, started, error)
+            if not isinstance(error, APIStatusError) or (error.code or 0) >= 500:
+                self.last_failure = error
+                self.last_failure_at = self._clock.monotonic()
+            wait = self._retry_wait(call, error, retry + 1, retry_after=retry_after, sent=sent)
+            if wait is None:
+                raise error
+            retry += 1
+            self.metrics.retry(call.service)
+            logger.debug(
+                "retry %d of %s %s in %.2fs after %s",
+                retry,
+                call.method,
+                call.path,
+                wait,
+                error.type,
+            )
+            await self._clock.sleep(wait)
+
+    def _retry_wait(
+        self, call: _Call, error: ServiceError, retry: int, *, retry_after: float | None, sent: bool
+    ) -> float | None:
+        if isinstance(error, APIStatusError):
+            if error.code not in self.policy.statuses:
+                return None
+            if not may_retry_method(call.method, idempotency_key=call.idempotency_key):
+                return None
+        elif sent and not may_retry_method(call.method, idempotency_key=call.idempotency_key):
+            return None
+        return retry_wait(self.policy, retry, retry_after=retry_after, uniform=self._uniform)
+
+    async def _attempt(
+        self, call: _Call, request_id: str, authorization: str | None, *, stream: bool
+    ) -> httpx2.Response:
+        headers = {"X-Request-ID": request_id, **call.headers}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        if call.idempotency_key is not None:
+            headers["Idempotency-Key"] = call.idempotency_key
+        request = self._client.build_request(
+            call.method,
+            call.path,
+            params=call.params,  # type: ignore[arg-type]
+            json=call.json,
+            data=call.data,
+            files=call.files,
+            headers=headers,
+            timeout=call.timeout if call.timeout is not None else httpx2.USE_CLIENT_DEFAULT,
+        )
+        if logger.isEnabledFor(logging.DEBUG):
+            body = b"" if call.files is not None else request.content
+            logger.debug(
+                "→ %s %s [%s] %s",
+                call.method,
+                redact_url(str(request.url)),
+                request_id,
+                redact_body(body),
+            )
+        response = await self._client.send(request, stream=stream)
+        if logger.isEnabledFor(logging.DEBUG):
+            shown = "<stream>" if stream else redact_body(response.content)
+            logger.debug(
+                "← %d %s %s [%s] %.1f ms %s",
+                response.status_code,
+                call.method,
+                redact_url(str(request.url)),
+                request_id,
+                response.elapsed.total_seconds() * 1000 if not stream else 0.0,
+                shown,
+            )
+        return response
+
+    def _finished(self, call: _Call, started: float, error: ServiceError | None) -> None:
+        self.metrics.request(
+            call.service,
+            self._clock.monotonic() - started,
+            error_type=None if error is None else error.type,
+        )
+
+
+def _canonical(params: Params | None) -> tuple[tuple[str, str], ...]:
+    if params is None:
+        return ()
+    items = params.items() if isinstance(params, Mapping) else params
+    flat: list[tuple[str, str]] = []
+    for key, value in items:
+        if isinstance(value, list | tuple):
+            flat.extend((key, str(item)) for item in value)
+        elif value is not None:
+            flat.append((key, str(value)))
+    return tuple(flat)
+
+
+def _request_id(response: httpx2.Response) -> str | None:
+    return response.headers.get("X-Request-ID")
+
+
+def _connection_error(exc: httpx2.TransportError, service: str, request_id: str) -> ServiceError:
+    if isinstance(exc, httpx2.TimeoutException):
+        return RequestTimeoutError(
+            f"The {service} service did not answer in time ({type(exc).__name__}).",
+            service=service,
+            request_id=request_id,
+        )
+    return NetworkError(
+        f"The {service} service could not be reached: {type(exc).__name__}: {exc}".rstrip(": "),
+        service=service,
+        request_id=request_id,
+    )

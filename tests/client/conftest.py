@@ -1,0 +1,125 @@
+"""The reference backend in-process for client tests, and integrations wired to it.
+
+Client tests run on SQLite only: what they prove is the client's behaviour against the real
+server, and the server's own suite already proves it behaves the same on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from pyairtable_integration import PyAirtableIntegration, create_integration
+from pyairtable_server.app import create_app
+from pyairtable_server.settings import Settings
+
+from ..server.backend import PASSWORD, Actor, Api, build_settings
+
+BASE_URL = "http://testserver/api/v1"
+
+
+class CountingApp:
+    """The backend's ASGI app, counting every HTTP request it receives by (method, path)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.requests: Counter[tuple[str, str]] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.requests[(scope["method"], scope["path"])] += 1
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Backend:
+    """A running reference backend: its app, a raw client for set-up, and a request counter."""
+
+    app: FastAPI
+    counting: CountingApp
+    api: Api
+    settings: Settings
+    integrations: list[PyAirtableIntegration] = field(default_factory=list)
+
+    def transport(self) -> httpx2.ASGITransport:
+        """A fresh in-process transport to the backend (each integration owns its own)."""
+        return httpx2.ASGITransport(app=self.counting, client=("127.0.0.1", 50001))
+
+    def count(self, method: str, path: str) -> int:
+        """How many ``method`` requests for ``path`` (e.g. ``/api/v1/workspaces``) arrived."""
+        return self.counting.requests[(method, path)]
+
+    async def user(self) -> Actor:
+        """A new registered and signed-in user (through the raw client)."""
+        return await self.api.actor()
+
+
+@pytest.fixture(scope="module")
+async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
+    """One backend per test module on its own SQLite file; tests isolate by fresh users."""
+    settings = build_settings(None, tmp_path_factory.mktemp("client") / "data")
+    async with running_backend(settings) as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_backend(settings: Settings) -> AsyncIterator[Backend]:
+    """The app with its lifespan started, and a raw client for set-up steps."""
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60):
+        transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield Backend(app, CountingApp(app), Api(client, app), settings)
+
+
+IntegrationFactory = Callable[..., Awaitable[PyAirtableIntegration]]
+
+
+@pytest.fixture
+async def make_integration(backend: Backend) -> AsyncIterator[IntegrationFactory]:
+    """Build initialized integrations on the backend's ASGI transport; all closed afterwards.
+
+    Retries wait nothing by default (``retry_delay=0``) so fault tests stay fast; pass options
+    to override.
+    """
+    made: list[PyAirtableIntegration] = []
+
+    async def make(**options: Any) -> PyAirtableIntegration:
+        options.setdefault("base_url", BASE_URL)
+        options.setdefault("retry_delay", 0)
+        options.setdefault("http_transport", backend.transport())
+        options.setdefault("environ", {})
+        integration = create_integration(**options)
+        await integration.initialize()
+        made.append(integration)
+        return integration
+
+    yield make
+    for integration in made:
+        await integration.aclose()
+
+
+@pytest.fixture
+async def pa(make_integration: IntegrationFactory, backend: Backend) -> PyAirtableIntegration:
+    """An integration signed in as a fresh user."""
+    integration = await make_integration()
+    await sign_in(integration, backend)
+    return integration
+
+
+async def sign_in(integration: PyAirtableIntegration, backend: Backend) -> str:
+    """Register a fresh user and sign ``integration`` in as them; their e-mail."""
+    email = f"client-{secrets.token_hex(4)}@example.com"
+    await backend.api.register(email)
+    await integration.auth.login(email, PASSWORD)
+    return email
