@@ -96,7 +96,7 @@ async def health(services: Services) -> HealthOut:
     return HealthOut(status=status, version=__version__, services=report)
 
 
-@router.get("/{service}", response_model=ServiceHealth, responses=error_responses(404))
+@router.get("/{service}", response_model=ServiceHealth, responses=error_responses(404, 422))
 async def service_health(service: str, services: Services) -> ServiceHealth:
     """One service's status. Raises ``NotFound`` for a service this server does not run."""
     if service not in SERVICES:
