@@ -23,6 +23,7 @@ from ._errors import (
     CircuitOpenError,
     ConflictError,
     ErrorHandler,
+    EventsResetError,
     IdempotencyKeyReusedError,
     InvalidOffsetError,
     InvalidRequestError,
@@ -44,6 +45,8 @@ from ._integration import (
     ServiceStatus,
     create_integration,
 )
+from ._session_client import SessionClient
+from ._sync import SyncIntegration
 from ._version import __version__
 from .auth import FileTokenStore, MemoryTokenStore, Session, SessionEvent, TokenStore
 
@@ -57,6 +60,7 @@ __all__ = [
     "ConflictError",
     "ConnectionStatus",
     "ErrorHandler",
+    "EventsResetError",
     "Features",
     "FileTokenStore",
     "IdempotencyKeyReusedError",
@@ -79,7 +83,9 @@ __all__ = [
     "ServiceStatus",
     "ServiceUnavailableError",
     "Session",
+    "SessionClient",
     "SessionEvent",
+    "SyncIntegration",
     "TokenStore",
     "__version__",
     "create_integration",

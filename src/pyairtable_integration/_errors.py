@@ -7,6 +7,7 @@
     │   ├── CircuitOpenError          CIRCUIT_OPEN: the service's breaker is open, nothing was sent
     │   └── OfflineError              OFFLINE: queued for later by the offline outbox
     ├── ResponseValidationError       RESPONSE_VALIDATION_ERROR: an answer of the wrong shape
+    ├── EventsResetError              EVENTS_RESET: missed events are past retention; refetch
     └── APIStatusError                the backend answered with an error status (code = status)
         ├── InvalidRequestError       400/422 VALIDATION_ERROR (details.fields)
         │   ├── InvalidOffsetError    INVALID_OFFSET
@@ -114,6 +115,19 @@ class ResponseValidationError(ServiceError):
     """The backend answered, but not in the documented shape (the SDK and backend disagree)."""
 
     default_type: ClassVar[str] = RESPONSE_VALIDATION_ERROR
+
+
+class EventsResetError(ServiceError):
+    """The events after the asked position are gone (retention), so the caller must refetch.
+
+    ``next_since`` is the position to read from once the data is fetched again.
+    """
+
+    default_type: ClassVar[str] = "EVENTS_RESET"
+
+    def __init__(self, message: str, *, next_since: int, service: str | None = None) -> None:
+        super().__init__(message, service=service)
+        self.next_since = next_since
 
 
 class APIStatusError(ServiceError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -15,6 +15,7 @@ from ._clock import Clock, SystemClock
 from ._config import IntegrationConfig, build_config
 from ._errors import APIConnectionError, CircuitOpenError
 from ._metrics import Metrics, ServiceMetrics
+from ._session_client import SessionClient
 from .auth import AuthManager, MemoryTokenStore, Session, TokenStore
 from .services import Services
 from .transport import BreakerSnapshot, BreakerState, Transport
@@ -109,7 +110,7 @@ class PyAirtableIntegration:
             await self.auth.set_session(session)
         if not self._initialized:
             self._initialized = True
-            self._tasks.append(asyncio.create_task(self._supervise(self.auth.keep_fresh())))
+            self._tasks.append(asyncio.create_task(self._supervise(self.auth.keep_fresh)))
 
     async def aclose(self) -> None:
         """Stop background work and close every connection; safe to call twice."""
@@ -133,6 +134,20 @@ class PyAirtableIntegration:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    def for_session(self, session: Session | None = None) -> SessionClient:
+        """A client acting as ``session`` on this integration's connections (one per web request).
+
+        Its ``auth`` and ``services`` are independent of ``self.auth``, so one integration
+        serves many users at once; without ``session`` it starts signed out (to ``login``).
+        """
+        return SessionClient(
+            self.transport,
+            session,
+            clock=self.clock,
+            refresh_margin=self.config.refresh_margin,
+            permissions_ttl=self.config.permissions_ttl,
+        )
 
     def sync(self) -> SyncIntegration:
         """A blocking facade over this integration, for scripts and notebooks."""
@@ -202,9 +217,11 @@ class PyAirtableIntegration:
         """Per service: requests, errors, retries, de-duplicated calls, latency percentiles."""
         return self.metrics.snapshot()
 
-    async def _supervise(self, work: Any) -> None:
+    async def _supervise(self, work: Callable[[], Awaitable[None]]) -> None:
+        # ``work`` is called here, inside the task: a task cancelled before it first runs (an
+        # ``async with`` left at once) then leaves no coroutine that was never awaited.
         try:
-            await work
+            await work()
         except asyncio.CancelledError:
             raise
         except Exception:

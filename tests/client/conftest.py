@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from pyairtable_integration import PyAirtableIntegration, create_integration
+from pyairtable_integration.testing import FakeClock, FaultTransport
 from pyairtable_server.app import create_app
 from pyairtable_server.settings import Settings
 
@@ -123,3 +124,41 @@ async def sign_in(integration: PyAirtableIntegration, backend: Backend) -> str:
     await backend.api.register(email)
     await integration.auth.login(email, PASSWORD)
     return email
+
+
+@dataclass
+class Rig:
+    """An integration whose requests pass through a ``FaultTransport``, on a ``FakeClock``."""
+
+    pa: PyAirtableIntegration
+    faults: FaultTransport
+    clock: FakeClock
+    email: str | None = None
+
+
+RigFactory = Callable[..., Awaitable[Rig]]
+
+
+@pytest.fixture
+async def faulty(backend: Backend) -> AsyncIterator[RigFactory]:
+    """Build integrations wired through a ``FaultTransport`` on a ``FakeClock``; closed after.
+
+    They are not initialized: the proactive token refresh would spin on a clock whose sleeps
+    return at once. ``signed_in`` (default True) signs in as a fresh user.
+    """
+    made: list[PyAirtableIntegration] = []
+
+    async def make(*, signed_in: bool = True, **options: Any) -> Rig:
+        clock = FakeClock()
+        faults = FaultTransport(backend.transport())
+        options.setdefault("base_url", BASE_URL)
+        options.setdefault("retry_delay", 0)
+        options.setdefault("environ", {})
+        integration = create_integration(http_transport=faults, clock=clock, **options)
+        made.append(integration)
+        email = await sign_in(integration, backend) if signed_in else None
+        return Rig(integration, faults, clock, email)
+
+    yield make
+    for integration in made:
+        await integration.aclose()

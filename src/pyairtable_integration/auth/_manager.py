@@ -16,7 +16,10 @@ from .._errors import (
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
     ResponseValidationError,
+    ServiceError,
+    ServerError,
 )
 from ..transport import Transport
 from ..types import Permissions, TokenPair, User
@@ -27,6 +30,9 @@ logger = logging.getLogger("pyairtable_integration.auth")
 
 SessionEventKind = Literal["signed_in", "refreshed", "signed_out", "ended"]
 REFRESH_RETRY_SECONDS = 5.0  # wait after a refresh that failed for lack of network
+# A refresh that failed this way leaves the refresh token unused: the session is intact and the
+# refresh can be tried again later (the backend was unreachable, failing or busy).
+_TRANSIENT = (APIConnectionError, ServerError, RateLimitedError)
 
 
 @dataclass(frozen=True)
@@ -166,12 +172,13 @@ class AuthManager:
     async def authorization(self) -> str | None:
         """The ``Authorization`` header for a request, refreshing first when the token is due.
 
-        When a due refresh fails for lack of network but the token has not yet expired, the
-        current token is used.
+        When a due refresh fails for lack of network (or a 5xx or 429 answer) but the token has
+        not yet expired, the current token is used.
 
         Raises:
             AuthenticationError: the session ended during the refresh.
-            APIConnectionError: the token has expired and could not be refreshed.
+            APIConnectionError: the token has expired and could not be refreshed (likewise
+                ``ServerError`` or ``RateLimitedError`` when the backend answered so).
         """
         session = self._session
         if session is None:
@@ -180,7 +187,7 @@ class AuthManager:
         if session.tokens.expires_within(self.refresh_margin, now=now):
             try:
                 session = await self.refresh()
-            except APIConnectionError:
+            except _TRANSIENT:
                 if session.tokens.expires_within(0, now=self._clock.now()):
                     raise
         return session.tokens.authorization
@@ -224,8 +231,13 @@ class AuthManager:
                 await self.refresh()
             except AuthenticationError:
                 continue  # the session ended and listeners were told
-            except APIConnectionError as exc:
+            except _TRANSIENT as exc:
                 logger.info("token refresh failed (%s); trying again shortly", exc.type)
+                await self._wait_for_change(REFRESH_RETRY_SECONDS)
+            except ServiceError as exc:
+                # An answer the SDK cannot read (a proxy's page, a newer backend): the refresh
+                # token may or may not be spent, so the session is kept and requests decide.
+                logger.warning("token refresh failed unexpectedly: %r", exc)
                 await self._wait_for_change(REFRESH_RETRY_SECONDS)
 
     async def permissions(self, workspace_id: str) -> Permissions:

@@ -35,7 +35,10 @@ class Services:
         self.health = HealthService(transport)
 
     def __repr__(self) -> str:
-        return "Services(auth, user, workspace, base, table, field, view, record, file, webhook)"
+        return (
+            "Services(auth, user, workspace, base, table, field, view, record, file, webhook, "
+            "event, health)"
+        )
 
 
 __all__ = [

@@ -12,11 +12,17 @@ from pydantic import ValidationError as PydanticValidationError
 from .._errors import ResponseValidationError
 from ..transport import Transport
 from ..transport._client import Params
-from ..types import PageMeta
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 DEFAULT_PER_PAGE = 100  # the most the backend gives per page: fewest round trips when iterating
+
+
+class _PageInfo(Protocol):
+    # Both PageMeta and PositionedPageMeta (which adds event_position) have it; the generated
+    # models are unrelated classes, so a protocol rather than a base class.
+    @property
+    def has_next(self) -> bool: ...
 
 
 class _PagedList(Protocol[T]):
@@ -24,7 +30,7 @@ class _PagedList(Protocol[T]):
     def data(self) -> list[T]: ...
 
     @property
-    def pagination(self) -> PageMeta: ...
+    def pagination(self) -> _PageInfo: ...
 
 
 def compact(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ the authenticator for a fresh token once and tries again; that is not counted as
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import uuid
@@ -127,6 +128,17 @@ class Transport:
         """The pooled httpx2 client (for realtime transports that share its connections)."""
         return self._client
 
+    def with_authenticator(self, authenticator: Authenticator | None) -> Transport:
+        """A view of this transport that takes credentials from ``authenticator`` instead.
+
+        The view shares the connection pool, the breakers, request de-duplication (keyed by
+        credentials, so sessions never share answers) and the metrics; it is how one integration
+        serves many signed-in users (a web app's browsers). Close the original, not the view.
+        """
+        view = copy.copy(self)
+        view.authenticator = authenticator
+        return view
+
     def breaker(self, service: str) -> CircuitBreaker:
         """The circuit breaker of ``service``, created closed on first use."""
         breaker = self._breakers.get(service)
@@ -189,11 +201,11 @@ class Transport:
         if method == "GET" and self.config.deduplicate_requests:
             authorization = await self._authorization(call)
             key = (path, _canonical(params), authorization, tuple(sorted(call.headers.items())))
-            flights_before = self._flights.shared
-            response = await self._flights.run(key, lambda: self._send(call, stream=False))
-            if self._flights.shared != flights_before:
+            # Counted before the wait: a call that joins one in flight is shared whatever its
+            # outcome, and the call that started the flight is not counted.
+            if self._flights.running(key):
                 self.metrics.deduplicated(service)
-            return response
+            return await self._flights.run(key, lambda: self._send(call, stream=False))
         return await self._send(call, stream=False)
 
     @asynccontextmanager

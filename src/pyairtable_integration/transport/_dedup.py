@@ -32,6 +32,10 @@ class SingleFlight(Generic[T]):
             self.shared += 1
         return await asyncio.shield(task)
 
+    def running(self, key: Hashable) -> bool:
+        """Whether a call under ``key`` is in flight (a ``run`` now would share it)."""
+        return key in self._flights
+
     def in_flight(self) -> int:
         """How many distinct calls are running."""
         return len(self._flights)

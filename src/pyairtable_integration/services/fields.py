@@ -1,0 +1,136 @@
+"""The field service: the columns of a table."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
+
+from ..types import FieldList, TableField
+from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
+
+FieldType = Literal[
+    "text",
+    "long_text",
+    "number",
+    "checkbox",
+    "date",
+    "datetime",
+    "select",
+    "multiselect",
+    "email",
+    "url",
+    "phone",
+    "attachment",
+    "reference",
+    "created_time",
+    "last_modified_time",
+    "autonumber",
+]
+
+
+class FieldService(Service):
+    """``/fields``: a table's fields; renaming one renames its key in every record."""
+
+    name = "field"
+
+    async def get_fields(
+        self, table_id: str, *, page: int | None = None, per_page: int | None = None
+    ) -> FieldList:
+        """One page of a table's fields in display order (``.data``, ``.pagination``).
+
+        Raises:
+            NotFoundError: the table does not exist or the caller may not see it.
+        """
+        return await self._call(
+            FieldList,
+            "GET",
+            "/fields",
+            params={"table_id": table_id, "page": page, "per_page": per_page},
+        )
+
+    async def iter_fields(
+        self, table_id: str, *, per_page: int = DEFAULT_PER_PAGE
+    ) -> AsyncIterator[TableField]:
+        """Every field of a table in display order, fetched a page at a time."""
+        async for field in iterate_pages(
+            lambda page: self.get_fields(table_id, page=page, per_page=per_page)
+        ):
+            yield field
+
+    async def get_field(self, field_id: str) -> TableField:
+        """One field.
+
+        Raises:
+            NotFoundError: it does not exist or the caller may not see it.
+        """
+        return await self._call(TableField, "GET", f"/fields/{field_id}")
+
+    async def create_field(
+        self,
+        *,
+        table_id: str,
+        name: str,
+        type: FieldType,
+        required: bool | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> TableField:
+        """Add a field at the end of a table.
+
+        Raises:
+            PermissionDeniedError: the caller is not an owner or admin of the workspace.
+            InvalidRequestError: the name is taken or the options do not suit the type.
+        """
+        return await self._call(
+            TableField,
+            "POST",
+            "/fields",
+            json=compact(
+                {
+                    "table_id": table_id,
+                    "name": name,
+                    "type": type,
+                    "required": required,
+                    "options": None if options is None else dict(options),
+                }
+            ),
+        )
+
+    async def update_field(
+        self,
+        field_id: str,
+        *,
+        name: str | None = None,
+        type: FieldType | None = None,
+        required: bool | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> TableField:
+        """Rename a field, change its type (converting every value) or its options.
+
+        Left-out values are kept.
+
+        Raises:
+            PermissionDeniedError: the caller is not an owner or admin of the workspace.
+            InvalidRequestError: the name is taken, or some values cannot take the new type.
+        """
+        return await self._call(
+            TableField,
+            "PUT",
+            f"/fields/{field_id}",
+            json=compact(
+                {
+                    "name": name,
+                    "type": type,
+                    "required": required,
+                    "options": None if options is None else dict(options),
+                }
+            ),
+        )
+
+    async def delete_field(self, field_id: str) -> None:
+        """Delete a field and its values in every record.
+
+        Raises:
+            PermissionDeniedError: the caller is not an owner or admin of the workspace.
+            InvalidRequestError: it is the table's primary field.
+        """
+        await self._send("DELETE", f"/fields/{field_id}")
