@@ -18,8 +18,8 @@ from .._errors import (
     PermissionDeniedError,
     RateLimitedError,
     ResponseValidationError,
-    ServiceError,
     ServerError,
+    ServiceError,
 )
 from ..transport import Transport
 from ..types import Permissions, TokenPair, User
