@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypedDict, TypeVar, Unpack
 
 import httpx2
 from pydantic import BaseModel, TypeAdapter
@@ -38,6 +38,18 @@ def compact(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+class RequestOptions(TypedDict, total=False):
+    """What a service method may hand the transport besides the method and path."""
+
+    params: Params | None
+    json: Any
+    data: Mapping[str, Any] | None
+    files: Any
+    headers: Mapping[str, str] | None
+    idempotency_key: str | None
+    authenticated: bool
+
+
 class Service:
     """A client of one backend service; subclasses add that service's methods.
 
@@ -54,44 +66,15 @@ class Service:
         return f"{type(self).__name__}()"
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        json: Any = None,
-        data: Mapping[str, Any] | None = None,
-        files: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        authenticated: bool = True,
+        self, method: str, path: str, **options: Unpack[RequestOptions]
     ) -> httpx2.Response:
-        return await self._transport.request(
-            self.name,
-            method,
-            path,
-            params=compact(params) if isinstance(params, Mapping) else params,
-            json=json,
-            data=data,
-            files=files,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            authenticated=authenticated,
-        )
+        params = options.get("params")
+        if isinstance(params, Mapping):
+            options["params"] = compact(params)
+        return await self._transport.request(self.name, method, path, **options)
 
     async def _call(
-        self,
-        model: type[M],
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        json: Any = None,
-        data: Mapping[str, Any] | None = None,
-        files: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        authenticated: bool = True,
+        self, model: type[M], method: str, path: str, **options: Unpack[RequestOptions]
     ) -> M:
         """Send a request and validate its answer as ``model``.
 
@@ -99,26 +82,17 @@ class Service:
             ResponseValidationError: the answer is not JSON of the shape of ``model``.
             ServiceError: whatever the transport raises.
         """
-        response = await self._send(
-            method,
-            path,
-            params=params,
-            json=json,
-            data=data,
-            files=files,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            authenticated=authenticated,
-        )
-        return self._parse(model, response)
+        return self._parse(model, await self._send(method, path, **options))
 
-    async def _call_list(self, item: type[M], method: str, path: str, **kwargs: Any) -> list[M]:
+    async def _call_list(
+        self, item: type[M], method: str, path: str, **options: Unpack[RequestOptions]
+    ) -> list[M]:
         """Send a request whose answer is a plain JSON list of ``item``.
 
         Raises:
             ResponseValidationError: the answer is not such a list.
         """
-        response = await self._send(method, path, **kwargs)
+        response = await self._send(method, path, **options)
         return self._parse_adapter(TypeAdapter(list[item]), response)  # type: ignore[valid-type]
 
     def _parse(self, model: type[M], response: httpx2.Response) -> M:

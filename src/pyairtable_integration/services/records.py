@@ -10,7 +10,7 @@ holds the record as it is now) instead of overwriting their change.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
@@ -116,9 +116,8 @@ class RecordService(Service):
         Raises:
             InvalidOffsetError: the loop paused so long that the cursor expired.
         """
-        offset: str | None = None
-        while True:
-            page = await self.get_records(
+        async for record in _follow_offsets(
+            lambda offset: self.get_records(
                 table_id,
                 view_id=view_id,
                 fields=fields,
@@ -127,11 +126,8 @@ class RecordService(Service):
                 page_size=page_size,
                 offset=offset,
             )
-            for record in page.data:
-                yield record
-            offset = page.pagination.next_offset
-            if offset is None:
-                return
+        ):
+            yield record
 
     async def query_records(
         self,
@@ -181,9 +177,8 @@ class RecordService(Service):
         Raises:
             InvalidOffsetError: the loop paused so long that the cursor expired.
         """
-        offset: str | None = None
-        while True:
-            page = await self.query_records(
+        async for record in _follow_offsets(
+            lambda offset: self.query_records(
                 table_id,
                 view_id=view_id,
                 fields=fields,
@@ -192,11 +187,8 @@ class RecordService(Service):
                 page_size=page_size,
                 offset=offset,
             )
-            for record in page.data:
-                yield record
-            offset = page.pagination.next_offset
-            if offset is None:
-                return
+        ):
+            yield record
 
     async def get_record(self, record_id: str) -> Record:
         """One record.
@@ -381,3 +373,17 @@ class RecordService(Service):
             idempotency_key=idempotency_key,
         )
         return answer.data
+
+
+async def _follow_offsets(
+    fetch: Callable[[str | None], Awaitable[RecordList]],
+) -> AsyncIterator[Record]:
+    """Every record of a cursor-paged listing, fetching each page when the last is used up."""
+    offset: str | None = None
+    while True:
+        page = await fetch(offset)
+        for record in page.data:
+            yield record
+        offset = page.pagination.next_offset
+        if offset is None:
+            return
