@@ -49,6 +49,24 @@ from ._session_client import SessionClient
 from ._sync import SyncIntegration
 from ._version import __version__
 from .auth import FileTokenStore, MemoryTokenStore, Session, SessionEvent, TokenStore
+from .offline import (
+    OfflineOutbox,
+    OutboxCorruptError,
+    OutboxEntry,
+    OutboxError,
+    OutboxEvent,
+    OutboxWriteError,
+)
+from .optimistic import (
+    ConflictStrategy,
+    MutationResult,
+    Mutations,
+    OptimisticManager,
+    PendingUpdate,
+    Resolution,
+    UpdateEvent,
+)
+from .realtime import RealtimeClient, RealtimeState, Reset, Subscription
 
 __all__ = [
     "APIConnectionError",
@@ -58,6 +76,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "ConflictError",
+    "ConflictStrategy",
     "ConnectionStatus",
     "ErrorHandler",
     "EventsResetError",
@@ -68,15 +87,29 @@ __all__ = [
     "InvalidOffsetError",
     "InvalidRequestError",
     "MemoryTokenStore",
+    "MutationResult",
+    "Mutations",
     "NetworkError",
     "NotFoundError",
     "OfflineError",
+    "OfflineOutbox",
+    "OptimisticManager",
+    "OutboxCorruptError",
+    "OutboxEntry",
+    "OutboxError",
+    "OutboxEvent",
+    "OutboxWriteError",
     "PayloadTooLargeError",
+    "PendingUpdate",
     "PermissionDeniedError",
     "PyAirtableIntegration",
     "RateLimitedError",
+    "RealtimeClient",
     "RealtimeConfig",
+    "RealtimeState",
     "RequestTimeoutError",
+    "Reset",
+    "Resolution",
     "ResponseValidationError",
     "ServerError",
     "ServiceError",
@@ -85,8 +118,10 @@ __all__ = [
     "Session",
     "SessionClient",
     "SessionEvent",
+    "Subscription",
     "SyncIntegration",
     "TokenStore",
+    "UpdateEvent",
     "__version__",
     "create_integration",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,6 +69,13 @@ class CacheConfig(_Options):
     default_ttl: float = Field(DEFAULT_CACHE_TIMEOUT, gt=0)
     max_size: int = Field(DEFAULT_CACHE_MAX_SIZE, gt=0)
     enable_persistence: bool = False
+    persistence_path: str = Field(default_factory=lambda: str(_default_cache_file()))
+
+
+def _default_cache_file() -> Path:
+    # Where the persistent cache level lives unless told: the user's cache directory.
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "pyairtable-integration" / "cache.sqlite3"
 
 
 class RealtimeConfig(_Options):
@@ -76,6 +84,15 @@ class RealtimeConfig(_Options):
     websocket_url: str | None = None
     sse_url: str | None = None
     enable_sse_fallback: bool = True
+    # How the realtime client keeps its connection (seconds); the defaults suit a real network.
+    heartbeat_interval: float = Field(15.0, gt=0)
+    heartbeat_timeout: float = Field(10.0, gt=0)
+    sse_heartbeat_timeout: float = Field(45.0, gt=0)
+    reconnect_delay: float = Field(0.5, ge=0)
+    reconnect_max_delay: float = Field(30.0, ge=0)
+    probe_delay: float = Field(5.0, ge=0)
+    poll_interval: float = Field(2.0, gt=0)
+    failures_to_fall: int = Field(2, ge=1)
 
     @field_validator("websocket_url")
     @classmethod
@@ -115,6 +132,8 @@ class IntegrationConfig(_Options):
     cache_timeout: float = Field(DEFAULT_CACHE_TIMEOUT, gt=0)
     enable_optimistic_updates: bool = True
     enable_offline_queue: bool = False
+    # The outbox file; None: $XDG_DATA_HOME (or ~/.local/share)/pyairtable-integration/.
+    offline_path: str | None = None
     cache_config: CacheConfig = CacheConfig()
     realtime_config: RealtimeConfig = RealtimeConfig()
     features: Features = Features()

@@ -106,9 +106,16 @@ class CircuitOpenError(APIConnectionError):
 
 
 class OfflineError(APIConnectionError):
-    """The integration is offline; the write was queued to be sent later."""
+    """The integration is offline; the write was queued to be sent later.
+
+    ``entry_id`` names the outbox entry that holds the write (``pa.offline.pending()``).
+    """
 
     default_type: ClassVar[str] = OFFLINE
+
+    def __init__(self, message: str, *, entry_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.entry_id = entry_id
 
 
 class ResponseValidationError(ServiceError):

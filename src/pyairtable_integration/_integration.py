@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -17,6 +19,10 @@ from ._errors import APIConnectionError, CircuitOpenError
 from ._metrics import Metrics, ServiceMetrics
 from ._session_client import SessionClient
 from .auth import AuthManager, MemoryTokenStore, Session, TokenStore
+from .cache import Cache, CacheLevel
+from .offline import OfflineOutbox, default_outbox_path
+from .optimistic import Mutations, OptimisticManager
+from .realtime import RealtimeClient, RealtimeManager
 from .services import Services
 from .transport import BreakerSnapshot, BreakerState, Transport
 from .types import Health
@@ -72,6 +78,7 @@ class PyAirtableIntegration:
         token_store: TokenStore | None = None,
         clock: Clock | None = None,
         http_transport: httpx2.AsyncBaseTransport | None = None,
+        cache_levels: Sequence[CacheLevel] | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -87,7 +94,32 @@ class PyAirtableIntegration:
             permissions_ttl=config.permissions_ttl,
         )
         self.transport.authenticator = self.auth
-        self.services = Services(self.transport)
+        self.cache = Cache(config, self.clock, levels=cache_levels)
+        self.services = Services(self.transport, cache=self.cache)
+        self.realtime = RealtimeClient(
+            RealtimeManager(
+                config,
+                auth=self.auth,
+                events=self.services.event,
+                http=self.transport.http,
+                clock=self.clock,
+            )
+        )
+        self.offline = OfflineOutbox(
+            services=self.services,
+            auth=self.auth,
+            clock=self.clock,
+            path=default_outbox_path(os.environ)
+            if config.offline_path is None
+            else Path(config.offline_path),
+            enabled=config.features.enable_offline_support or config.enable_offline_queue,
+        )
+        self.optimistic = OptimisticManager(self.cache.records, clock=self.clock)
+        self.mutate = Mutations(
+            self.services.record,
+            self.optimistic,
+            enabled=config.enable_optimistic_updates and config.features.enable_optimistic_updates,
+        )
         self._health: Health | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._initialized = False
@@ -109,8 +141,13 @@ class PyAirtableIntegration:
         if session is not None:
             await self.auth.set_session(session)
         if not self._initialized:
+            # Opened first: a damaged outbox fails initialize() before anything starts.
+            await self.offline.open()
             self._initialized = True
             self._tasks.append(asyncio.create_task(self._supervise(self.auth.keep_fresh)))
+            self.realtime.manager.start()
+            if self.offline.enabled:
+                self._tasks.append(asyncio.create_task(self._supervise(self.offline.run)))
 
     async def aclose(self) -> None:
         """Stop background work and close every connection; safe to call twice."""
@@ -121,6 +158,9 @@ class PyAirtableIntegration:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.offline.close()
+        await self.realtime.aclose()
+        await self.cache.aclose()
         await self.transport.aclose()
 
     async def __aenter__(self) -> Self:
@@ -213,6 +253,14 @@ class PyAirtableIntegration:
             open_breakers=open_breakers,
         )
 
+    async def invalidate_cache(self, prefix: str) -> None:
+        """Drop every cached entry and record list whose key starts with ``prefix``."""
+        await self.cache.invalidate(prefix)
+
+    async def clear_cache(self) -> None:
+        """Drop everything cached, in every level."""
+        await self.cache.clear()
+
     def get_metrics(self) -> dict[str, ServiceMetrics]:
         """Per service: requests, errors, retries, de-duplicated calls, latency percentiles."""
         return self.metrics.snapshot()
@@ -243,6 +291,7 @@ def create_integration(
     token_store: TokenStore | None = None,
     clock: Clock | None = None,
     http_transport: httpx2.AsyncBaseTransport | None = None,
+    cache_levels: Sequence[CacheLevel] | None = None,
     environ: Mapping[str, str] | None = None,
     **options: Any,
 ) -> PyAirtableIntegration:
@@ -251,12 +300,17 @@ def create_integration(
     ``options`` are those of ``IntegrationConfig`` (``base_url``, ``timeout``,
     ``retry_attempts``, ``features={"enable_realtime": True}``...). ``token_store`` keeps the
     session (memory by default); ``http_transport`` replaces the network (tests, in-process
-    backends); ``environ`` replaces ``os.environ``.
+    backends); ``cache_levels`` replaces the cache's shared levels (a ``RedisCacheLevel``);
+    ``environ`` replaces ``os.environ``.
 
     Raises:
         ConfigurationError: an option is unknown or invalid; the message names each one.
     """
     config = build_config(options, environ=environ)
     return PyAirtableIntegration(
-        config, token_store=token_store, clock=clock, http_transport=http_transport
+        config,
+        token_store=token_store,
+        clock=clock,
+        http_transport=http_transport,
+        cache_levels=cache_levels,
     )

@@ -100,6 +100,8 @@ async def make_integration(backend: Backend) -> AsyncIterator[IntegrationFactory
         options.setdefault("retry_delay", 0)
         options.setdefault("http_transport", backend.transport())
         options.setdefault("environ", {})
+        # Service tests count requests; cache tests switch the cache on themselves.
+        options.setdefault("enable_caching", False)
         integration = create_integration(**options)
         await integration.initialize()
         made.append(integration)
@@ -154,6 +156,7 @@ async def faulty(backend: Backend) -> AsyncIterator[RigFactory]:
         options.setdefault("base_url", BASE_URL)
         options.setdefault("retry_delay", 0)
         options.setdefault("environ", {})
+        options.setdefault("enable_caching", False)  # as in make_integration
         integration = create_integration(http_transport=faults, clock=clock, **options)
         made.append(integration)
         email = await sign_in(integration, backend) if signed_in else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -10,12 +10,19 @@ from anyio.abc import SocketStream
 
 
 class TcpProxy:
-    """Forwards connections to ``target``; ``cut()`` drops them all and refuses new ones."""
+    """Forwards connections to ``target``; ``cut()`` drops them all and refuses new ones.
+
+    ``blackhole()`` keeps connections open but lets no byte through either way (a network path
+    that swallows packets, with no FIN); ``reject`` drops any connection on which the client
+    sends a chunk it returns True for (say, a WebSocket upgrade), leaving the others alone.
+    """
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.port = 0
         self.refusing = False
+        self.swallowing = False
+        self.reject: Callable[[bytes], bool] | None = None
         self.connections = 0
         self._scopes: set[anyio.CancelScope] = set()
 
@@ -27,6 +34,11 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.refusing = False
+        self.swallowing = False
+
+    def blackhole(self) -> None:
+        """Let nothing through on open or new connections, without closing any."""
+        self.swallowing = True
 
     async def _handle(self, client: SocketStream) -> None:
         async with client:
@@ -41,19 +53,23 @@ class TcpProxy:
                 self._scopes.add(scope)
                 try:
                     async with upstream, anyio.create_task_group() as pipes:
-                        pipes.start_soon(_pump, client, upstream, pipes.cancel_scope)
-                        pipes.start_soon(_pump, upstream, client, pipes.cancel_scope)
+                        pipes.start_soon(self._pump, client, upstream, pipes.cancel_scope, True)
+                        pipes.start_soon(self._pump, upstream, client, pipes.cancel_scope, False)
                 finally:
                     self._scopes.discard(scope)
 
-
-async def _pump(source: SocketStream, sink: SocketStream, scope: anyio.CancelScope) -> None:
-    try:
-        async for chunk in source:
-            await sink.send(chunk)
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-        pass
-    scope.cancel()
+    async def _pump(
+        self, source: SocketStream, sink: SocketStream, scope: anyio.CancelScope, outbound: bool
+    ) -> None:
+        try:
+            async for chunk in source:
+                if outbound and self.reject is not None and self.reject(chunk):
+                    break
+                if not self.swallowing:
+                    await sink.send(chunk)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            pass
+        scope.cancel()
 
 
 @asynccontextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..transport import Transport
 from .auth import AuthService
 from .bases import BaseService
@@ -16,19 +18,22 @@ from .views import ViewService
 from .webhooks import WebhookService
 from .workspaces import WorkspaceService
 
+if TYPE_CHECKING:
+    from ..cache import Cache
+
 
 class Services:
     """Every service client of one integration, sharing its transport."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, cache: Cache | None = None) -> None:
         self.auth = AuthService(transport)
-        self.user = UserService(transport)
-        self.workspace = WorkspaceService(transport)
-        self.base = BaseService(transport)
-        self.table = TableService(transport)
-        self.field = FieldService(transport)
-        self.view = ViewService(transport)
-        self.record = RecordService(transport)
+        self.user = UserService(transport, cache=cache)
+        self.workspace = WorkspaceService(transport, cache=cache)
+        self.base = BaseService(transport, cache=cache)
+        self.table = TableService(transport, cache=cache)
+        self.field = FieldService(transport, cache=cache)
+        self.view = ViewService(transport, cache=cache)
+        self.record = RecordService(transport, cache=cache)
         self.file = FileService(transport)
         self.webhook = WebhookService(transport)
         self.event = EventService(transport)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Protocol, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, TypeVar, Unpack
 
 import httpx2
 from pydantic import BaseModel, TypeAdapter
@@ -12,6 +12,9 @@ from pydantic import ValidationError as PydanticValidationError
 from .._errors import ResponseValidationError
 from ..transport import Transport
 from ..transport._client import Params
+
+if TYPE_CHECKING:
+    from ..cache import Cache
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -55,12 +58,14 @@ class Service:
 
     Every method sends one logical request through the shared transport (auth, retries,
     breaker, de-duplication) and validates the answer against the generated wire model.
+    Given the integration's ``cache``, reads go through it and writes tell it what changed.
     """
 
     name: ClassVar[str]
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, cache: Cache | None = None) -> None:
         self._transport = transport
+        self._cache = cache
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

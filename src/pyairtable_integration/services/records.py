@@ -13,8 +13,10 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
+from ..cache import ListQuery
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
 from ._base import Service, compact
+from .tables import TableService
 
 #: The most records one batch call may carry (the backend refuses more, all or nothing).
 MAX_BATCH_SIZE = 100
@@ -92,6 +94,26 @@ class RecordService(Service):
             page_size=page_size,
             offset=offset,
         )
+        if self._cache is not None:
+            cache = self._cache
+            return await cache.read_record_list(
+                cache.strategies.record_list(table_id=table_id, **query),
+                ListQuery(
+                    table_id=table_id,
+                    view_id=view_id,
+                    fields=None if fields is None else tuple(fields),
+                    sort=None if sort is None else tuple(dict(spec) for spec in sort),
+                    filter=filter,
+                    page_size=page_size,
+                    offset=offset,
+                ),
+                lambda: self._fetch_records(table_id, query),
+                lambda: TableService(self._transport, cache=cache).get_table(table_id),
+            )
+        return await self._fetch_records(table_id, query)
+
+    async def _fetch_records(self, table_id: str, query: dict[str, Any]) -> RecordList:
+        query = dict(query)
         # Contract §6: ``fields`` repeats in the URL (httpx does that for a list), ``sort``
         # and ``filter`` travel as JSON text.
         for name in ("sort", "filter"):
@@ -191,11 +213,15 @@ class RecordService(Service):
             yield record
 
     async def get_record(self, record_id: str) -> Record:
-        """One record.
+        """One record (the cached one when it is held and current).
 
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
+        if self._cache is not None:
+            return await self._cache.read_record(
+                record_id, lambda: self._call(Record, "GET", f"/records/{record_id}")
+            )
         return await self._call(Record, "GET", f"/records/{record_id}")
 
     async def create_record(
@@ -212,13 +238,14 @@ class RecordService(Service):
             InvalidRequestError: an unknown field or a value that does not suit its field.
             PermissionDeniedError: the caller's role may not write records.
         """
-        return await self._call(
+        record = await self._call(
             Record,
             "POST",
             "/records",
             json=compact({"table_id": table_id, "fields": dict(fields), "typecast": typecast}),
             idempotency_key=idempotency_key,
         )
+        return self._written(record)
 
     async def update_record(
         self,
@@ -236,7 +263,7 @@ class RecordService(Service):
             InvalidRequestError: an unknown field or a value that does not suit its field.
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(
+        record = await self._call(
             Record,
             "PATCH",
             f"/records/{record_id}",
@@ -244,6 +271,7 @@ class RecordService(Service):
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
+        return self._written(record)
 
     async def replace_record(
         self,
@@ -261,7 +289,7 @@ class RecordService(Service):
             InvalidRequestError: an unknown field or a value that does not suit its field.
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(
+        record = await self._call(
             Record,
             "PUT",
             f"/records/{record_id}",
@@ -269,6 +297,7 @@ class RecordService(Service):
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
+        return self._written(record)
 
     async def delete_record(
         self,
@@ -289,6 +318,8 @@ class RecordService(Service):
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
+        if self._cache is not None:
+            self._cache.deleted([record_id])
 
     async def create_records(
         self,
@@ -317,6 +348,8 @@ class RecordService(Service):
             ),
             idempotency_key=idempotency_key,
         )
+        for record in answer.data:
+            self._written(record)
         return answer.data
 
     async def update_records(
@@ -350,6 +383,8 @@ class RecordService(Service):
             ),
             idempotency_key=idempotency_key,
         )
+        for record in answer.data:
+            self._written(record)
         return answer.data
 
     async def delete_records(
@@ -372,7 +407,14 @@ class RecordService(Service):
             json={"table_id": table_id, "ids": list(record_ids)},
             idempotency_key=idempotency_key,
         )
+        if self._cache is not None:
+            self._cache.deleted([item.id for item in answer.data], table_id)
         return answer.data
+
+    def _written(self, record: Record) -> Record:
+        if self._cache is not None:
+            self._cache.written([record])
+        return record
 
 
 async def _follow_offsets(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from ..cache import TABLE_SCHEMA
 from ..types import Table, TableList
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -44,7 +45,16 @@ class TableService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(Table, "GET", f"/tables/{table_id}")
+        if self._cache is None:
+            return await self._call(Table, "GET", f"/tables/{table_id}")
+        table = await self._cache.read(
+            self._cache.strategies.table_schema(table_id=table_id),
+            Table,
+            lambda: self._call(Table, "GET", f"/tables/{table_id}"),
+            lifetime=TABLE_SCHEMA,
+        )
+        self._cache.remember_schema(table)
+        return table
 
     async def create_table(
         self,
@@ -91,7 +101,7 @@ class TableService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
             InvalidRequestError: ``primary_field_id`` is not a field of this table.
         """
-        return await self._call(
+        table = await self._call(
             Table,
             "PUT",
             f"/tables/{table_id}",
@@ -99,6 +109,9 @@ class TableService(Service):
                 {"name": name, "description": description, "primary_field_id": primary_field_id}
             ),
         )
+        if self._cache is not None:
+            self._cache.schema_written(table_id, table.base_id)
+        return table
 
     async def delete_table(self, table_id: str) -> None:
         """Delete a table with its fields, views and records.
@@ -107,3 +120,5 @@ class TableService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
         """
         await self._send("DELETE", f"/tables/{table_id}")
+        if self._cache is not None:
+            self._cache.schema_written(table_id)

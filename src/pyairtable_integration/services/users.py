@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..cache import USER_PROFILE
 from ..types import User, UserList, UserProfile
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -20,7 +21,14 @@ class UserService(Service):
         Raises:
             AuthenticationError: nobody is signed in or the session ended.
         """
-        return await self._call(UserProfile, "GET", "/users/me")
+        if self._cache is None:
+            return await self._call(UserProfile, "GET", "/users/me")
+        return await self._cache.read(
+            self._cache.strategies.user_profile(),
+            UserProfile,
+            lambda: self._call(UserProfile, "GET", "/users/me"),
+            lifetime=USER_PROFILE,
+        )
 
     async def update_current_user(
         self,
@@ -36,7 +44,7 @@ class UserService(Service):
             InvalidRequestError: a name is empty or too long.
             PayloadTooLargeError: the preferences or settings are too large.
         """
-        return await self._call(
+        profile = await self._call(
             UserProfile,
             "PUT",
             "/users/me",
@@ -49,6 +57,9 @@ class UserService(Service):
                 }
             ),
         )
+        if self._cache is not None:
+            await self._cache.invalidate("user:")
+        return profile
 
     async def get_users(
         self, *, page: int | None = None, per_page: int | None = None, search: str | None = None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Literal
 
+from ..cache import WORKSPACE_LIST
 from ..types import AuditEntry, AuditLog, Workspace, WorkspaceList, WorkspaceMember
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -20,9 +21,16 @@ class WorkspaceService(Service):
         self, *, page: int | None = None, per_page: int | None = None
     ) -> WorkspaceList:
         """One page of the caller's workspaces, oldest first (``.data``, ``.pagination``)."""
-        return await self._call(
-            WorkspaceList, "GET", "/workspaces", params={"page": page, "per_page": per_page}
-        )
+
+        def fetch() -> Awaitable[WorkspaceList]:
+            return self._call(
+                WorkspaceList, "GET", "/workspaces", params={"page": page, "per_page": per_page}
+            )
+
+        if self._cache is None:
+            return await fetch()
+        key = self._cache.strategies.workspace_list(page=page, per_page=per_page)
+        return await self._cache.read(key, WorkspaceList, fetch, lifetime=WORKSPACE_LIST)
 
     async def iter_workspaces(
         self, *, per_page: int = DEFAULT_PER_PAGE
@@ -47,12 +55,14 @@ class WorkspaceService(Service):
         Raises:
             InvalidRequestError: the name is empty or too long.
         """
-        return await self._call(
+        workspace = await self._call(
             Workspace,
             "POST",
             "/workspaces",
             json=compact({"name": name, "description": description}),
         )
+        await self._changed()
+        return workspace
 
     async def update_workspace(
         self, workspace_id: str, *, name: str | None = None, description: str | None = None
@@ -62,12 +72,14 @@ class WorkspaceService(Service):
         Raises:
             PermissionDeniedError: the caller is not an owner or admin.
         """
-        return await self._call(
+        workspace = await self._call(
             Workspace,
             "PUT",
             f"/workspaces/{workspace_id}",
             json=compact({"name": name, "description": description}),
         )
+        await self._changed()
+        return workspace
 
     async def delete_workspace(self, workspace_id: str) -> None:
         """Delete a workspace with everything in it.
@@ -76,6 +88,11 @@ class WorkspaceService(Service):
             PermissionDeniedError: the caller is not its owner.
         """
         await self._send("DELETE", f"/workspaces/{workspace_id}")
+        await self._changed()
+
+    async def _changed(self) -> None:
+        if self._cache is not None:
+            await self._cache.invalidate("workspaces:")
 
     async def get_workspace_members(self, workspace_id: str) -> list[WorkspaceMember]:
         """Every member of a workspace, with their user."""

@@ -1,0 +1,645 @@
+"""The offline outbox: writes recorded on disk before they are sent, replayed in order.
+
+A write made through ``pa.offline`` (``create_record``, ``update_record``...) is first recorded
+in the outbox file with its own ``Idempotency-Key``, then sent, together with any earlier writes
+still waiting, strictly in the order they were recorded. When the backend cannot be reached (no
+answer, an open breaker, or 503) the write stays recorded and the caller gets ``OfflineError``
+whose ``entry_id`` names it; it is sent in the background once the backend answers again (a
+health probe, or ``connectivity.set_online(True)`` from the realtime connection), or on
+``sync()``. Every attempt carries the stored key, so a write that reached the backend before the
+process died is answered from the backend's idempotency store and applied once. (The backend
+keeps those answers for 24 hours: an entry left half-sent for longer may be applied twice.)
+
+The outbox keeps the unsent entries in memory too (``pending()`` reads no file): one process at a
+time should use one outbox file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .._clock import Clock
+from .._errors import (
+    APIConnectionError,
+    AuthenticationError,
+    CircuitOpenError,
+    ConflictError,
+    OfflineError,
+    RateLimitedError,
+    ServerError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+from ..auth import AuthManager
+from ..services import Services
+from ..services._base import compact
+from ..services.records import RecordUpdate
+from ..types import DeletedRecord, Record
+from . import _operations
+from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
+from ._connectivity import Connectivity, probe_delay
+from ._store import UNSENT, OutboxEntry, OutboxStore
+
+logger = logging.getLogger("pyairtable_integration.offline")
+
+#: How often one entry may be sent anew after conflicts before it is given up.
+MAX_CONFLICT_RESENDS = 3
+
+EventKind = Literal["queued", "sent", "failed", "dropped"]
+Handling = Literal["keep", "fail", "conflict"]
+
+
+def default_outbox_path(environ: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/pyairtable-integration/outbox.sqlite3``, or under ``~/.local/share``."""
+    data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "pyairtable-integration" / "outbox.sqlite3"
+
+
+def handling(error: ServiceError, *, caller_waits: bool) -> Handling:
+    """What a failed send means for its entry: ``keep`` it for later, ``fail`` it, or resolve
+    a ``conflict``.
+
+    No answer and 503 always keep it. A writer waiting for its own entry hears every other
+    error at once (the entry fails), and a conflict too; in a background replay, 401, 429 and
+    other 5xx keep the entry (nobody is there to tell; they pass), a conflict goes to the
+    strategy, and the remaining 4xx fail it.
+    """
+    if isinstance(error, APIConnectionError | ServiceUnavailableError):
+        return "keep"
+    if caller_waits:
+        return "fail"
+    if isinstance(error, ConflictError):
+        return "conflict"
+    if isinstance(error, AuthenticationError | RateLimitedError | ServerError):
+        return "keep"
+    return "fail"
+
+
+def retry_hint(error: ServiceError) -> float:
+    """The wait the error itself asks for before trying again (0 when it asks none)."""
+    if isinstance(error, CircuitOpenError):
+        return error.retry_in
+    if isinstance(error, RateLimitedError | ServiceUnavailableError):
+        return error.retry_after or 0.0
+    return 0.0
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A change of the outbox: an entry ``queued``, ``sent``, ``failed`` or ``dropped`` on
+    conflict, with the current user's number of unsent entries after it."""
+
+    kind: EventKind
+    entry: OutboxEntry
+    pending: int
+    error: ServiceError | None = None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one replay did; ``stopped_by`` is why it ended with entries still unsent."""
+
+    sent: int
+    failed: int
+    dropped: int
+    pending: int
+    stopped_by: ServiceError | None = None
+
+
+OutboxListener = Callable[[OutboxEvent], None]
+
+
+class OfflineOutbox:
+    """``pa.offline``: writes that survive the network and the process going away.
+
+    With offline support off (``features.enable_offline_support`` and ``enable_offline_queue``
+    both false) the write methods send directly, nothing is recorded, and ``enqueue`` refuses.
+    """
+
+    def __init__(
+        self,
+        *,
+        services: Services,
+        auth: AuthManager,
+        clock: Clock,
+        path: Path,
+        enabled: bool,
+        max_bytes: int | None = None,
+        on_conflict: ConflictStrategy = server_wins,
+    ) -> None:
+        self.path = path
+        self.enabled = enabled
+        #: Decides what a 409 on replay does; ``server_wins`` (drop) unless replaced.
+        self.on_conflict: ConflictStrategy = on_conflict
+        self.connectivity = Connectivity(services.health.get_health, clock=clock)
+        self._services = services
+        self._auth = auth
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._store: OutboxStore | None = None
+        self._unsent: dict[str, OutboxEntry] = {}
+        self._listeners: list[OutboxListener] = []
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        # Entries a writer waits for, and their outcomes once a replay (any) has sent them.
+        self._claimed: set[str] = set()
+        self._outcomes: dict[str, _Sent | ServiceError] = {}
+        #: The last error that stopped the background replay (it goes on at the next wake-up).
+        self.last_error: BaseException | None = None
+        self.connectivity.on_change(self._connectivity_changed)
+        auth.on_session_change(lambda _event: self._wake.set())
+
+    def __repr__(self) -> str:
+        return f"OfflineOutbox(path={str(self.path)!r}, enabled={self.enabled})"
+
+    async def open(self) -> None:
+        """Open the outbox file (when enabled) and load its unsent entries.
+
+        Raises:
+            OutboxCorruptError: the file is not a readable outbox.
+            OutboxError: the file cannot be created or opened.
+        """
+        if not self.enabled or self._store is not None:
+            return
+        store = await asyncio.to_thread(OutboxStore, self.path, max_bytes=self._max_bytes)
+        entries = await asyncio.to_thread(store.entries, states=UNSENT)
+        self._store = store
+        self._unsent = {entry.id: entry for entry in entries}
+        if self._unsent:
+            self._wake.set()
+
+    async def close(self) -> None:
+        """Close the outbox file; safe to call twice (the background work is cancelled first)."""
+        store, self._store = self._store, None
+        if store is not None:
+            await asyncio.to_thread(store.close)
+
+    async def run(self) -> None:
+        """Probe connectivity while offline and replay unsent entries whenever there is work
+        and the backend is reachable, until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.connectivity.run())
+            tasks.create_task(self._flush_forever())
+
+    def on_change(self, listener: OutboxListener) -> Callable[[], None]:
+        """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
+        pending count); returns a function that stops it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def pending(self) -> list[OutboxEntry]:
+        """The signed-in user's unsent entries, in the order they will be sent."""
+        user_id = self._user_id_or_none()
+        return [entry for entry in self._unsent.values() if entry.user_id == user_id]
+
+    @property
+    def pending_count(self) -> int:
+        """How many of the signed-in user's entries are unsent."""
+        return len(self.pending())
+
+    async def entries(self) -> list[OutboxEntry]:
+        """Every entry of the signed-in user still in the file (sent and failed ones too).
+
+        Raises:
+            OutboxError: the file cannot be read.
+        """
+        user_id = self._user_id_or_none()
+        if self._store is None or user_id is None:
+            return []
+        return await asyncio.to_thread(self._store.entries, user_id)
+
+    async def prune(self) -> int:
+        """Delete the signed-in user's sent and failed entries from the file; how many went.
+
+        Raises:
+            OutboxWriteError: the file could not be written.
+        """
+        user_id = self._user_id_or_none()
+        if self._store is None or user_id is None:
+            return 0
+        return await asyncio.to_thread(self._store.prune, user_id)
+
+    async def enqueue(
+        self,
+        operation: _operations.Operation,
+        arguments: Mapping[str, Any],
+        *,
+        update_id: str | None = None,
+    ) -> OutboxEntry:
+        """Record a write to be sent in the background, without trying to send it now.
+
+        ``arguments`` are the keyword arguments of the record service method ``operation``
+        names (``{"table_id", "fields"}`` for ``create_record``...); ``update_id`` links the entry
+        to an optimistic update.
+
+        Raises:
+            RuntimeError: offline support is off.
+            AuthenticationError: nobody is signed in (entries belong to a user).
+            ValueError: an unknown operation or wrong arguments.
+            OutboxWriteError: the entry could not be recorded (nothing was sent either).
+        """
+        entry = await self._record(operation, arguments, update_id)
+        self._wake.set()
+        return entry
+
+    async def sync(self) -> SyncResult:
+        """Send the signed-in user's unsent entries now, in order, until done or a send fails
+        for want of an answer (then the rest waits).
+
+        Raises:
+            OutboxWriteError: an outcome could not be recorded.
+            Exception: whatever the conflict strategy raised (the entry stays unsent).
+        """
+        return await self._drain()
+
+    async def create_record(
+        self,
+        table_id: str,
+        fields: Mapping[str, Any],
+        *,
+        typecast: bool | None = None,
+        update_id: str | None = None,
+    ) -> Record:
+        """Record, then send, a record creation; the created record.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        arguments = compact({"table_id": table_id, "fields": dict(fields), "typecast": typecast})
+        return Record.model_validate(await self._write("create_record", arguments, update_id))
+
+    async def update_record(
+        self,
+        record_id: str,
+        fields: Mapping[str, Any],
+        *,
+        typecast: bool | None = None,
+        expected_version: int | None = None,
+        update_id: str | None = None,
+    ) -> Record:
+        """Record, then send, a merge of ``fields`` into a record; the record after it.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ConflictError: the record is not at ``expected_version`` (the entry failed).
+            ServiceError: the backend refused it otherwise (the entry is marked failed).
+        """
+        arguments = compact(
+            {
+                "record_id": record_id,
+                "fields": dict(fields),
+                "typecast": typecast,
+                "expected_version": expected_version,
+            }
+        )
+        return Record.model_validate(await self._write("update_record", arguments, update_id))
+
+    async def replace_record(
+        self,
+        record_id: str,
+        fields: Mapping[str, Any],
+        *,
+        typecast: bool | None = None,
+        expected_version: int | None = None,
+        update_id: str | None = None,
+    ) -> Record:
+        """Record, then send, a replacement of all of a record's fields; the record after it.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ConflictError: the record is not at ``expected_version`` (the entry failed).
+            ServiceError: the backend refused it otherwise (the entry is marked failed).
+        """
+        arguments = compact(
+            {
+                "record_id": record_id,
+                "fields": dict(fields),
+                "typecast": typecast,
+                "expected_version": expected_version,
+            }
+        )
+        return Record.model_validate(await self._write("replace_record", arguments, update_id))
+
+    async def delete_record(
+        self,
+        record_id: str,
+        *,
+        expected_version: int | None = None,
+        update_id: str | None = None,
+    ) -> None:
+        """Record, then send, a record deletion.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        arguments = compact({"record_id": record_id, "expected_version": expected_version})
+        await self._write("delete_record", arguments, update_id)
+
+    async def create_records(
+        self,
+        table_id: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        typecast: bool | None = None,
+        update_id: str | None = None,
+    ) -> list[Record]:
+        """Record, then send, a batch creation (all or none); the created records.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        arguments = compact(
+            {
+                "table_id": table_id,
+                "records": [dict(fields) for fields in records],
+                "typecast": typecast,
+            }
+        )
+        answer = await self._write("create_records", arguments, update_id)
+        return [Record.model_validate(item) for item in answer]
+
+    async def update_records(
+        self,
+        table_id: str,
+        records: Sequence[RecordUpdate],
+        *,
+        typecast: bool | None = None,
+        update_id: str | None = None,
+    ) -> list[Record]:
+        """Record, then send, a batch merge (all or none); the records after it.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        arguments = compact(
+            {
+                "table_id": table_id,
+                "records": [{"id": item["id"], "fields": dict(item["fields"])} for item in records],
+                "typecast": typecast,
+            }
+        )
+        answer = await self._write("update_records", arguments, update_id)
+        return [Record.model_validate(item) for item in answer]
+
+    async def delete_records(
+        self, table_id: str, record_ids: Sequence[str], *, update_id: str | None = None
+    ) -> list[DeletedRecord]:
+        """Record, then send, a batch deletion (all or none); what was deleted.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        arguments = {"table_id": table_id, "record_ids": list(record_ids)}
+        answer = await self._write("delete_records", arguments, update_id)
+        return [DeletedRecord.model_validate(item) for item in answer]
+
+    async def _write(
+        self, operation: _operations.Operation, arguments: Mapping[str, Any], update_id: str | None
+    ) -> Any:
+        if not self.enabled:
+            # Nothing recorded: one fresh key still makes the transport's retries safe.
+            return await _operations.send(
+                self._services.record, operation, arguments, uuid.uuid4().hex
+            )
+        entry = await self._record(operation, arguments, update_id, claim=True)
+        try:
+            if not self.connectivity.online:
+                # Offline means paused: the write waits for the probe instead of failing slowly.
+                self._wake.set()
+                raise self._offline(entry, None)
+            result = await self._drain(until=entry.id)
+            outcome = self._outcomes.pop(entry.id, None)
+        finally:
+            self._claimed.discard(entry.id)
+            self._outcomes.pop(entry.id, None)
+        if self._unsent:
+            self._wake.set()
+        if isinstance(outcome, _Sent):
+            return outcome.result
+        if isinstance(outcome, ServiceError):
+            raise outcome
+        # Not reached, or kept after a send without an answer: it waits in the outbox.
+        raise self._offline(entry, result.stopped_by)
+
+    def _offline(self, entry: OutboxEntry, cause: ServiceError | None) -> OfflineError:
+        ahead = sum(1 for other in self.pending() if other.seq < entry.seq)
+        reason = "" if cause is None else f" ({cause.type}: {cause.message})"
+        error = OfflineError(
+            f"The backend cannot be reached{reason}; the write is kept in the outbox as entry "
+            f"{entry.id} and will be sent when it answers again"
+            + (f", after {ahead} earlier writes." if ahead else "."),
+            entry_id=entry.id,
+            service="record",
+        )
+        error.__cause__ = cause
+        return error
+
+    async def _record(
+        self,
+        operation: _operations.Operation,
+        arguments: Mapping[str, Any],
+        update_id: str | None,
+        *,
+        claim: bool = False,
+    ) -> OutboxEntry:
+        if not self.enabled or self._store is None:
+            raise RuntimeError(
+                "Offline support is off (or the integration is not initialized): turn on "
+                "features.enable_offline_support and call initialize() to use the outbox."
+            )
+        session = self._auth.session
+        if session is None:
+            raise AuthenticationError("Sign in first: outbox entries belong to a user.")
+        _operations.check_arguments(operation, arguments)
+        entry = await asyncio.to_thread(
+            self._store.add,
+            id="obx_" + uuid.uuid4().hex,
+            user_id=session.user_id,
+            operation=operation,
+            arguments=arguments,
+            idempotency_key=uuid.uuid4().hex,
+            update_id=update_id,
+            created_at=self._clock.now(),
+        )
+        if claim:
+            # Before it is visible to a replay, so its outcome is kept for the waiting writer.
+            self._claimed.add(entry.id)
+        self._unsent[entry.id] = entry
+        self._emit("queued", entry)
+        return entry
+
+    async def _drain(self, *, until: str | None = None) -> SyncResult:
+        async with self._lock:
+            sent = failed = dropped = 0
+            stopped_by: ServiceError | None = None
+            while self._store is not None and (until is None or until in self._unsent):
+                queue = self.pending()
+                if not queue:
+                    break
+                entry = queue[0]
+                outcome = await self._send(entry, caller_waits=entry.id in self._claimed)
+                if entry.id in self._claimed and outcome.kind != "kept":
+                    self._outcomes[entry.id] = outcome.value
+                if outcome.kind == "sent":
+                    sent += 1
+                elif outcome.kind == "failed":
+                    failed += 1
+                elif outcome.kind == "dropped":
+                    dropped += 1
+                else:
+                    stopped_by = outcome.value if isinstance(outcome.value, ServiceError) else None
+                    break
+            return SyncResult(
+                sent=sent,
+                failed=failed,
+                dropped=dropped,
+                pending=self.pending_count,
+                stopped_by=stopped_by,
+            )
+
+    async def _send(self, entry: OutboxEntry, *, caller_waits: bool) -> _Outcome:
+        store = self._store
+        assert store is not None
+        for _ in range(MAX_CONFLICT_RESENDS + 1):
+            await asyncio.to_thread(store.begin_send, entry.id)
+            entry = dataclasses.replace(entry, state="sending", attempts=entry.attempts + 1)
+            self._unsent[entry.id] = entry
+            try:
+                result = await _operations.send(
+                    self._services.record, entry.operation, entry.arguments, entry.idempotency_key
+                )
+            except ServiceError as exc:
+                error = exc
+            except BaseException:
+                # Cancelled mid-send: the entry goes back to waiting, its key kept.
+                await asyncio.shield(asyncio.to_thread(store.finish, entry.id, "pending"))
+                raise
+            else:
+                # Recorded before it counts as done: a crash now leaves it "sending", and its
+                # replay is answered from the backend's idempotency store.
+                await asyncio.to_thread(store.finish, entry.id, "done", result=result)
+                self._forget(entry)
+                self.connectivity.set_online(True)
+                self._emit("sent", dataclasses.replace(entry, state="done", result=result))
+                return _Outcome("sent", _Sent(result))
+            kind = handling(error, caller_waits=caller_waits)
+            if kind == "keep":
+                await asyncio.to_thread(store.finish, entry.id, "pending")
+                self._unsent[entry.id] = dataclasses.replace(entry, state="pending")
+                if isinstance(error, APIConnectionError) and not isinstance(
+                    error, CircuitOpenError
+                ):
+                    self.connectivity.set_online(False)
+                return _Outcome("kept", error)
+            if kind == "fail":
+                return await self._fail(entry, "failed", error)
+            assert isinstance(error, ConflictError)
+            try:
+                resolution = await self._resolve(entry, error)
+            except BaseException:
+                await asyncio.shield(asyncio.to_thread(store.finish, entry.id, "pending"))
+                raise
+            if resolution.action == "drop" or resolution.arguments is None:
+                return await self._fail(entry, "dropped", error)
+            _operations.check_arguments(entry.operation, resolution.arguments)
+            key = uuid.uuid4().hex
+            await asyncio.to_thread(
+                store.rewrite, entry.id, arguments=resolution.arguments, idempotency_key=key
+            )
+            entry = dataclasses.replace(
+                entry, arguments=dict(resolution.arguments), idempotency_key=key, state="pending"
+            )
+            self._unsent[entry.id] = entry
+        return await self._fail(entry, "failed", error)
+
+    async def _fail(
+        self, entry: OutboxEntry, kind: Literal["failed", "dropped"], error: ServiceError
+    ) -> _Outcome:
+        assert self._store is not None
+        reason = f"{'dropped on ' if kind == 'dropped' else ''}{error.type}: {error.message}"
+        await asyncio.to_thread(self._store.finish, entry.id, "failed", error=reason)
+        self._forget(entry)
+        self._emit(kind, dataclasses.replace(entry, state="failed", error=reason), error)
+        return _Outcome(kind, error)
+
+    async def _resolve(self, entry: OutboxEntry, error: ConflictError) -> ConflictResolution:
+        decided = self.on_conflict(entry, error)
+        if inspect.isawaitable(decided):
+            decided = await decided
+        return decided
+
+    async def _flush_forever(self) -> None:
+        failures = 0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.connectivity.wait_online()
+            try:
+                result = await self._drain()
+            except Exception as exc:
+                # An outcome that could not be recorded, or a conflict strategy that failed: the
+                # entry stays unsent and is tried at the next wake-up, not in a tight loop.
+                self.last_error = exc
+                logger.exception("replaying the outbox failed")
+                continue
+            if result.stopped_by is None:
+                failures = 0
+                continue
+            failures += 1
+            self._wake.set()
+            await self._clock.sleep(max(probe_delay(failures), retry_hint(result.stopped_by)))
+
+    def _connectivity_changed(self, online: bool) -> None:
+        if online:
+            self._wake.set()
+
+    def _forget(self, entry: OutboxEntry) -> None:
+        self._unsent.pop(entry.id, None)
+
+    def _user_id_or_none(self) -> str | None:
+        session = self._auth.session
+        return None if session is None else session.user_id
+
+    def _emit(self, kind: EventKind, entry: OutboxEntry, error: ServiceError | None = None) -> None:
+        event = OutboxEvent(kind, entry, self.pending_count, error)
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("an outbox listener failed")
+
+
+@dataclass(frozen=True)
+class _Sent:
+    result: Any
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    kind: Literal["sent", "failed", "dropped", "kept"]
+    value: _Sent | ServiceError

@@ -1,0 +1,23 @@
+"""The realtime client: subscriptions fed over WebSocket, Server-Sent Events or the event log."""
+
+from ._client import RealtimeClient
+from ._manager import RealtimeManager, SignedOut
+from ._sse import SseDecoder, SseMessage
+from ._state import Ladder, RealtimeState, Status, TransportKind
+from ._subscription import Reset, Subscription
+from ._websocket import HeartbeatTimeout
+
+__all__ = [
+    "HeartbeatTimeout",
+    "Ladder",
+    "RealtimeClient",
+    "RealtimeManager",
+    "RealtimeState",
+    "Reset",
+    "SignedOut",
+    "SseDecoder",
+    "SseMessage",
+    "Status",
+    "Subscription",
+    "TransportKind",
+]

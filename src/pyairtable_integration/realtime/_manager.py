@@ -1,0 +1,539 @@
+"""The realtime connection: one background loop that keeps events flowing to subscriptions.
+
+The loop climbs down the transport ladder (WebSocket, SSE, polling; see ``_state``) when a
+transport keeps failing, waits a jittered backoff between attempts, and while below WebSocket
+probes it and climbs straight back when it answers. Each subscription keeps its position, so
+whatever the transport and however often it changes, a subscriber gets every event once and in
+order. Deliveries run in one task per subscription that has something queued (and only while it
+has), so a slow callback never holds up the socket reader or another subscriber.
+
+Owned by the integration: ``start`` in ``initialize()``, ``aclose`` in ``aclose()``; nothing runs
+before or after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx2
+from websockets.exceptions import WebSocketException
+
+from .._clock import Clock
+from .._config import IntegrationConfig, RealtimeConfig
+from .._errors import APIConnectionError
+from ..auth import AuthManager, SessionEvent
+from ..services.events import EventService
+from ..transport import RetryPolicy, backoff_delay
+from ..types import Event
+from ._fallback import FALLBACK_ERRORS, polling_feed, run_per_subscription, sse_feed
+from ._state import (
+    Ladder,
+    RealtimeState,
+    state_after_failure,
+    state_when_live,
+    state_when_trying,
+)
+from ._subscription import (
+    BatchCallback,
+    Channel,
+    EventCallback,
+    Reset,
+    ResetCallback,
+    Subscription,
+)
+from ._tasks import first_of
+from ._websocket import (
+    HeartbeatTimeout,
+    TokenRejected,
+    auth_message,
+    open_socket,
+    subscribe_message,
+    unsubscribe_message,
+)
+from ._websocket import run_session as run_websocket
+
+logger = logging.getLogger("pyairtable_integration.realtime")
+
+StateListener = Callable[[RealtimeState], object]
+EventListener = Callable[[Event], object]
+ResetListener = Callable[[Reset], object]
+#: How many recently delivered ``seq`` the global listeners remember, to see each event once.
+_RECENT = 10_000
+#: How many (aggregate_id, version) pairs of the app's own writes are remembered.
+_LOCAL = 10_000
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    EOFError,
+    WebSocketException,
+    *FALLBACK_ERRORS,
+)
+
+
+class SignedOut(Exception):
+    """There is no session to connect with; the loop waits for a sign-in."""
+
+
+class RealtimeManager:
+    """The connection: its state, its transport, and the subscriptions it serves.
+
+    ``state`` is a ``RealtimeState``; ``on_state_change(listener)`` calls ``listener`` with
+    every new state. ``connect()`` and ``disconnect()`` start and stop the connection; with
+    subscriptions and a running integration it connects by itself.
+    """
+
+    def __init__(
+        self,
+        config: IntegrationConfig,
+        *,
+        auth: AuthManager,
+        events: EventService,
+        http: httpx2.AsyncClient,
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.options: RealtimeConfig = config.realtime_config
+        self.websocket_url = config.websocket_url
+        self.sse_url = config.sse_url
+        self.enabled = config.features.enable_realtime
+        self.auth = auth
+        self.events = events
+        self.http = http
+        self.clock = clock
+        self.state = RealtimeState()
+        #: Where the live WebSocket session takes frames to send (None when there is none).
+        self.outbox: asyncio.Queue[str] | None = None
+        #: Set when subscriptions come or go (the fallback sessions follow it).
+        self.changed = asyncio.Event()
+        self._subscriptions: dict[str, Subscription] = {}
+        self._state_listeners: list[StateListener] = []
+        self._event_listeners: list[EventListener] = []
+        self._reset_listeners: list[ResetListener] = []
+        self._recent: OrderedDict[int, None] = OrderedDict()
+        self._local: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._deliveries: dict[str, asyncio.Task[None]] = {}
+        self._runner: asyncio.Task[None] | None = None
+        self._started = False
+        self._wanted = True
+        self._closed = False
+        self._token_override: str | None = None
+        self._session_changed = asyncio.Event()
+        self._live = asyncio.Event()
+        self._attempted = asyncio.Event()
+        self._remove_auth_listener = auth.on_session_change(self._session_change)
+        self._policy = RetryPolicy(
+            base_delay=self.options.reconnect_delay, max_delay=self.options.reconnect_max_delay
+        )
+        self._probe_policy = RetryPolicy(
+            base_delay=self.options.probe_delay, max_delay=self.options.reconnect_max_delay
+        )
+
+    # Lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Let the connection run (the integration calls it from ``initialize()``)."""
+        self._started = True
+        self._run_if_wanted()
+
+    async def connect(self, access_token: str | None = None) -> None:
+        """Connect (again after ``disconnect``); returns once live or after the first failure.
+
+        ``access_token`` replaces the session's token for this connection (an app that manages
+        tokens itself); by default the signed-in session's token is used and renewed.
+        The loop keeps trying after a failure; ``state`` says how it is going.
+
+        Raises:
+            RuntimeError: realtime is switched off (``features.enable_realtime``) or the
+                integration is closed.
+        """
+        self._check_usable()
+        if access_token is not None and access_token != self._token_override:
+            await self._stop_runner()  # reconnect with the token given
+        self._token_override = access_token
+        self._wanted = True
+        self._started = True
+        self._live.clear()
+        self._attempted.clear()
+        self._run_if_wanted(force=True)
+        live = asyncio.ensure_future(self._live.wait())
+        attempted = asyncio.ensure_future(self._attempted.wait())
+        try:
+            await asyncio.wait([live, attempted], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            live.cancel()
+            attempted.cancel()
+
+    async def disconnect(self) -> None:
+        """Close the connection and stay closed until ``connect()``; subscriptions are kept.
+
+        Events already received are still handed to their callbacks before this returns.
+        """
+        self._wanted = False
+        await self._stop_runner()
+        current = asyncio.current_task()
+        await asyncio.gather(
+            *(task for task in self._deliveries.values() if task is not current),
+            return_exceptions=True,
+        )
+
+    async def aclose(self) -> None:
+        """Stop everything: the connection and any delivery under way; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wanted = False
+        self._remove_auth_listener()
+        await self._stop_runner()
+        tasks = list(self._deliveries.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._deliveries.clear()
+
+    @property
+    def running(self) -> bool:
+        """Whether a background task of the connection or of a delivery is alive."""
+        runner = self._runner is not None and not self._runner.done()
+        return runner or any(not task.done() for task in self._deliveries.values())
+
+    # Listeners ---------------------------------------------------------------------------------
+
+    def on_state_change(self, listener: StateListener) -> Callable[[], None]:
+        """Call ``listener(state)`` on every change of state; returns a function to stop."""
+        self._state_listeners.append(listener)
+        return lambda: _discard(self._state_listeners, listener)
+
+    def on_event(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(event)`` once for every event delivered to any subscription.
+
+        Events of the app's own writes (``mark_local``) are not passed on: whoever wrote has
+        applied them already. Returns a function to stop.
+        """
+        self._event_listeners.append(listener)
+        return lambda: _discard(self._event_listeners, listener)
+
+    def on_reset(self, listener: ResetListener) -> Callable[[], None]:
+        """Call ``listener(reset)`` whenever a subscription's missed events are gone."""
+        self._reset_listeners.append(listener)
+        return lambda: _discard(self._reset_listeners, listener)
+
+    def mark_local(self, aggregate_id: str, version: int) -> None:
+        """Remember that the app itself wrote ``version`` of ``aggregate_id``."""
+        self._local[(aggregate_id, version)] = None
+        while len(self._local) > _LOCAL:
+            self._local.popitem(last=False)
+
+    def is_local(self, event: Event) -> bool:
+        """Whether ``event`` reports a write the app marked with ``mark_local``."""
+        return event.version is not None and (event.aggregate_id, event.version) in self._local
+
+    # Subscriptions -----------------------------------------------------------------------------
+
+    def add(
+        self,
+        channel: Channel,
+        filters: Mapping[str, str],
+        *,
+        callback: EventCallback | None = None,
+        batch_callback: BatchCallback | None = None,
+        batch_window: float = 0.0,
+        on_reset: ResetCallback | None = None,
+    ) -> Subscription:
+        """Register a subscription and start serving it.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+            ValueError: an unknown filter name.
+        """
+        self._check_usable()
+        subscription = Subscription(
+            f"sub_{secrets.token_hex(6)}",
+            channel,
+            filters,
+            callback=callback,
+            batch_callback=batch_callback,
+            batch_window=batch_window,
+            on_reset=on_reset,
+        )
+        self._subscriptions[subscription.id] = subscription
+        self.changed.set()
+        if self.outbox is not None:
+            self.outbox.put_nowait(subscribe_message(subscription))
+        self._run_if_wanted()
+        return subscription
+
+    def remove(self, subscription: Subscription) -> None:
+        """Stop ``subscription``: nothing more is delivered to it, queued events included."""
+        subscription.active = False
+        subscription.pending.clear()
+        if self._subscriptions.pop(subscription.id, None) is None:
+            return
+        self.changed.set()
+        if self.outbox is not None:
+            self.outbox.put_nowait(unsubscribe_message(subscription.id))
+
+    def subscription(self, subscription_id: object) -> Subscription | None:
+        """The active subscription with this id, if any."""
+        if not isinstance(subscription_id, str):
+            return None
+        return self._subscriptions.get(subscription_id)
+
+    def active_subscriptions(self) -> list[Subscription]:
+        return [sub for sub in self._subscriptions.values() if sub.active]
+
+    # Called by the transports ------------------------------------------------------------------
+
+    def take(self, subscription: Subscription, event: Event) -> None:
+        """Queue ``event`` for ``subscription`` unless it has seen it."""
+        if subscription.take(event):
+            self._deliver_soon(subscription)
+
+    def reset(self, subscription: Subscription, position: int) -> None:
+        """Tell ``subscription`` its missed events are gone; it goes on from ``position``."""
+        if subscription.active:
+            subscription.reset(position)
+            self._deliver_soon(subscription)
+
+    def refused(self, subscription: Subscription, error: Mapping[str, Any]) -> None:
+        """The backend refused ``subscription`` (not a member any more): stop it for good."""
+        logger.warning("realtime subscription %s refused: %s", subscription.id, error)
+        self.remove(subscription)
+
+    def went_live(self) -> None:
+        """The transport in use delivers events."""
+        ladder = self._ladder
+        if ladder is not None and not self.state.live:
+            ladder.live()
+            self._set_state(state_when_live(ladder))
+        self._live.set()
+        self._attempted.set()
+
+    async def token(self) -> str:
+        """The access token to connect with.
+
+        Raises:
+            SignedOut: there is no session (and no token was given to ``connect``).
+        """
+        if self._token_override is not None:
+            return self._token_override
+        authorization = await self.auth.authorization()
+        if authorization is None:
+            raise SignedOut("not signed in")
+        return authorization.partition(" ")[2]
+
+    async def token_rejected(self, token: str) -> None:
+        """The backend refused ``token``: get a newer one.
+
+        Raises:
+            SignedOut: the session ended (or the token given to ``connect`` expired).
+        """
+        if self._token_override is not None:
+            # The app's own token expired: go on with the session's, if there is one.
+            self._token_override = None
+            if self.auth.session is None:
+                raise SignedOut("the access token given to connect() was refused")
+            return
+        if not await self.auth.recover(f"Bearer {token}"):
+            raise SignedOut("the session ended")
+
+    # The loop ----------------------------------------------------------------------------------
+
+    _ladder: Ladder | None = None
+
+    def _check_usable(self) -> None:
+        if not self.enabled:
+            raise RuntimeError("Realtime is switched off (features.enable_realtime).")
+        if self._closed:
+            raise RuntimeError("This integration is closed; create a new one.")
+
+    def _run_if_wanted(self, *, force: bool = False) -> None:
+        if not (self._started and self._wanted and self.enabled) or self._closed:
+            return
+        if not (force or self._subscriptions):
+            return
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    async def _stop_runner(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        self.outbox = None
+        self._set_state(RealtimeState("closed"))
+
+    async def _run(self) -> None:
+        ladder = self._ladder = Ladder(
+            sse_enabled=self.options.enable_sse_fallback,
+            failures_to_fall=self.options.failures_to_fall,
+        )
+        try:
+            while True:
+                self._session_changed.clear()
+                self._set_state(state_when_trying(ladder, self.state))
+                try:
+                    if ladder.in_fallback:
+                        await self._fallback(ladder)
+                    else:
+                        await run_websocket(self, await self.token())
+                except SignedOut as exc:
+                    self._set_state(RealtimeState("offline", ladder.current, 0, str(exc)))
+                    self._attempted.set()
+                    await self._session_changed.wait()
+                    continue
+                except TokenRejected as exc:
+                    # 4401: renew the token, then reconnect at once (the socket itself was fine).
+                    logger.info("realtime token refused (%s); renewing", exc)
+                    self._set_state(state_after_failure(ladder, _describe(exc)))
+                    try:
+                        await self.token_rejected(await self.token())
+                    except SignedOut as ended:
+                        self._set_state(RealtimeState("offline", ladder.current, 0, str(ended)))
+                        await self._session_changed.wait()
+                    except APIConnectionError as failed:
+                        await self._after_failure(ladder, failed)
+                    continue
+                except _CONNECTION_ERRORS as exc:
+                    await self._after_failure(ladder, exc)
+                    continue
+                # A fallback session returns when the WebSocket probe succeeded.
+                ladder.back_to_top()
+        finally:
+            self._ladder = None
+            self.outbox = None
+
+    async def _after_failure(self, ladder: Ladder, error: BaseException) -> None:
+        logger.info("realtime %s failed: %r", ladder.current, error)
+        ladder.failed()
+        self._set_state(state_after_failure(ladder, _describe(error)))
+        self._attempted.set()
+        await self.clock.sleep(backoff_delay(self._policy, ladder.attempt))
+
+    async def _fallback(self, ladder: Ladder) -> None:
+        feed = sse_feed if ladder.current == "sse" else polling_feed
+        await first_of(run_per_subscription(self, feed), self._probe())
+
+    async def _probe(self) -> None:
+        """Return once a WebSocket opens and authenticates (tried with a growing backoff)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.clock.sleep(backoff_delay(self._probe_policy, attempt))
+            try:
+                ws = await open_socket(self, await self.token())
+            except SignedOut:
+                continue
+            except _CONNECTION_ERRORS as exc:  # a refused token (4401) among them
+                logger.debug("realtime WebSocket probe failed: %r", exc)
+                continue
+            await ws.close()
+            return
+
+    # Deliveries --------------------------------------------------------------------------------
+
+    def _deliver_soon(self, subscription: Subscription) -> None:
+        task = self._deliveries.get(subscription.id)
+        if task is None or task.done():
+            self._deliveries[subscription.id] = asyncio.get_running_loop().create_task(
+                self._deliver(subscription)
+            )
+
+    async def _deliver(self, subscription: Subscription) -> None:
+        try:
+            while subscription.pending and subscription.active:
+                item = subscription.pending[0]
+                if isinstance(item, Reset):
+                    subscription.pending.popleft()
+                    await self._notify_reset(subscription, item)
+                elif subscription.batch_callback is not None:
+                    if subscription.batch_window > 0:
+                        await self.clock.sleep(subscription.batch_window)
+                    batch: list[Event] = []
+                    while subscription.pending and isinstance(subscription.pending[0], Event):
+                        event = subscription.pending.popleft()
+                        assert isinstance(event, Event)
+                        batch.append(event)
+                    if subscription.active and batch:
+                        subscription.delivered += len(batch)
+                        await _call(subscription.batch_callback, batch)
+                        for event in batch:
+                            await self._notify_event(event)
+                else:
+                    subscription.pending.popleft()
+                    assert isinstance(item, Event)
+                    subscription.delivered += 1
+                    if subscription.callback is not None:
+                        await _call(subscription.callback, item)
+                    await self._notify_event(item)
+        finally:
+            if self._deliveries.get(subscription.id) is asyncio.current_task():
+                del self._deliveries[subscription.id]
+
+    async def _notify_event(self, event: Event) -> None:
+        if not self._event_listeners or event.seq in self._recent or self.is_local(event):
+            return
+        self._recent[event.seq] = None
+        while len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        for listener in tuple(self._event_listeners):
+            await _call(listener, event)
+
+    async def _notify_reset(self, subscription: Subscription, reset: Reset) -> None:
+        if subscription.on_reset is not None:
+            await _call(subscription.on_reset, reset)
+        for listener in tuple(self._reset_listeners):
+            await _call(listener, reset)
+
+    # State and session -------------------------------------------------------------------------
+
+    def _set_state(self, state: RealtimeState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        for listener in tuple(self._state_listeners):
+            try:
+                listener(state)
+            except Exception:
+                logger.exception("realtime state listener failed")
+
+    def _session_change(self, event: SessionEvent) -> None:
+        self._session_changed.set()
+        renewable = self._token_override is None and self.outbox is not None
+        if event.kind == "refreshed" and event.session is not None and renewable:
+            # Renew the token on the live socket, so the backend does not close it (4401).
+            assert self.outbox is not None
+            self.outbox.put_nowait(auth_message(event.session.tokens.access_token))
+
+    def __repr__(self) -> str:
+        return f"RealtimeManager(state={self.state}, subscriptions={len(self._subscriptions)})"
+
+
+async def _call(callback: Callable[[Any], object], argument: Any) -> None:
+    """Call an app callback (sync or async); its failure is logged, never stops delivery."""
+    try:
+        result = callback(argument)
+        if inspect.isawaitable(result):
+            await result
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("realtime callback %r failed", callback)
+
+
+def _discard(items: list[Any], item: Any) -> None:
+    if item in items:
+        items.remove(item)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+__all__ = ["HeartbeatTimeout", "RealtimeManager", "SignedOut"]
