@@ -3,6 +3,11 @@
 Each ``measure_*`` is independent (its own integration and user on the same backend) and adds
 rows to one table:
 
+- ``measure_cache``: median per call of a cached read against the same read sent to the
+  backend (``get_records`` of a 100-record table, ``get_record``), ratio network ÷ cached; and
+  the memory 10,000 records fetched through the cache keep allocated, per record and in all
+  (``bench/_cache.py``).
+
 - ``measure_outbox``: outbox replay throughput, N queued creates replayed by
   ``pa.offline.sync()`` against the same N creates sent directly (ratio), and how fast entries
   are recorded (``bench/_outbox.py``).
@@ -17,6 +22,8 @@ Run from the repository root::
 
     .venv/bin/python bench/client_cache_realtime.py            # N = 500
     .venv/bin/python bench/client_cache_realtime.py --quick    # smoke run, N = 50
+
+The 10,000 cached records are measured in both runs (the quick run times fewer reads).
 """
 
 from __future__ import annotations
@@ -35,10 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
+from bench._cache import measure_cache
 from bench._outbox import measure_outbox
 from bench._realtime_client import measure_realtime_latency
 from bench._targets import API, run_script, serve_api
 
+CACHE_READS = 500
+QUICK_CACHE_READS = 50
+CACHED_RECORDS = 10_000
 OUTBOX_ENTRIES = 500
 QUICK_OUTBOX_ENTRIES = 50
 REALTIME_EVENTS = 300
@@ -63,6 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for column in ("measurement", "value", "baseline", "ratio"):
         table.add_column(column, justify="left" if column == "measurement" else "right")
     with serve_api(None) as server:
+        cache = asyncio.run(
+            measure_cache(
+                server.base_url + API,
+                calls=QUICK_CACHE_READS if args.quick else CACHE_READS,
+                records=CACHED_RECORDS,
+            )
+        )
         outbox = asyncio.run(measure_outbox(server.base_url + API, entries=entries))
         latency = asyncio.run(
             measure_realtime_latency(
@@ -70,6 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 events=QUICK_REALTIME_EVENTS if args.quick else REALTIME_EVENTS,
             )
         )
+    for read in cache.reads:
+        table.add_row(
+            f"cached {read.name}, median of {read.calls} (µs)",
+            f"{read.cached * 1e6:,.1f}",
+            f"{read.network * 1e6:,.0f} network",
+            f"1/{read.speedup:,.0f}",
+        )
+    table.add_row(
+        f"memory, {cache.memory.records:,} cached records (bytes/record)",
+        f"{cache.memory.bytes_per_record:,.0f}",
+        f"{cache.memory.mebibytes:.1f} MiB in all",
+        "",
+    )
     table.add_row(
         f"outbox replay, {outbox.entries} creates (entries/s)",
         f"{outbox.replay_per_second:,.0f}",

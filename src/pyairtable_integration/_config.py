@@ -84,6 +84,9 @@ class RealtimeConfig(_Options):
     websocket_url: str | None = None
     sse_url: str | None = None
     enable_sse_fallback: bool = True
+    # With caching on and someone signed in, follow every event the user may see and apply it
+    # to the cache (lists patched in place, schema changes invalidated).
+    feed_cache: bool = True
     # How the realtime client keeps its connection (seconds); the defaults suit a real network.
     heartbeat_interval: float = Field(15.0, gt=0)
     heartbeat_timeout: float = Field(10.0, gt=0)

@@ -18,11 +18,11 @@ from ._config import IntegrationConfig, build_config
 from ._errors import APIConnectionError, CircuitOpenError
 from ._metrics import Metrics, ServiceMetrics
 from ._session_client import SessionClient
-from .auth import AuthManager, MemoryTokenStore, Session, TokenStore
+from .auth import AuthManager, MemoryTokenStore, Session, SessionEvent, TokenStore
 from .cache import Cache, CacheLevel
 from .offline import OfflineOutbox, default_outbox_path
 from .optimistic import Mutations, OptimisticManager
-from .realtime import RealtimeClient, RealtimeManager
+from .realtime import RealtimeClient, RealtimeManager, RealtimeState, Subscription
 from .services import Services
 from .transport import BreakerSnapshot, BreakerState, Transport
 from .types import Health
@@ -67,8 +67,8 @@ class PyAirtableIntegration:
     """The integration layer: ``services``, ``auth``, health, status and metrics.
 
     Use it as ``async with create_integration(...) as pa:`` or call ``initialize()`` and
-    ``aclose()``. Background work (proactive token refresh) runs only between the two and
-    ``aclose()`` leaves nothing running.
+    ``aclose()``. Background work (token refresh, realtime, outbox replay, cache refreshes) runs
+    only between the two, and ``aclose()`` leaves nothing running.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class PyAirtableIntegration:
         clock: Clock | None = None,
         http_transport: httpx2.AsyncBaseTransport | None = None,
         cache_levels: Sequence[CacheLevel] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -109,7 +110,7 @@ class PyAirtableIntegration:
             services=self.services,
             auth=self.auth,
             clock=self.clock,
-            path=default_outbox_path(os.environ)
+            path=default_outbox_path(os.environ if environ is None else environ)
             if config.offline_path is None
             else Path(config.offline_path),
             enabled=config.features.enable_offline_support or config.enable_offline_queue,
@@ -120,7 +121,12 @@ class PyAirtableIntegration:
             self.optimistic,
             enabled=config.enable_optimistic_updates and config.features.enable_optimistic_updates,
         )
+        self.offline.use_optimistic(self.optimistic if self.mutate.optimistic_enabled else None)
         self._health: Health | None = None
+        self._cache_feed: Subscription | None = None
+        self.cache.scope_to(self.auth.user.id if self.auth.user is not None else None)
+        self.auth.on_session_change(self._session_changed)
+        self.realtime.manager.on_state_change(self._realtime_changed)
         self._tasks: list[asyncio.Task[None]] = []
         self._initialized = False
         self._closed = False
@@ -148,6 +154,7 @@ class PyAirtableIntegration:
             self.realtime.manager.start()
             if self.offline.enabled:
                 self._tasks.append(asyncio.create_task(self._supervise(self.offline.run)))
+            self._follow_for_cache()
 
     async def aclose(self) -> None:
         """Stop background work and close every connection; safe to call twice."""
@@ -162,6 +169,36 @@ class PyAirtableIntegration:
         await self.realtime.aclose()
         await self.cache.aclose()
         await self.transport.aclose()
+
+    def _session_changed(self, event: SessionEvent) -> None:
+        # The cache belongs to the signed-in user: another user (or none) starts afresh.
+        self.cache.scope_to(event.session.user_id if event.session is not None else None)
+        self._follow_for_cache()
+
+    def _follow_for_cache(self) -> None:
+        """Keep one all-channel subscription feeding the cache while it is worth having."""
+        wanted = (
+            self._initialized
+            and not self._closed
+            and self.config.enable_caching
+            and self.config.features.enable_realtime
+            and self.config.realtime_config.feed_cache
+            and self.auth.is_authenticated
+        )
+        if wanted and self._cache_feed is None:
+            invalidation = self.cache.invalidation
+            self._cache_feed = self.realtime.subscribe(
+                "*", None, invalidation.apply_event, on_reset=lambda _reset: invalidation.on_reset()
+            )
+        elif not wanted and self._cache_feed is not None:
+            self.realtime.unsubscribe(self._cache_feed)
+            self._cache_feed = None
+
+    def _realtime_changed(self, state: RealtimeState) -> None:
+        # A live realtime connection proves the backend is reachable: the offline outbox need
+        # not wait for its next health probe to start replaying.
+        if state.status == "connected":
+            self.offline.connectivity.set_online(True)
 
     async def __aenter__(self) -> Self:
         await self.initialize()
@@ -313,4 +350,5 @@ def create_integration(
         clock=clock,
         http_transport=http_transport,
         cache_levels=cache_levels,
+        environ=environ,
     )

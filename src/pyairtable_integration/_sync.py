@@ -12,25 +12,35 @@ the only implementation: same retries, breakers, de-duplication and token refres
 a daemon, so a script that forgets ``close()`` still exits; ``close()`` (or leaving the ``with``
 block) closes the connections and ends the thread.
 
-Service methods are reached through a proxy typed ``Any``: Python's type system cannot map a
-class's ``async def`` methods onto blocking ones, and a hand-kept twin of every service method
-would drift from the async clients. Everything else here is precisely typed.
+Service methods (and those of ``mutate``, ``optimistic`` and ``offline``) are reached through a
+proxy typed ``Any``: Python's type system cannot map a class's ``async def`` methods onto blocking
+ones, and a hand-kept twin of every method would drift from the async clients. Everything else
+here is precisely typed.
+
+Realtime callbacks, session listeners and outbox listeners run on the loop thread, not the
+caller's: hand what they receive to your own thread (a ``queue.Queue``), since a call into the
+facade from the loop thread raises ``RuntimeError`` rather than block the loop it waits on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, Self, TypeVar, cast
 
 from ._metrics import ServiceMetrics
 from .auth import Session, SessionListener
+from .cache import CacheStats
+from .offline import OfflineOutbox, OutboxEntry, SyncResult
+from .optimistic import Mutations, OptimisticManager
+from .realtime import RealtimeClient, Subscription
+from .realtime._subscription import EventCallback, ResetCallback
 from .services import Services
-from .services._base import Service
 from .types import Health, Permissions, User
 
 if TYPE_CHECKING:
@@ -38,7 +48,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T")
-S = TypeVar("S", bound=Service)
+S = TypeVar("S")
 
 THREAD_NAME = "pyairtable-integration-sync"
 _IN_LOOP_MESSAGE = (
@@ -150,27 +160,35 @@ class SyncService(Generic[S]):
 
     Each method is the async client's method of the same name (same arguments, same errors)
     run on the integration's loop; ``iter_*`` give plain iterators that fetch the next page only
-    when the loop reaches it.
+    when the loop reaches it. Plain methods run on the loop thread too, since the state they
+    change is the loop's; other attributes are read as they are.
     """
+
+    #: Names of the wrapped object's that the integration drives itself (its lifecycle).
+    _hidden: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, service: S, loop: _LoopThread) -> None:
         self._service = service
         self._loop = loop
 
     def __repr__(self) -> str:
-        return f"SyncService({self._service!r})"
+        return f"{type(self).__name__}({self._service!r})"
 
     def __dir__(self) -> list[str]:
-        return [name for name in dir(self._service) if not name.startswith("_")]
+        names = {name for name in dir(self._service) if not name.startswith("_")}
+        names.update(name for name in dir(type(self)) if not name.startswith("_"))
+        return sorted(names - self._hidden)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        if name.startswith("_") or name in self._hidden:
             raise AttributeError(name)
         target = getattr(self._service, name)
         if inspect.isasyncgenfunction(target):
             blocking: Callable[..., Any] = self._iterating(target)
         elif inspect.iscoroutinefunction(target):
             blocking = self._waiting(target)
+        elif inspect.ismethod(target):
+            blocking = self._calling(target)
         else:
             return target
         # Kept on the instance so the next lookup does not come back here.
@@ -183,6 +201,15 @@ class SyncService(Generic[S]):
         @functools.wraps(method)
         def blocking(*args: Any, **kwargs: Any) -> Any:
             return loop.run(method, *args, **kwargs)
+
+        return blocking
+
+    def _calling(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        loop = self._loop
+
+        @functools.wraps(method)
+        def blocking(*args: Any, **kwargs: Any) -> Any:
+            return loop.call(functools.partial(method, *args, **kwargs))
 
         return blocking
 
@@ -216,6 +243,95 @@ def _blocking_iterator(loop: _LoopThread, source: AsyncIterator[T]) -> Iterator[
         # collected inside some event loop) the loop's async-generator hook finalizes it.
         if close is not None and loop.usable():
             loop.run(close)
+
+
+class SyncOffline(SyncService[OfflineOutbox]):
+    """``pa.offline`` blocking: writes recorded in the outbox, then sent; see ``OfflineOutbox``.
+
+    ``create_record``, ``update_record``, ``replace_record``, ``delete_record``, their batch
+    forms, ``enqueue``, ``entries`` and ``prune`` are the outbox's methods run on the loop; a
+    write the backend could not take raises ``OfflineError`` and waits in the outbox. The
+    outbox file is opened and closed with the integration, and replayed by its background task.
+    """
+
+    _hidden = frozenset({"open", "close", "run"})
+
+    @property
+    def enabled(self) -> bool:
+        """Whether writes are recorded (offline support is on)."""
+        return self._service.enabled
+
+    @property
+    def pending_count(self) -> int:
+        """How many of the signed-in user's entries are unsent."""
+        return self._loop.call(lambda: self._service.pending_count)
+
+    def pending(self) -> list[OutboxEntry]:
+        """The signed-in user's unsent entries, in the order they will be sent."""
+        return self._loop.call(self._service.pending)
+
+    def sync(self) -> SyncResult:
+        """Send the signed-in user's unsent entries now, in order, until done or a send fails
+        for want of an answer (then the rest waits).
+
+        Raises:
+            OutboxWriteError: an outcome could not be recorded.
+            Exception: whatever the conflict strategy raised (the entry stays unsent).
+        """
+        return self._loop.run(self._service.sync)
+
+
+class SyncRealtime:
+    """Subscriptions to the backend's events from blocking code; see ``RealtimeClient``.
+
+    Callbacks run on the integration's loop thread, one event at a time per subscription and in
+    order; a callback that blocks holds up its subscription's deliveries, and one that calls the
+    facade gets ``RuntimeError``: pass events to your own thread with a ``queue.Queue``.
+    """
+
+    def __init__(self, realtime: RealtimeClient, loop: _LoopThread) -> None:
+        self._realtime = realtime
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncRealtime({self._realtime.manager!r})"
+
+    def subscribe_to_record_changes(
+        self, table_id: str, callback: EventCallback, *, on_reset: ResetCallback | None = None
+    ) -> Subscription:
+        """Call ``callback(event)`` (on the loop thread) for every record created, updated or
+        deleted in ``table_id``; ``wait_ready`` tells when events start to arrive.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.call(
+            lambda: self._realtime.subscribe_to_record_changes(
+                table_id, callback, on_reset=on_reset
+            )
+        )
+
+    def subscribe_to_workspace_changes(
+        self, workspace_id: str, callback: EventCallback, *, on_reset: ResetCallback | None = None
+    ) -> Subscription:
+        """Call ``callback(event)`` (on the loop thread) for every change in ``workspace_id``.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.call(
+            lambda: self._realtime.subscribe_to_workspace_changes(
+                workspace_id, callback, on_reset=on_reset
+            )
+        )
+
+    def wait_ready(self, subscription: Subscription) -> None:
+        """Return once the backend serves ``subscription``: every later event reaches it."""
+        self._loop.run(subscription.wait_ready)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop ``subscription``; nothing more reaches its callback (safe to call twice)."""
+        self._loop.call(lambda: self._realtime.unsubscribe(subscription))
 
 
 class SyncServices:
@@ -365,6 +481,12 @@ class SyncIntegration:
         self.integration = integration
         self.services = SyncServices(integration.services, self._loop)
         self.auth = SyncAuth(integration, self._loop)
+        self.mutate: SyncService[Mutations] = SyncService(integration.mutate, self._loop)
+        self.optimistic: SyncService[OptimisticManager] = SyncService(
+            integration.optimistic, self._loop
+        )
+        self.offline = SyncOffline(integration.offline, self._loop)
+        self.realtime = SyncRealtime(integration.realtime, self._loop)
 
     @classmethod
     def create(cls, **options: Any) -> Self:
@@ -426,3 +548,23 @@ class SyncIntegration:
     def get_metrics(self) -> dict[str, ServiceMetrics]:
         """Per service: requests, errors, retries, de-duplicated calls, latency percentiles."""
         return self._loop.call(self.integration.get_metrics)
+
+    def invalidate_cache(self, prefix: str) -> None:
+        """Drop every cached entry and record list whose key starts with ``prefix``
+        (``records:<table id>:`` for a table's records, ``""`` for everything)."""
+        self._loop.run(self.integration.invalidate_cache, prefix)
+
+    def clear_cache(self) -> None:
+        """Drop everything cached, in every level."""
+        self._loop.run(self.integration.clear_cache)
+
+    def get_cache_stats(self) -> CacheStats:
+        """A copy of the cache's counters now: hits, misses, size, evictions, revalidations."""
+        stats = self.integration.cache.manager.get_stats
+
+        def copy() -> CacheStats:
+            # Copied on the loop, where the counters change, so the caller keeps a still picture.
+            now = stats()
+            return dataclasses.replace(now, extra=dict(now.extra))
+
+        return self._loop.call(copy)

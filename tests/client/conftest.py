@@ -102,6 +102,8 @@ async def make_integration(backend: Backend) -> AsyncIterator[IntegrationFactory
         options.setdefault("environ", {})
         # Service tests count requests; cache tests switch the cache on themselves.
         options.setdefault("enable_caching", False)
+        # An in-process ASGI backend carries no WebSocket; realtime tests use a real port.
+        options.setdefault("features", {"enable_realtime": False})
         integration = create_integration(**options)
         await integration.initialize()
         made.append(integration)

@@ -7,6 +7,7 @@ loop: a real uvicorn serves it from a blocking portal's thread for the whole mod
 from __future__ import annotations
 
 import asyncio
+import queue
 import secrets
 import threading
 from collections.abc import Iterator
@@ -14,26 +15,37 @@ from pathlib import Path
 
 import anyio.from_thread
 import pytest
+from anyio.from_thread import BlockingPortal
 
 from pyairtable_integration import (
     AuthenticationError,
     NotFoundError,
+    OfflineError,
     SyncIntegration,
     create_integration,
 )
+from pyairtable_integration._sync import THREAD_NAME
+from pyairtable_integration.types import Event, Table
 
 from ..server.backend import PASSWORD, build_settings
 from ..server.live import Live, live_server
+from ..server.proxy import TcpProxy, tcp_proxy
+
+HANG = 60.0  # seconds: a guard against a hang, never a measure
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """The backend under uvicorn on a free port, served from a thread of its own."""
+def portal() -> Iterator[BlockingPortal]:
+    """An event loop in a thread of its own, for the servers the blocking tests talk to."""
+    with anyio.from_thread.start_blocking_portal() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def live(portal: BlockingPortal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The backend under uvicorn on a free port, served from the portal's thread."""
     settings = build_settings(None, Path(tmp_path_factory.mktemp("sync")) / "data")
-    with (
-        anyio.from_thread.start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(live_server(settings)) as running,
-    ):
+    with portal.wrap_async_context_manager(live_server(settings)) as running:
         yield running
 
 
@@ -168,3 +180,153 @@ def test_calling_from_inside_an_event_loop_raises_instead_of_blocking_it(
 
     asyncio.run(inside())
     assert pa.services.workspace.get_workspaces().pagination.total == 0  # still usable outside
+
+
+def _table(pa: SyncIntegration) -> Table:
+    workspace = pa.services.workspace.create_workspace(name="Blocking")
+    base = pa.services.base.create_base(workspace_id=workspace.id, name="B")
+    table: Table = pa.services.table.create_table(base_id=base.id, name="T")
+    return table
+
+
+def _record_requests(pa: SyncIntegration) -> int:
+    metrics = pa.get_metrics().get("record")
+    return 0 if metrics is None else metrics.requests
+
+
+def test_mutate_writes_through_the_facade_and_leaves_nothing_pending(pa: SyncIntegration) -> None:
+    table = _table(pa)
+    created = pa.mutate.create_record(table.id, {"Name": "draft"})
+    assert created.applied
+    assert created.update_id is not None  # shown optimistically, then confirmed
+    record = created.record
+    assert record.fields["Name"] == "draft"
+
+    updated = pa.mutate.update_record(record.id, {"Name": "final"})
+    assert updated.applied
+    assert updated.record.version == record.version + 1
+    assert pa.optimistic.get_pending_updates() == []
+
+    pa.clear_cache()
+    before = _record_requests(pa)
+    assert pa.services.record.get_record(record.id).fields["Name"] == "final"
+    assert _record_requests(pa) == before + 1  # the server's copy, not the cache's
+
+    deleted = pa.mutate.delete_record(record.id)
+    assert deleted.applied
+    assert deleted.record is None
+    with pytest.raises(NotFoundError):
+        pa.services.record.get_record(record.id)
+
+
+def test_cached_reads_are_counted_and_invalidating_a_table_sends_the_next_to_the_network(
+    pa: SyncIntegration,
+) -> None:
+    table = _table(pa)
+    other = pa.services.table.create_table(
+        base_id=pa.services.table.get_table(table.id).base_id, name="Other"
+    )
+    for name in ("a", "b"):
+        pa.services.record.create_record(table.id, {"Name": name})
+    pa.services.record.create_record(other.id, {"Name": "x"})
+
+    first = pa.services.record.get_records(table.id)
+    pa.services.record.get_records(other.id)
+    before, stats = _record_requests(pa), pa.get_cache_stats()
+    again = pa.services.record.get_records(table.id)
+    assert [r.id for r in again.data] == [r.id for r in first.data]
+    assert _record_requests(pa) == before  # answered from the cache
+    assert pa.get_cache_stats().hits == stats.hits + 1
+
+    pa.invalidate_cache(f"records:{table.id}:")
+    assert [r.fields["Name"] for r in pa.services.record.get_records(table.id).data] == ["a", "b"]
+    assert _record_requests(pa) == before + 1  # this table's list was dropped...
+    pa.services.record.get_records(other.id)
+    assert _record_requests(pa) == before + 1  # ...the other table's was not
+
+    pa.clear_cache()
+    pa.services.record.get_records(other.id)
+    assert _record_requests(pa) == before + 2
+
+
+def test_the_stats_are_a_copy_taken_when_asked(pa: SyncIntegration) -> None:
+    table = _table(pa)
+    stats = pa.get_cache_stats()
+    pa.services.record.get_records(table.id)
+    assert pa.get_cache_stats().misses == stats.misses + 1
+    assert stats.misses == pa.get_cache_stats().misses - 1  # the earlier copy did not move
+
+
+@pytest.fixture
+def proxy(portal: BlockingPortal, live: Live) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of the backend; cut and restore it with ``portal.call``."""
+    with portal.wrap_async_context_manager(tcp_proxy("127.0.0.1", live.port)) as running:
+        yield running
+
+
+def test_offline_writes_wait_in_the_outbox_until_sync_sends_them(
+    portal: BlockingPortal, live: Live, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    with SyncIntegration.create(
+        base_url=f"http://127.0.0.1:{proxy.port}/api/v1",
+        environ={},
+        retry_attempts=1,
+        retry_delay=0,
+        features={"enable_offline_support": True, "enable_realtime": False},
+        offline_path=str(tmp_path / "outbox.sqlite3"),
+    ) as pa:
+        email = f"sync-offline-{secrets.token_hex(4)}@example.com"
+        pa.services.auth.register(email=email, password=PASSWORD, first_name="O", last_name="F")
+        pa.auth.login(email, PASSWORD)
+        table = _table(pa)
+        assert pa.offline.enabled
+        with pytest.raises(AttributeError):
+            pa.offline.run  # noqa: B018 - the integration drives the replay, not the caller
+        assert pa.offline.create_record(table.id, {"Name": "online"}).fields["Name"] == "online"
+        assert pa.offline.pending_count == 0
+
+        portal.call(proxy.cut)
+        entry_ids = []
+        for name in ("a", "b"):
+            with pytest.raises(OfflineError) as caught:
+                pa.offline.create_record(table.id, {"Name": name})
+            entry_ids.append(caught.value.entry_id)
+        assert pa.offline.pending_count == 2
+        assert [entry.id for entry in pa.offline.pending()] == entry_ids
+
+        portal.call(proxy.restore)
+        # The background replay may send some first; either way each is sent exactly once.
+        result = pa.offline.sync()
+        assert result.pending == 0
+        assert pa.offline.pending_count == 0
+        pa.clear_cache()
+        names = [r.fields["Name"] for r in pa.services.record.get_records(table.id).data]
+        assert sorted(names) == ["a", "b", "online"]
+
+
+def test_record_changes_reach_a_facade_subscription_on_the_loop_thread(
+    pa: SyncIntegration,
+) -> None:
+    table = _table(pa)
+    received: queue.Queue[tuple[Event, str]] = queue.Queue()
+
+    def seen(event: Event) -> None:
+        received.put((event, threading.current_thread().name))
+
+    subscription = pa.realtime.subscribe_to_record_changes(table.id, seen)
+    pa.realtime.wait_ready(subscription)
+    record = pa.services.record.create_record(table.id, {"Name": "live"})
+
+    event, thread = received.get(timeout=HANG)
+    assert event.type == "record.created"
+    assert event.aggregate_id == record.id
+    assert thread == THREAD_NAME
+
+    pa.realtime.unsubscribe(subscription)
+    assert not subscription.active
+    pa.realtime.unsubscribe(subscription)  # a second time does nothing
+    later: queue.Queue[Event] = queue.Queue()
+    pa.realtime.wait_ready(pa.realtime.subscribe_to_record_changes(table.id, later.put))
+    unheard = pa.services.record.create_record(table.id, {"Name": "unheard"})
+    assert later.get(timeout=HANG).aggregate_id == unheard.id
+    assert received.empty()

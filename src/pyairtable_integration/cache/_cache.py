@@ -161,6 +161,14 @@ class Cache:
         self.records.clear()
         await self.manager.clear()
 
+    def scope_to(self, user_id: str | None) -> None:
+        """Serve ``user_id``'s data from now on: a new user starts from an empty memory level
+        and record layer, and sees only their own entries in the shared levels."""
+        scope = user_id or ""
+        if scope != self.manager.scope:
+            self.records.clear()
+            self.manager.scope_to(scope)
+
     async def aclose(self) -> None:
         """Cancel background refreshes and close the shared levels."""
         await self.manager.aclose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -96,10 +97,10 @@ class SQLiteCacheLevel:
             )
 
     def _delete_prefix(self, prefix: str) -> None:
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # Compared exactly: LIKE would ignore case, and keys hold case-sensitive ids.
         with self._lock:
             self._connect().execute(
-                "DELETE FROM cache_entries WHERE key LIKE ? ESCAPE '\\'", (escaped + "%",)
+                "DELETE FROM cache_entries WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
             )
 
     def _close(self) -> None:
@@ -168,7 +169,7 @@ class RedisCacheLevel:
 
     async def delete_prefix(self, prefix: str) -> None:
         """Drop every key starting with ``prefix`` (all of this cache's when empty)."""
-        pattern = (self.prefix + prefix).replace("*", "\\*").replace("?", "\\?") + "*"
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix + prefix) + "*"
         keys = [key async for key in self._redis.scan_iter(match=pattern, count=500)]
         if keys:
             await self._redis.delete(*keys)

@@ -36,6 +36,9 @@ class CacheManager:
         self._chores: set[asyncio.Task[None]] = set()
         self.last_error: BaseException | None = None
         self.enabled = True
+        # Whose entries these are: keys in the shared levels are prefixed with it, so one
+        # SQLite file or Redis server never serves one user's answers to another.
+        self.scope = ""
 
     def __repr__(self) -> str:
         return f"CacheManager(memory={self.memory!r}, levels={self.levels!r})"
@@ -53,6 +56,23 @@ class CacheManager:
             yield
         finally:
             _bypassed.reset(token)
+
+    def scope_to(self, scope: str) -> None:
+        """Serve ``scope``'s entries from now on (the signed-in user's id; ``""`` for none).
+
+        A change of scope drops the memory level and cancels refreshes under way, since they
+        hold the previous user's answers; the shared levels keep each scope's entries apart.
+        """
+        if scope == self.scope:
+            return
+        self.scope = scope
+        self.memory.clear()
+        for task in self._revalidating.values():
+            task.cancel()
+        self._revalidating.clear()
+
+    def _shared(self, key: str) -> str:
+        return f"{self.scope}\x1f{key}"
 
     def clock_now(self) -> float:
         """The monotonic time the memory level's deadlines are counted on."""
@@ -99,13 +119,13 @@ class CacheManager:
         wall = self._clock.now().timestamp()
         stored = StoredEntry(value, wall + lifetime.ttl, wall + lifetime.ttl + lifetime.swr)
         for level in self.levels:
-            await level.set(key, stored)
+            await level.set(self._shared(key), stored)
 
     async def invalidate(self, prefix: str) -> None:
         """Drop every entry whose key starts with ``prefix``, in every level."""
         self.memory.invalidate_prefix(prefix)
         for level in self.levels:
-            await level.delete_prefix(prefix)
+            await level.delete_prefix(self._shared(prefix))
 
     def invalidate_soon(self, prefix: str) -> None:
         """Drop ``prefix`` from memory now and from the shared levels in an owned task."""
@@ -122,10 +142,10 @@ class CacheManager:
         return self.memory.invalidate_tag(tag)
 
     async def clear(self) -> None:
-        """Drop everything, in every level."""
+        """Drop everything of the current scope, in every level."""
         self.memory.clear()
         for level in self.levels:
-            await level.delete_prefix("")
+            await level.delete_prefix(self._shared(""))
 
     async def settle(self) -> None:
         """Wait until the background refreshes and level deletions under way have finished."""
@@ -148,7 +168,7 @@ class CacheManager:
     async def _from_levels(self, key: str, now: float, tags: Iterable[str]) -> Any:
         wall = self._clock.now().timestamp()
         for level in self.levels:
-            stored = await level.get(key, wall)
+            stored = await level.get(self._shared(key), wall)
             if stored is None:
                 continue
             # Promote to memory with what is left of its lifetimes, on the monotonic clock.
@@ -200,7 +220,7 @@ class CacheManager:
     async def _levels_delete(self, prefix: str) -> None:
         try:
             for level in self.levels:
-                await level.delete_prefix(prefix)
+                await level.delete_prefix(self._shared(prefix))
         except Exception as exc:
             self.last_error = exc
             logger.warning("invalidating %s in a shared cache level failed: %s", prefix, exc)
