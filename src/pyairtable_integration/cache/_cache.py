@@ -224,7 +224,9 @@ class Cache:
             self.remember_schema(await load_schema())
         started = self.records.generation(query.table_id)
         page = await fetch()
-        self.records.store_list(key, query, page, started_generation=started)
+        if self.records.store_list(key, query, page, started_generation=started):
+            # Answered as a hit would be: with the pending optimistic layers on top.
+            return self.records.cached_list(key) or page
         return page
 
     async def read_record(self, record_id: str, fetch: Callable[[], Awaitable[Record]]) -> Record:

@@ -502,7 +502,8 @@ class RecordCache:
             if view is None:
                 raise Undecidable("a record of the list is not held")
             keys.append(self._key(query, view))
-        return bisect.bisect_left(keys, self._key(query, record))
+        # After its equals: records shown optimistically at once keep the order they were made.
+        return bisect.bisect_right(keys, self._key(query, record))
 
     def _project(self, query: ListQuery, record: Record) -> Record:
         if query.fields is None:

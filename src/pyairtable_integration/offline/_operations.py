@@ -33,11 +33,13 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "update_records": ("table_id", "records"),
     "delete_records": ("table_id", "record_ids"),
 }
+# ``table_id`` of a single-record change is not sent: it lets the write be shown in the record
+# cache's lists before the record itself is held there (after a restart, say).
 _OPTIONAL: dict[str, tuple[str, ...]] = {
     "create_record": ("typecast",),
-    "update_record": ("typecast", "expected_version"),
-    "replace_record": ("typecast", "expected_version"),
-    "delete_record": ("expected_version",),
+    "update_record": ("typecast", "expected_version", "table_id"),
+    "replace_record": ("typecast", "expected_version", "table_id"),
+    "delete_record": ("expected_version", "table_id"),
     "create_records": ("typecast",),
     "update_records": ("typecast",),
     "delete_records": (),

@@ -38,7 +38,8 @@ from .._errors import (
     ServiceError,
     ServiceUnavailableError,
 )
-from ..auth import AuthManager
+from ..auth import AuthManager, SessionEvent
+from ..optimistic._manager import OptimisticManager
 from ..services import Services
 from ..services._base import compact
 from ..services.records import RecordUpdate
@@ -46,6 +47,7 @@ from ..types import DeletedRecord, Record
 from . import _operations
 from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
 from ._connectivity import Connectivity, probe_delay
+from ._display import OutboxDisplay
 from ._store import UNSENT, OutboxEntry, OutboxStore
 
 logger = logging.getLogger("pyairtable_integration.offline")
@@ -154,8 +156,12 @@ class OfflineOutbox:
         self._outcomes: dict[str, _Sent | ServiceError] = {}
         #: The last error that stopped the background replay (it goes on at the next wake-up).
         self.last_error: BaseException | None = None
+        # Optimistic layers of the unsent entries (None: writes are not shown before sent).
+        self._display: OutboxDisplay | None = None
+        self._showing = asyncio.Lock()
+        self._restack = asyncio.Event()
         self.connectivity.on_change(self._connectivity_changed)
-        auth.on_session_change(lambda _event: self._wake.set())
+        auth.on_session_change(self._session_changed)
 
     def __repr__(self) -> str:
         return f"OfflineOutbox(path={str(self.path)!r}, enabled={self.enabled})"
@@ -173,6 +179,8 @@ class OfflineOutbox:
         entries = await asyncio.to_thread(store.entries, states=UNSENT)
         self._store = store
         self._unsent = {entry.id: entry for entry in entries}
+        # After a restart the UI shows the writes still waiting, as it did before.
+        await self._show_pending()
         if self._unsent:
             self._wake.set()
 
@@ -188,6 +196,23 @@ class OfflineOutbox:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.connectivity.run())
             tasks.create_task(self._flush_forever())
+            tasks.create_task(self._show_forever())
+
+    def use_optimistic(self, manager: OptimisticManager | None) -> None:
+        """Show every write recorded from now on, and the unsent ones, in ``manager``'s overlay
+        (the record cache) until it is sent; None stops showing them (their layers go).
+
+        Each entry's ``update_id`` names its layer (for a write of one record): confirmed with
+        the backend's answer when the entry is sent, rolled back when it fails, and replaced by
+        the server's record when a conflict drops it. Layers are applied again when the outbox
+        opens and when their user signs in.
+        """
+        if self._display is not None:
+            if manager is self._display.manager:
+                return
+            self._display.hide(self._display.entries())
+        self._display = None if manager is None else OutboxDisplay(manager)
+        self._restack.set()
 
     def on_change(self, listener: OutboxListener) -> Callable[[], None]:
         """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
@@ -263,6 +288,7 @@ class OfflineOutbox:
             OutboxWriteError: an outcome could not be recorded.
             Exception: whatever the conflict strategy raised (the entry stays unsent).
         """
+        await self._show_pending()
         return await self._drain()
 
     async def create_record(
@@ -290,9 +316,13 @@ class OfflineOutbox:
         *,
         typecast: bool | None = None,
         expected_version: int | None = None,
+        table_id: str | None = None,
         update_id: str | None = None,
     ) -> Record:
         """Record, then send, a merge of ``fields`` into a record; the record after it.
+
+        ``table_id`` (the record's table) lets the write be shown in cached lists before the
+        cache holds the record; it is not sent.
 
         Raises:
             OfflineError: the backend could not be reached; the write is kept (``entry_id``).
@@ -306,6 +336,7 @@ class OfflineOutbox:
                 "fields": dict(fields),
                 "typecast": typecast,
                 "expected_version": expected_version,
+                "table_id": table_id,
             }
         )
         return Record.model_validate(await self._write("update_record", arguments, update_id))
@@ -317,9 +348,12 @@ class OfflineOutbox:
         *,
         typecast: bool | None = None,
         expected_version: int | None = None,
+        table_id: str | None = None,
         update_id: str | None = None,
     ) -> Record:
         """Record, then send, a replacement of all of a record's fields; the record after it.
+
+        ``table_id`` is as for ``update_record``.
 
         Raises:
             OfflineError: the backend could not be reached; the write is kept (``entry_id``).
@@ -333,6 +367,7 @@ class OfflineOutbox:
                 "fields": dict(fields),
                 "typecast": typecast,
                 "expected_version": expected_version,
+                "table_id": table_id,
             }
         )
         return Record.model_validate(await self._write("replace_record", arguments, update_id))
@@ -342,16 +377,19 @@ class OfflineOutbox:
         record_id: str,
         *,
         expected_version: int | None = None,
+        table_id: str | None = None,
         update_id: str | None = None,
     ) -> None:
-        """Record, then send, a record deletion.
+        """Record, then send, a record deletion; ``table_id`` is as for ``update_record``.
 
         Raises:
             OfflineError: the backend could not be reached; the write is kept (``entry_id``).
             OutboxWriteError: the write could not be recorded, and was not sent.
             ServiceError: the backend refused it (the entry is marked failed).
         """
-        arguments = compact({"record_id": record_id, "expected_version": expected_version})
+        arguments = compact(
+            {"record_id": record_id, "expected_version": expected_version, "table_id": table_id}
+        )
         await self._write("delete_record", arguments, update_id)
 
     async def create_records(
@@ -476,16 +514,29 @@ class OfflineOutbox:
         if session is None:
             raise AuthenticationError("Sign in first: outbox entries belong to a user.")
         _operations.check_arguments(operation, arguments)
-        entry = await asyncio.to_thread(
-            self._store.add,
-            id="obx_" + uuid.uuid4().hex,
-            user_id=session.user_id,
-            operation=operation,
-            arguments=arguments,
-            idempotency_key=uuid.uuid4().hex,
-            update_id=update_id,
-            created_at=self._clock.now(),
-        )
+        entry_id = "obx_" + uuid.uuid4().hex
+        display = self._display
+        if display is not None:
+            # Earlier entries first: layers stack in the order their writes were made.
+            await self._show_pending()
+            arguments = display.with_table(operation, arguments)
+            await display.show(entry_id, operation, arguments, update_id=update_id)
+            update_id = display.link(entry_id) or update_id
+        try:
+            entry = await asyncio.to_thread(
+                self._store.add,
+                id=entry_id,
+                user_id=session.user_id,
+                operation=operation,
+                arguments=arguments,
+                idempotency_key=uuid.uuid4().hex,
+                update_id=update_id,
+                created_at=self._clock.now(),
+            )
+        except BaseException:
+            if display is not None:
+                display.hide([entry_id])  # not recorded, so not to be shown either
+            raise
         if claim:
             # Before it is visible to a replay, so its outcome is kept for the waiting writer.
             self._claimed.add(entry.id)
@@ -544,6 +595,8 @@ class OfflineOutbox:
                 # replay is answered from the backend's idempotency store.
                 await asyncio.to_thread(store.finish, entry.id, "done", result=result)
                 self._forget(entry)
+                if self._display is not None:
+                    self._display.confirm(entry, result)
                 self.connectivity.set_online(True)
                 self._emit("sent", dataclasses.replace(entry, state="done", result=result))
                 return _Outcome("sent", _Sent(result))
@@ -575,6 +628,10 @@ class OfflineOutbox:
                 entry, arguments=dict(resolution.arguments), idempotency_key=key, state="pending"
             )
             self._unsent[entry.id] = entry
+            if self._display is not None:
+                self._display.restate(
+                    entry, resolution.arguments, error, decided_by=self._strategy_name()
+                )
         return await self._fail(entry, "failed", error)
 
     async def _fail(
@@ -584,6 +641,9 @@ class OfflineOutbox:
         reason = f"{'dropped on ' if kind == 'dropped' else ''}{error.type}: {error.message}"
         await asyncio.to_thread(self._store.finish, entry.id, "failed", error=reason)
         self._forget(entry)
+        if self._display is not None:
+            decided_by = self._strategy_name() if kind == "dropped" else "refused"
+            self._display.reject(entry, error, decided_by=decided_by)
         self._emit(kind, dataclasses.replace(entry, state="failed", error=reason), error)
         return _Outcome(kind, error)
 
@@ -613,6 +673,54 @@ class OfflineOutbox:
             failures += 1
             self._wake.set()
             await self._clock.sleep(max(probe_delay(failures), retry_hint(result.stopped_by)))
+
+    async def _show_forever(self) -> None:
+        while True:
+            await self._restack.wait()
+            try:
+                await self._show_pending()
+            except Exception as exc:
+                # The link could not be recorded; the layers are shown and it is tried again.
+                self.last_error = exc
+                logger.exception("showing the outbox's writes failed")
+
+    async def _show_pending(self) -> None:
+        """Apply the layers of the signed-in user's unsent entries that have none yet."""
+        self._restack.clear()
+        display, store = self._display, self._store
+        if display is None or store is None:
+            return
+        async with self._showing:
+            for entry in self.pending():
+                if display.shown(entry.id):
+                    continue
+                await display.show(
+                    entry.id, entry.operation, entry.arguments, update_id=entry.update_id
+                )
+                linked = display.link(entry.id)
+                if linked is not None and linked != entry.update_id:
+                    # Kept in the file too, so ``entries()`` names the layer shown now.
+                    await asyncio.to_thread(store.link, entry.id, linked)
+                    if entry.id in self._unsent:
+                        self._unsent[entry.id] = dataclasses.replace(
+                            self._unsent[entry.id], update_id=linked
+                        )
+
+    def _session_changed(self, event: SessionEvent) -> None:
+        self._wake.set()
+        if self._display is not None:
+            # Another user (or none) now: the previous user's pending writes leave the view at
+            # once; the new user's are shown by ``_show_forever`` (or the next outbox call).
+            user_id = None if event.session is None else event.session.user_id
+            self._display.hide(
+                entry_id
+                for entry_id in self._display.entries()
+                if entry_id not in self._unsent or self._unsent[entry_id].user_id != user_id
+            )
+            self._restack.set()
+
+    def _strategy_name(self) -> str:
+        return str(getattr(self.on_conflict, "__name__", "custom"))
 
     def _connectivity_changed(self, online: bool) -> None:
         if online:

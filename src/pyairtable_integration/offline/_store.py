@@ -316,6 +316,16 @@ class OutboxStore:
                 (json.dumps(dict(arguments), separators=(",", ":")), idempotency_key, entry_id),
             )
 
+    def link(self, entry_id: str, update_id: str) -> None:
+        """Name the optimistic update that shows an entry now (its layers are applied anew in
+        each process).
+
+        Raises:
+            OutboxWriteError: the change could not be written.
+        """
+        with self._writing("link the write to its optimistic update"):
+            self._db.execute("UPDATE outbox SET update_id = ? WHERE id = ?", (update_id, entry_id))
+
     def prune(self, user_id: str) -> int:
         """Delete ``user_id``'s ``done`` and ``failed`` entries; how many went.
 
