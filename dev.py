@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Everything a developer runs, from a fresh clone, with nothing but Python 3.11+.
 
+    python3 dev.py demo  [demo options]    the demo: backend (seeded) and web app; prints its URL
     python3 dev.py serve [serve options]   start the API server (SQLite in ./.pyairtable)
     python3 dev.py test  [pytest options]  format check, lint, mypy --strict, the test suite
     python3 dev.py bench                   the benchmarks in bench/
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
-EXTRAS = "server,web,postgres,redis,dev"
+EXTRAS = "server,web,ui,postgres,redis,dev"
 
 
 def _run(*command: str | Path) -> None:
@@ -85,13 +86,13 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
-    if command not in {"serve", "test", "bench", "generate-types"}:
+    if command not in {"demo", "serve", "test", "bench", "generate-types"}:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
     ensure_environment()
-    if command == "serve":
+    if command in {"demo", "serve"}:
         os.execv(
-            BIN / "pyairtable-integration", [str(BIN / "pyairtable-integration"), "serve", *rest]
+            BIN / "pyairtable-integration", [str(BIN / "pyairtable-integration"), command, *rest]
         )
     if command == "test":
         return check_all(rest)

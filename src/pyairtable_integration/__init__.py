@@ -49,6 +49,7 @@ from ._session_client import SessionClient
 from ._sync import SyncIntegration
 from ._version import __version__
 from .auth import FileTokenStore, MemoryTokenStore, Session, SessionEvent, TokenStore
+from .live import ConnectionView, Live, LiveMutation, LiveQuery, MutationState, QueryState
 from .offline import (
     OfflineOutbox,
     OutboxCorruptError,
@@ -78,6 +79,7 @@ __all__ = [
     "ConflictError",
     "ConflictStrategy",
     "ConnectionStatus",
+    "ConnectionView",
     "ErrorHandler",
     "EventsResetError",
     "Features",
@@ -86,8 +88,12 @@ __all__ = [
     "IntegrationConfig",
     "InvalidOffsetError",
     "InvalidRequestError",
+    "Live",
+    "LiveMutation",
+    "LiveQuery",
     "MemoryTokenStore",
     "MutationResult",
+    "MutationState",
     "Mutations",
     "NetworkError",
     "NotFoundError",
@@ -103,6 +109,7 @@ __all__ = [
     "PendingUpdate",
     "PermissionDeniedError",
     "PyAirtableIntegration",
+    "QueryState",
     "RateLimitedError",
     "RealtimeClient",
     "RealtimeConfig",

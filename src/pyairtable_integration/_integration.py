@@ -20,6 +20,7 @@ from ._metrics import Metrics, ServiceMetrics
 from ._session_client import SessionClient
 from .auth import AuthManager, MemoryTokenStore, Session, SessionEvent, TokenStore
 from .cache import Cache, CacheLevel
+from .live import Live
 from .offline import OfflineOutbox, default_outbox_path
 from .optimistic import Mutations, OptimisticManager
 from .realtime import RealtimeClient, RealtimeManager, RealtimeState, Subscription
@@ -122,6 +123,7 @@ class PyAirtableIntegration:
             enabled=config.enable_optimistic_updates and config.features.enable_optimistic_updates,
         )
         self.offline.use_optimistic(self.optimistic if self.mutate.optimistic_enabled else None)
+        self.live = Live(self)
         self._health: Health | None = None
         self._cache_feed: Subscription | None = None
         self.cache.scope_to(self.auth.user.id if self.auth.user is not None else None)
@@ -165,6 +167,7 @@ class PyAirtableIntegration:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.live.aclose()
         await self.offline.close()
         await self.realtime.aclose()
         await self.cache.aclose()

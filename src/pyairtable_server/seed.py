@@ -10,7 +10,8 @@ What it makes, in the workspace ``Demo workspace``, base ``Product launch``:
 - ``Tasks``: one field of every type (contract §5) and N generated records, written with
   ``POST /records/batch`` 100 at a time; the values come from a seeded ``random.Random``, so
   record i is the same in every run (only the ids the server hands out differ);
-- views ``Open tasks`` and ``Status board`` on Tasks, ``Active projects`` on Projects.
+- views ``Open tasks`` and ``Status board`` on Tasks, ``Active projects`` on Projects;
+- a second account, ``DEMO2_EMAIL`` (same password), an editor of the workspace.
 
 When the demo workspace already exists the seed changes nothing and says so.
 """
@@ -35,10 +36,14 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
-DEMO_EMAIL = "demo@pyairtable.dev"
-DEMO_PASSWORD = "demo-password-1234"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password-123"
 DEMO_FIRST_NAME = "Demo"
 DEMO_LAST_NAME = "User"
+#: A second member of the demo workspace (same password), to watch one user's edits reach another.
+DEMO2_EMAIL = "demo2@example.com"
+DEMO2_FIRST_NAME = "Second"
+DEMO2_ROLE = "editor"
 WORKSPACE_NAME = "Demo workspace"
 BASE_NAME = "Product launch"
 DEFAULT_RECORDS = 500
@@ -258,6 +263,7 @@ class _Seeder:
                 "description": "Sample data made by pyairtable-integration seed.",
             },
         )
+        await self._second_member(workspace["id"])
         base = await self.api.create(
             "/bases",
             {"workspace_id": workspace["id"], "name": BASE_NAME, "description": "A launch plan."},
@@ -293,6 +299,21 @@ class _Seeder:
                 "password (was it changed?)."
             ) from exc
         self.api.client.headers["Authorization"] = f"Bearer {login['access_token']}"
+
+    async def _second_member(self, workspace_id: str) -> None:
+        """Register the second demo account (unless it exists) and add it to the workspace."""
+        registration = {
+            "email": DEMO2_EMAIL,
+            "password": DEMO_PASSWORD,
+            "first_name": DEMO2_FIRST_NAME,
+            "last_name": DEMO_LAST_NAME,
+        }
+        response = await self.api.client.post("/auth/register", json=registration)
+        if response.status_code not in (201, 409):
+            raise SeedError(f"POST {API_PREFIX}/auth/register failed: {_problem(response)}")
+        await self.api.create(
+            f"/workspaces/{workspace_id}/members", {"email": DEMO2_EMAIL, "role": DEMO2_ROLE}
+        )
 
     async def _find_workspace(self) -> str | None:
         """The id of the demo account's workspace named ``WORKSPACE_NAME``, if there is one."""

@@ -15,12 +15,19 @@ from pyairtable_integration import (
     ServiceUnavailableError,
     create_integration,
 )
-from pyairtable_integration.auth import SessionEvent
+from pyairtable_integration.auth import MemoryTokenStore, SessionEvent
 from pyairtable_integration.auth._manager import REFRESH_RETRY_SECONDS
 from pyairtable_integration.testing import FakeClock, Fault, connect_error, status
 
 from ..server.backend import build_settings
-from .conftest import BASE_URL, Backend, RigFactory, running_backend, sign_in
+from .conftest import (
+    BASE_URL,
+    Backend,
+    IntegrationFactory,
+    RigFactory,
+    running_backend,
+    sign_in,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -206,3 +213,23 @@ async def test_a_request_of_a_revoked_session_ends_it_on_its_401(
         await first.services.workspace.get_workspaces()
     assert [event.kind for event in ended] == ["ended"]
     assert not first.auth.is_authenticated
+
+
+async def test_a_newer_session_in_a_shared_store_is_adopted_instead_of_spending_an_old_token(
+    make_integration: IntegrationFactory, backend: Backend
+) -> None:
+    """Two integrations sharing one token store: the second adopts the first one's refresh."""
+    store = MemoryTokenStore()
+    first = await make_integration(token_store=store)
+    await sign_in(first, backend)
+    second = await make_integration(token_store=store)
+    assert second.auth.session == first.auth.session
+    refreshed = await first.auth.refresh()
+    refreshes = backend.count(*REFRESH)
+    adopted = await second.auth.refresh()
+    assert adopted == refreshed
+    assert backend.count(*REFRESH) == refreshes
+    # Both still work: the old refresh token was never replayed, so nothing was revoked.
+    await first.services.workspace.get_workspaces()
+    await second.services.workspace.get_workspaces()
+    assert first.auth.session == second.auth.session == refreshed

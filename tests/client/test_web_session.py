@@ -728,3 +728,40 @@ async def test_signing_in_again_ends_the_browsers_previous_session(make_site: Si
     assert again.status_code == 200, again.text
     assert (await browser.get("/auth/session")).json()["user"]["email"] == email
     assert await backend_refresh_status(site.backend, first.tokens.refresh_token) == 401
+
+
+async def test_a_form_login_with_next_redirects_there_and_a_failure_to_error_next(
+    make_site: SiteFactory,
+) -> None:
+    site = await make_site()
+    browser = site.browser()
+    email = await site.user()
+    token = await csrf_token(browser)
+    form = {"csrf_token": token, "next": "/grid?x=1", "error_next": "/login"}
+
+    wrong = await browser.post("/auth/login", data={**form, "email": email, "password": "nope"})
+    assert wrong.status_code == 303
+    assert wrong.headers["location"] == "/login?error=AUTH_ERROR"
+    assert "pyairtable_session" not in set_cookies(wrong)
+
+    right = await browser.post("/auth/login", data={**form, "email": email, "password": PASSWORD})
+    assert right.status_code == 303
+    assert right.headers["location"] == "/grid?x=1"
+    assert "pyairtable_session" in set_cookies(right)
+    assert (await browser.get("/auth/session")).json()["user"]["email"] == email
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "grid"])
+async def test_a_next_that_leaves_the_site_is_ignored(make_site: SiteFactory, target: str) -> None:
+    site = await make_site()
+    browser = site.browser()
+    email = await site.user()
+    token = await csrf_token(browser)
+
+    answer = await browser.post(
+        "/auth/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token, "next": target},
+    )
+
+    assert answer.status_code == 200
+    assert "location" not in answer.headers

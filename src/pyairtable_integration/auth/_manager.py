@@ -165,6 +165,9 @@ class AuthManager:
             session = self._session
             if session is None:
                 raise AuthenticationError("Not signed in.", code=None)
+            adopted = self._adopt_stored(session)
+            if adopted is not None:
+                return adopted
             self._refreshing = asyncio.ensure_future(self._refresh(session))
             self._refreshing.add_done_callback(self._refresh_done)
         return await asyncio.shield(self._refreshing)
@@ -319,6 +322,24 @@ class AuthManager:
         if self._session is session:
             self._begin(fresh, "refreshed")
         return fresh
+
+    def _adopt_stored(self, session: Session) -> Session | None:
+        """The store's newer session of the same user, adopted, when one still needs no refresh.
+
+        The store may be shared (a web session entry that another process or page refreshes):
+        spending our older refresh token after someone else rotated it would look like theft
+        to the backend and revoke the whole session.
+        """
+        stored = self._store.load()
+        if (
+            stored is None
+            or stored.tokens.refresh_token == session.tokens.refresh_token
+            or stored.user_id != session.user_id
+            or stored.tokens.expires_within(self.refresh_margin, now=self._clock.now())
+        ):
+            return None
+        self._begin(stored, "refreshed")
+        return stored
 
     def __repr__(self) -> str:
         user = None if self._session is None else self._session.user_id

@@ -9,7 +9,7 @@ from ._levels import CacheLevel, RedisCacheLevel, SQLiteCacheLevel, StoredEntry
 from ._manager import CacheManager
 from ._matcher import FieldInfo, Schema, Undecidable
 from ._memory import CacheStats, Entry, MemoryCache
-from ._records import ListQuery, OptimisticKind, RecordCache
+from ._records import ListQuery, OptimisticKind, RecordCache, RecordChange
 
 __all__ = [
     "RECORD_LIST",
@@ -28,6 +28,7 @@ __all__ = [
     "MemoryCache",
     "OptimisticKind",
     "RecordCache",
+    "RecordChange",
     "RedisCacheLevel",
     "SQLiteCacheLevel",
     "Schema",

@@ -7,6 +7,10 @@ filter, position by its sort (``_matcher``). A list that cannot be patched exact
 view whose filters the client does not know, it is one page of several, the matcher cannot decide)
 is dropped instead, so the next read fetches it; a cached list is never wrong, only absent.
 
+Every change of what a reader would see (a record stored or removed, a list stored or dropped, an
+optimistic layer added or dropped) is announced to the ``on_change`` listeners as a
+``RecordChange``, after the cache is consistent again: live queries re-read their list then.
+
 On top of the server's truth lie the optimistic layers (``apply_optimistic``): pending creates,
 updates and deletes, applied in order, that ``get`` and ``list_view`` show until each is dropped.
 Pure: no I/O, time from the clock passed in.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +32,21 @@ from ._matcher import Schema, Undecidable, matches, sort_key
 
 OptimisticKind = Literal["create", "update", "delete"]
 _STRUCTURE_CHANNELS = ("table", "field", "view")
+logger = logging.getLogger("pyairtable_integration.cache")
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """What changed in the record cache: records of ``table_id`` (None: of any table).
+
+    ``record_ids`` names the records whose view changed; empty when a whole list or table did.
+    """
+
+    table_id: str | None
+    record_ids: tuple[str, ...] = ()
+
+
+RecordChangeListener = Callable[[RecordChange], None]
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,7 @@ class RecordCache:
         self._generation: dict[str, int] = {}
         self._layers: dict[str, _Layer] = {}
         self._seen = itertools.count()
+        self._listeners: list[RecordChangeListener] = []
         self.list_ttl: float | None = None
 
     def __repr__(self) -> str:
@@ -138,6 +159,35 @@ class RecordCache:
     def _bump(self, table_id: str) -> None:
         self._generation[table_id] = self._generation.get(table_id, 0) + 1
 
+    # -- change notification -----------------------------------------------------------------
+
+    def on_change(self, listener: RecordChangeListener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every change a reader would see; returns a function
+        that stops it (safe to call twice). A listener that raises is logged and kept."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    @property
+    def listener_count(self) -> int:
+        """How many ``on_change`` listeners are registered (leak checks)."""
+        return len(self._listeners)
+
+    def _changed(self, table_id: str | None, *record_ids: str) -> None:
+        if not self._listeners:
+            return
+        change = RecordChange(table_id, record_ids)
+        for listener in tuple(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                # The cache is consistent already; one broken reader must not stop the others.
+                logger.exception("a record cache listener failed")
+
     # -- lists -------------------------------------------------------------------------------
 
     def store_list(
@@ -177,6 +227,7 @@ class RecordCache:
         while len(self._lists) > self.max_lists:
             del self._lists[next(iter(self._lists))]  # the least recently used list
             self.evictions += 1
+        self._changed(table_id)
         return True
 
     def cached_list(self, key: str) -> RecordList | None:
@@ -245,13 +296,18 @@ class RecordCache:
 
     def drop_list(self, key: str) -> None:
         """Forget list ``key``."""
-        self._lists.pop(key, None)
+        held = self._lists.pop(key, None)
+        if held is not None:
+            self._changed(held.query.table_id)
 
     def drop_prefix(self, prefix: str) -> list[str]:
         """Forget every list whose key starts with ``prefix``; the keys dropped."""
         keys = [key for key in self._lists if key.startswith(prefix)]
+        tables = dict.fromkeys(self._lists[key].query.table_id for key in keys)
         for key in keys:
             del self._lists[key]
+        for table_id in tables:
+            self._changed(table_id)
         return keys
 
     def drop_table(self, table_id: str, *, schema: bool = True) -> None:
@@ -261,6 +317,7 @@ class RecordCache:
         if schema:
             self._schemas.pop(table_id, None)
         self._bump(table_id)
+        self._changed(table_id)
 
     def clear(self) -> None:
         """Forget everything but the pending optimistic layers."""
@@ -270,6 +327,7 @@ class RecordCache:
         self._deleted.clear()
         for table_id in list(self._generation):
             self._bump(table_id)
+        self._changed(None)
 
     # -- server truth ------------------------------------------------------------------------
 
@@ -288,6 +346,7 @@ class RecordCache:
         self._bump(record.table_id)
         for key in self.list_keys(record.table_id):
             self._reevaluate(key, record.id, record)
+        self._changed(record.table_id, record.id)
 
     def remove_server(self, table_id: str, record_id: str) -> None:
         """Apply the deletion of a record: it leaves every list; later news of it is ignored."""
@@ -296,6 +355,7 @@ class RecordCache:
         self._bump(table_id)
         for key in self.list_keys(table_id):
             self._reevaluate(key, record_id, None)
+        self._changed(table_id, record_id)
 
     def apply_event(self, event: Mapping[str, Any]) -> bool:
         """Apply one event of contract §8 (a dict); whether it changed anything.
@@ -348,15 +408,22 @@ class RecordCache:
         self._layers[update_id] = _Layer(
             update_id, table_id, record_id, kind, None if fields is None else dict(fields)
         )
+        self._changed(table_id, record_id)
         return self.get(record_id)
 
     def drop_optimistic(self, update_id: str) -> None:
         """Remove one pending layer (confirmed or rolled back); other layers stay."""
-        self._layers.pop(update_id, None)
+        layer = self._layers.pop(update_id, None)
+        if layer is not None:
+            self._changed(layer.table_id, layer.record_id)
 
     def pending_updates(self, record_id: str) -> list[str]:
         """The ids of the layers pending over ``record_id``, oldest first."""
         return [layer.update_id for layer in self._layers.values() if layer.record_id == record_id]
+
+    def pending_records(self, table_id: str) -> set[str]:
+        """The ids of the records of ``table_id`` with pending layers (creates under temp ids)."""
+        return {layer.record_id for layer in self._layers.values() if layer.table_id == table_id}
 
     def replace_id(self, temp_id: str, real_record: Record) -> None:
         """Create confirmed: its layer goes; later layers on ``temp_id`` follow the real id."""
@@ -370,6 +437,8 @@ class RecordCache:
                     update_id, layer.table_id, real_record.id, layer.kind, layer.fields
                 )
         self.put_server(real_record)
+        # put_server is silent when the record was held already (an event came first).
+        self._changed(real_record.table_id, temp_id, real_record.id)
 
     def get(self, record_id: str) -> Record | None:
         """The record as the user should see it: the server's version with pending layers on top."""
@@ -412,6 +481,7 @@ class RecordCache:
             if record_id in held.ids:
                 del self._lists[key]
                 self._bump(held.query.table_id)
+                self._changed(held.query.table_id, record_id)
 
     def server(self, record_id: str) -> Record | None:
         """The record as the server last said it was, without pending layers."""

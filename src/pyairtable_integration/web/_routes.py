@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .._errors import ServiceError
@@ -32,9 +32,12 @@ async def login(request: Request) -> Response:
 
     Answers the user, when the access token expires, and the new CSRF token (sign-in starts a
     new session id, so the old token stops working); 401 for a wrong password, 403 without a
-    valid CSRF token, 422 when a field is missing.
+    valid CSRF token, 422 when a field is missing. A plain HTML form may add ``next`` (a path
+    on this site): success then answers 303 to it; and ``error_next``: a failure answers 303
+    to it with ``error=<TYPE>`` added to its query. Other URLs there are ignored.
     """
     browser = browser_session(request)
+    fields: dict[str, Any] = {}
     try:
         fields = await _fields(request)
         check_csrf(request, browser, submitted=_text(fields.get(CSRF_FORM_FIELD)))
@@ -57,7 +60,15 @@ async def login(request: Request) -> Response:
             await previous.auth.logout()  # signing in again ends the browser's older session
         web = await browser.sign_in(signed_in)
     except WebAuthError as exc:
+        failed = _local_path(fields.get("error_next"))
+        if failed is not None:
+            joiner = "&" if "?" in failed else "?"
+            return RedirectResponse(f"{failed}{joiner}error={exc.type}", status_code=303)
         return exc.response()
+    target = _local_path(fields.get("next"))
+    if target is not None:
+        browser.issue_csrf()  # the new CSRF cookie still goes out with the redirect
+        return RedirectResponse(target, status_code=303)
     return JSONResponse({**_describe(web), "csrf_token": browser.issue_csrf()})
 
 
@@ -98,6 +109,14 @@ async def _fields(request: Request) -> dict[str, Any]:
             return body
         raise WebAuthError(422, "VALIDATION_ERROR", "The body must be a JSON object.")
     return {}
+
+
+def _local_path(value: Any) -> str | None:
+    # Only paths on this site: an absolute or scheme-relative URL would be an open redirect.
+    text = _text(value)
+    if text is None or not text.startswith("/") or text.startswith("//") or "\\" in text:
+        return None
+    return text
 
 
 def _text(value: Any) -> str | None:
