@@ -72,3 +72,28 @@ def parse_input(field_type: str, text: str) -> Any:
     if field_type in LIST_TYPES:
         return [part.strip() for part in stripped.split(",") if part.strip()]
     return stripped
+
+
+NEW_ROW_TEXT = "New row"
+
+
+def new_row_fields(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """Values for a row added from the grid: the primary field named, every required field
+    given a value of its type (the backend refuses a record without them)."""
+    values: dict[str, Any] = {}
+    for field in fields:
+        if not (field.get("is_primary") or field.get("required")):
+            continue
+        kind = field.get("type")
+        options = field.get("options") or {}
+        if kind in {"number"}:
+            values[field["name"]] = 0
+        elif kind == "checkbox":
+            values[field["name"]] = False
+        elif kind in {"select", "multiselect"} and options.get("choices"):
+            first = options["choices"][0]
+            choice = first.get("name") if isinstance(first, dict) else first
+            values[field["name"]] = choice if kind == "select" else [choice]
+        elif kind in {"text", "long_text"}:
+            values[field["name"]] = NEW_ROW_TEXT
+    return values

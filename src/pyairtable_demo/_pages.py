@@ -26,7 +26,7 @@ from pyairtable_integration.ui.solara import (
     use_records,
 )
 
-from ._cells import cell_css, display, editable_text, parse_input, read_only
+from ._cells import cell_css, display, editable_text, new_row_fields, parse_input, read_only
 from ._runtime import current
 
 RECENT_EVENTS = 20
@@ -227,7 +227,9 @@ def Grid(table_id: str) -> None:
         filter_text=filter_text,
         on_filter_text=set_filter_text,
         event_commit=commit,
-        event_add_row=lambda _data: create({}),
+        event_add_row=lambda _data: create(
+            new_row_fields([field.model_dump(mode="json") for field in fields])
+        ),
         event_delete_row=lambda record_id: delete(record_id),
     )
     if records.is_stale or records.fetch_status != "idle" or records.is_optimistic:
