@@ -34,22 +34,9 @@ from pyairtable_integration.types import Event
 from ..server.backend import PASSWORD
 from ..server.process import CLI, clean_environment, free_port
 from ..server.proxy import tcp_proxy
+from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio
-
-#: A guard against a hang, never a measure: every wait below ends long before it normally.
-HANG = 90
-
-FAST_REALTIME: dict[str, Any] = {
-    "heartbeat_interval": 0.5,
-    "heartbeat_timeout": 1.0,
-    "sse_heartbeat_timeout": 3.0,
-    "reconnect_delay": 0.05,
-    "reconnect_max_delay": 0.5,
-    "probe_delay": 0.2,
-    "poll_interval": 0.1,
-    "failures_to_fall": 2,
-}
 
 
 @dataclass

@@ -16,18 +16,9 @@ from pyairtable_integration.live import QueryState
 
 from ..server.backend import PASSWORD, Actor, build_settings
 from ..server.live import Live, live_server
+from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio
-
-HANG = 60  # a guard against a hang, never a measure
-
-FAST_REALTIME: dict[str, Any] = {
-    "heartbeat_interval": 0.5,
-    "heartbeat_timeout": 2.0,
-    "reconnect_delay": 0.05,
-    "reconnect_max_delay": 0.5,
-    "poll_interval": 0.1,
-}
 
 
 async def _shared_table(live: Live) -> tuple[str, Actor, str]:

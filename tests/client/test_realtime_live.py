@@ -32,22 +32,9 @@ from pyairtable_server import maintenance
 from ..server.backend import PASSWORD, Actor, build_settings
 from ..server.live import Live, live_server, write_records
 from ..server.proxy import TcpProxy, tcp_proxy
+from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio
-
-#: A guard against a hang, never a measure: every wait below ends long before it normally.
-HANG = 90
-
-FAST_REALTIME: dict[str, Any] = {
-    "heartbeat_interval": 0.5,
-    "heartbeat_timeout": 1.0,
-    "sse_heartbeat_timeout": 3.0,
-    "reconnect_delay": 0.05,
-    "reconnect_max_delay": 0.5,
-    "probe_delay": 0.2,
-    "poll_interval": 0.1,
-    "failures_to_fall": 2,
-}
 
 
 def _is_websocket_upgrade(chunk: bytes) -> bool:
