@@ -263,15 +263,9 @@ class RecordService(Service):
             InvalidRequestError: an unknown field or a value that does not suit its field.
             NotFoundError: it does not exist or the caller may not see it.
         """
-        record = await self._call(
-            Record,
-            "PATCH",
-            f"/records/{record_id}",
-            json=compact({"fields": dict(fields), "typecast": typecast}),
-            headers=_if_match(expected_version),
-            idempotency_key=idempotency_key,
+        return await self._write_fields(
+            "PATCH", record_id, fields, typecast, expected_version, idempotency_key
         )
-        return self._written(record)
 
     async def replace_record(
         self,
@@ -289,9 +283,22 @@ class RecordService(Service):
             InvalidRequestError: an unknown field or a value that does not suit its field.
             NotFoundError: it does not exist or the caller may not see it.
         """
+        return await self._write_fields(
+            "PUT", record_id, fields, typecast, expected_version, idempotency_key
+        )
+
+    async def _write_fields(
+        self,
+        method: str,
+        record_id: str,
+        fields: Mapping[str, Any],
+        typecast: bool | None,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> Record:
         record = await self._call(
             Record,
-            "PUT",
+            method,
             f"/records/{record_id}",
             json=compact({"fields": dict(fields), "typecast": typecast}),
             headers=_if_match(expected_version),
