@@ -205,8 +205,10 @@ class Transport:
             # outcome, and the call that started the flight is not counted.
             if self._flights.running(key):
                 self.metrics.deduplicated(service)
-            return await self._flights.run(key, lambda: self._send(call, stream=False))
-        return await self._send(call, stream=False)
+            return await self._flights.run(
+                key, lambda: self._send(call, stream=False, authorization=authorization)
+            )
+        return await self._send(call, stream=False, authorization=await self._authorization(call))
 
     @asynccontextmanager
     async def stream(
@@ -239,7 +241,9 @@ class Transport:
             idempotency_key=None,
             timeout=timeout,
         )
-        response = await self._send(call, stream=True)
+        response = await self._send(
+            call, stream=True, authorization=await self._authorization(call)
+        )
         try:
             yield response
         except httpx2.TimeoutException as exc:
@@ -265,9 +269,10 @@ class Transport:
             return None
         return await self.authenticator.authorization()
 
-    async def _send(self, call: _Call, *, stream: bool) -> httpx2.Response:
+    async def _send(
+        self, call: _Call, *, stream: bool, authorization: str | None
+    ) -> httpx2.Response:
         request_id = _new_id()
-        authorization = await self._authorization(call)
         breaker = self.breaker(call.service)
         retry = 0
         recovered = False

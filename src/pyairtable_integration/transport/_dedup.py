@@ -19,7 +19,6 @@ class SingleFlight(Generic[T]):
 
     def __init__(self) -> None:
         self._flights: dict[Hashable, asyncio.Task[T]] = {}
-        self.shared = 0
 
     async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
         """The result of ``call()``, or of the identical call already in flight under ``key``."""
@@ -28,8 +27,6 @@ class SingleFlight(Generic[T]):
             task = asyncio.ensure_future(call())
             self._flights[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
-        else:
-            self.shared += 1
         return await asyncio.shield(task)
 
     def running(self, key: Hashable) -> bool:
