@@ -103,10 +103,8 @@ class RedisBroker:
         started = False
         while True:
             try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
-                    # Whatever was published while we were not listening is in the log.
-                    hub.poll_soon()
                     hub.broker_error = None
                     delay = RECONNECT_DELAY_SECONDS
                     if not started:
@@ -115,6 +113,12 @@ class RedisBroker:
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._receive(hub, message["data"])
+                        elif message.get("type") == "subscribe":
+                            # Confirmed on the first subscribe and again whenever redis-py
+                            # reconnected and re-subscribed on its own (its retry does that
+                            # without raising): whatever was published while we were not
+                            # listening is in the log.
+                            hub.poll_soon()
             except (RedisError, OSError) as exc:
                 hub.broker_error = f"Redis unavailable ({type(exc).__name__})"
                 logger.warning("Redis pub/sub unavailable (%s); retrying in %.1fs", exc, delay)
