@@ -26,9 +26,10 @@ from .realtime.broker import RedisBroker
 from .realtime.hub import Hub
 from .routes import api_router
 from .routes.files import upload_body_limit
+from .security.attempts import Attempts
 from .security.passwords import Passwords
 from .security.tokens import TokenService
-from .services import AppServices, LoginLimits
+from .services import AppServices, AuthLimits
 from .settings import Settings, load_secret_key
 from .signed_urls import derive_key
 from .storage import LocalFolderStorage
@@ -100,9 +101,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 limiter=limiter,
                 hub=hub,
-                login_limits=LoginLimits(
-                    per_account=Limit.parse("login-account", settings.login_failures_per_account),
-                    per_ip=Limit.parse("login-ip", settings.login_failures_per_ip),
+                attempts=Attempts(
+                    key=hashlib.sha256(b"pyairtable-attempts:" + secret_key.encode()).digest(),
+                    is_sqlite=db.is_sqlite,
+                ),
+                auth_limits=AuthLimits(
+                    login_per_account=Limit.parse(
+                        "login-account", settings.login_failures_per_account
+                    ),
+                    login_per_ip=Limit.parse("login-ip", settings.login_failures_per_ip),
+                    registrations_per_ip=Limit.parse("register-ip", settings.registrations_per_ip),
                 ),
                 offset_key=hashlib.sha256(b"pyairtable-offsets:" + secret_key.encode()).digest(),
                 storage=storage,

@@ -1,8 +1,10 @@
-"""Housekeeping the server runs in the background: event retention, expired idempotent answers."""
+"""Housekeeping the server runs in the background: event retention, expired idempotent answers,
+attempt counters whose window has passed."""
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import anyio
@@ -13,6 +15,7 @@ from .changes import IDEMPOTENCY_TTL
 from .clock import utcnow
 from .db.engine import Database
 from .db.models import IdempotentAnswer
+from .security import attempts
 from .settings import Settings
 
 logger = logging.getLogger("pyairtable_server.maintenance")
@@ -34,6 +37,8 @@ async def run_once(db: Database, settings: Settings) -> int:
             delete(IdempotentAnswer).where(IdempotentAnswer.created_at < now - IDEMPOTENCY_TTL)
         )
         await session.commit()
+    async with db.writer() as session:
+        await attempts.prune(session, now=time.time())
     return pruned
 
 

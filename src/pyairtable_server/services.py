@@ -10,6 +10,7 @@ from .data.listing import TotalCache
 from .db.engine import Database
 from .http.rate_limit import Limit, Limiter
 from .realtime.hub import Hub
+from .security.attempts import Attempts
 from .security.passwords import Passwords
 from .security.tokens import TokenService
 from .settings import Settings
@@ -18,9 +19,12 @@ from .webhooks import WebhookWorker
 
 
 @dataclass(frozen=True)
-class LoginLimits:
-    per_account: Limit
-    per_ip: Limit
+class AuthLimits:
+    """The limits on attempts at the auth routes (counted by ``security.attempts``)."""
+
+    login_per_account: Limit
+    login_per_ip: Limit
+    registrations_per_ip: Limit
 
 
 @dataclass
@@ -32,7 +36,9 @@ class AppServices:
     tokens: TokenService
     passwords: Passwords
     limiter: Limiter
-    login_limits: LoginLimits
+    #: Login failures and sign-ups, counted in the database (shared by every process).
+    attempts: Attempts
+    auth_limits: AuthLimits
     #: The realtime feed of committed events (running in the lifespan's task group).
     hub: Hub
     #: Dispatches and sends webhook deliveries; ``wake()`` it after a commit to skip the poll.

@@ -19,6 +19,7 @@ ACCESS_TOKEN_TTL_SECONDS = 15 * 60
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 REFRESH_GRACE_SECONDS = 10
 MAX_BODY_BYTES = 10 * 1024 * 1024
+REGISTRATIONS_PER_IP = "20/hour"
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 EVENT_RETENTION_COUNT = 1_000_000
 MAINTENANCE_INTERVAL_SECONDS = 300.0
@@ -75,8 +76,12 @@ class Settings(BaseSettings):
     # Limits in the `limits` notation ("N per period"); storage "memory://" or "redis://host:port".
     rate_limit_per_ip: str = "1200/minute"
     rate_limit_per_token: str = "600/minute"
+    # Counted in the database, so they hold across every worker and instance; a login attempt
+    # is counted before its password is checked (security.attempts).
     login_failures_per_account: str = "10/15 minutes"
     login_failures_per_ip: str = "50/15 minutes"
+    # Every sign-up attempt counts, failed ones too (a 409 tells an address is registered).
+    registrations_per_ip: str = REGISTRATIONS_PER_IP
     rate_limit_storage_url: str = "memory://"
     rate_limit_key_prefix: str = "pyairtable-limits"
 

@@ -36,6 +36,7 @@ FAST_SETTINGS: dict[str, Any] = {
     "rate_limit_per_token": "100000/minute",
     "login_failures_per_account": "1000/minute",
     "login_failures_per_ip": "1000/minute",
+    "registrations_per_ip": "100000/minute",
 }
 
 

@@ -112,8 +112,26 @@ class WorkspaceMember(Model):
     added_by: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
+    #: The ``seq`` of the event that made them a member (set by ``events.append``): they see
+    #: the workspace's events from there on, none from before they joined. 0 for memberships
+    #: older than this column, which keep seeing what retention kept.
+    joined_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
+
+
+class AttemptCounter(Model):
+    """One fixed window of a limit on attempts (login failures, sign-ups): see
+    ``security.attempts``. ``key`` is a digest of what is counted (an email, an IP)."""
+
+    __tablename__ = "attempt_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    #: Unix seconds after which the window no longer counts (housekeeping deletes it).
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class AuditEntry(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -66,7 +67,14 @@ def _pair(
     responses={**_BODY, **error_responses(409)},
 )
 async def register(body: RegisterIn, db: DB, services: Services, context: Context) -> User:
-    """Create an account. Answers 409 when the email is already registered."""
+    """Create an account. Answers 409 when the email is already registered.
+
+    Every attempt counts against the per-IP sign-up limit (429 past it), failed ones too: a
+    409 tells whether an address has an account.
+    """
+    await services.attempts.reserve(
+        db, [(services.auth_limits.registrations_per_ip, context.ip)], now=time.time()
+    )
     email = body.email.lower()
     if await db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(
@@ -104,20 +112,21 @@ async def login(body: LoginIn, db: DB, services: Services, context: Context) -> 
     """Exchange email and password for an access and a refresh token.
 
     Failed attempts are counted per account and per IP; past the limit the answer is 429 with
-    ``Retry-After`` until the window frees up, whether or not the password is right.
+    ``Retry-After`` until the window frees up, whether or not the password is right. Each
+    attempt is counted *before* its password is checked (and taken back when it was right), so
+    concurrent guesses, on any number of processes, never get more checks than the limit.
     """
     email = body.email.strip().lower()
-    limits = services.login_limits
-    await services.limiter.check(limits.per_account, email)
-    await services.limiter.check(limits.per_ip, context.ip)
+    limits = services.auth_limits
+    reservation = await services.attempts.reserve(
+        db, [(limits.login_per_account, email), (limits.login_per_ip, context.ip)], now=time.time()
+    )
 
     user = await db.scalar(select(User).where(User.email == email))
     password_ok = await services.passwords.verify(
         user.password_hash if user else None, body.password
     )
     if user is None or not password_ok or not user.is_active:
-        await services.limiter.count(limits.per_account, email)
-        await services.limiter.count(limits.per_ip, context.ip)
         audit.record(
             db,
             context,
@@ -155,8 +164,10 @@ async def login(body: LoginIn, db: DB, services: Services, context: Context) -> 
         resource_id=session.id,
         user_id=user.id,
     )
+    # A success is no failure: the IP's hit is taken back and the account's count starts over.
+    await services.attempts.release(db, reservation)
+    await services.attempts.clear(db, limits.login_per_account, email)
     await db.commit()
-    await services.limiter.clear(limits.per_account, email)
     return _pair(services, user, session.id, refresh_token, issued_at=now)
 
 
@@ -314,13 +325,14 @@ async def change_password(
 
     A wrong current password answers 422 and counts as a failed login for the account.
     """
-    limits = services.login_limits
     user = caller.user
-    await services.limiter.check(limits.per_account, user.email)
+    limit = services.auth_limits.login_per_account
+    reservation = await services.attempts.reserve(db, [(limit, user.email)], now=time.time())
     if not await services.passwords.verify(user.password_hash, body.current_password):
-        await services.limiter.count(limits.per_account, user.email)
         raise ValidationFailed.field("current_password", "does not match the current password")
+    await services.attempts.release(db, reservation)
     if body.new_password == body.current_password:
+        await db.commit()
         raise ValidationFailed.field("new_password", "must differ from the current password")
     now = utcnow()
     user.password_hash = await services.passwords.hash(body.new_password)

@@ -1,0 +1,163 @@
+"""Limits on credential attempts hold under concurrency and across worker processes.
+
+A login attempt is counted before its password is checked, in the database every process
+shares: twenty guesses sent at once against a limit of ten get ten checks and ten 429s, on one
+process or on ``serve --workers 2``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+
+from pyairtable_server.settings import Settings
+
+from .backend import PASSWORD, running_api
+from .process import clean_environment, serving
+
+pytestmark = pytest.mark.anyio
+
+GUESSES = 20
+LIMIT = 10
+
+
+async def _guess_all_at_once(client: httpx2.AsyncClient, email: str) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+
+    async def guess(index: int) -> None:
+        response = await client.post(
+            "/auth/login", json={"email": email, "password": f"wrong guess number {index}"}
+        )
+        statuses[response.status_code] += 1
+
+    async with anyio.create_task_group() as tasks:
+        for index in range(GUESSES):
+            tasks.start_soon(guess, index)
+    return statuses
+
+
+async def test_concurrent_wrong_guesses_get_no_more_checks_than_the_limit(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(login_failures_per_account=f"{LIMIT}/15 minutes")
+    async with running_api(settings) as api:
+        await api.register("target@example.com")
+        statuses = await _guess_all_at_once(api.client, "target@example.com")
+        right = await api.client.post(
+            "/auth/login", json={"email": "target@example.com", "password": PASSWORD}
+        )
+    assert statuses == Counter({401: LIMIT, 429: GUESSES - LIMIT})
+    assert right.status_code == 429
+
+
+async def test_concurrent_guesses_spread_over_two_workers_share_one_limit(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """``serve --workers 2``: each worker counts in the shared database, not in its memory."""
+    database_url = make_settings().database_url
+    env = clean_environment(
+        PYAIRTABLE_ARGON2_TIME_COST="1",
+        PYAIRTABLE_ARGON2_MEMORY_KIB="1024",
+        PYAIRTABLE_ARGON2_PARALLELISM="1",
+        PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT=f"{LIMIT}/15 minutes",
+        PYAIRTABLE_LOGIN_FAILURES_PER_IP="1000/minute",
+        **({"PYAIRTABLE_DATABASE_URL": database_url} if database_url else {}),
+    )
+    with serving(
+        "--workers", "2", "--data-dir", str(tmp_path / "data"), env=env, cwd=tmp_path
+    ) as s:
+        # No keep-alive: every guess is a new connection, which the kernel spreads over workers.
+        async with httpx2.AsyncClient(
+            base_url=s.base_url, timeout=30, limits=httpx2.Limits(max_keepalive_connections=0)
+        ) as client:
+            registered = await client.post(
+                "/auth/register",
+                json={
+                    "email": "target@example.com",
+                    "password": PASSWORD,
+                    "first_name": "T",
+                    "last_name": "U",
+                },
+            )
+            assert registered.status_code == 201, registered.text
+            statuses = await _guess_all_at_once(client, "target@example.com")
+    assert statuses == Counter({401: LIMIT, 429: GUESSES - LIMIT})
+
+
+async def test_a_right_password_takes_back_its_hit_on_the_ip_limit(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_api(make_settings(login_failures_per_ip="2/minute")) as api:
+        user = await api.register()
+        for _ in range(5):
+            await api.login(user["email"])  # successes are no failures
+        for _ in range(2):
+            wrong = await api.client.post(
+                "/auth/login", json={"email": user["email"], "password": "not the password"}
+            )
+            assert wrong.status_code == 401
+        blocked = await api.client.post(
+            "/auth/login", json={"email": user["email"], "password": PASSWORD}
+        )
+    assert blocked.status_code == 429
+    assert 1 <= int(blocked.headers["retry-after"]) <= 60
+
+
+async def test_a_wrong_current_password_counts_as_a_failed_login_even_concurrently(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_api(make_settings(login_failures_per_account="3/15 minutes")) as api:
+        actor = await api.actor()
+        statuses: Counter[int] = Counter()
+
+        async def change(index: int) -> None:
+            response = await api.client.post(
+                "/auth/change-password",
+                json={"current_password": f"wrong {index} guess", "new_password": "x" * 12},
+                headers=actor.headers,
+            )
+            statuses[response.status_code] += 1
+
+        async with anyio.create_task_group() as tasks:
+            for index in range(8):
+                tasks.start_soon(change, index)
+        login = await api.client.post(
+            "/auth/login", json={"email": actor.email, "password": PASSWORD}
+        )
+    assert statuses == Counter({422: 3, 429: 5})
+    assert login.status_code == 429
+
+
+async def test_sign_ups_are_limited_per_ip_counting_failed_ones(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_api(make_settings(registrations_per_ip="3/hour")) as api:
+        await api.register("first@example.com")
+        taken = await api.client.post(
+            "/auth/register",
+            json={
+                "email": "first@example.com",
+                "password": PASSWORD,
+                "first_name": "A",
+                "last_name": "B",
+            },
+        )
+        assert taken.status_code == 409
+        await api.register("second@example.com")
+        refused = await api.client.post(
+            "/auth/register",
+            json={
+                "email": "third@example.com",
+                "password": PASSWORD,
+                "first_name": "A",
+                "last_name": "B",
+            },
+        )
+    assert refused.status_code == 429
+    assert refused.json()["error"]["type"] == "RATE_LIMITED"
+    assert 1 <= int(refused.headers["retry-after"]) <= 3600
