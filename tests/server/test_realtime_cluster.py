@@ -6,6 +6,7 @@ Redis plays a Redis restart. Each instance fills gaps from the event log, so not
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Callable
@@ -16,7 +17,7 @@ import redis
 
 from pyairtable_server.settings import Settings
 
-from .live import authed, events_until, live_server, subscribe, write_records
+from .live import authed, events_until, live_server, receive, subscribe, write_records
 from .proxy import tcp_proxy
 
 pytestmark = pytest.mark.anyio
@@ -122,3 +123,60 @@ async def test_health_reports_a_redis_outage_without_calling_realtime_down(
     assert realtime["status"] == "ok"
     assert "Redis unavailable" in realtime["error"]
     assert [event["aggregate_id"] for event in received] == written
+
+
+async def test_forged_messages_on_the_channel_neither_grant_membership_nor_hide_events(
+    make_settings: Callable[..., Settings], redis_channel: str
+) -> None:
+    """Whoever can PUBLISH on the channel can only make instances read the log early."""
+    settings = make_settings(
+        redis_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+        realtime_channel=redis_channel,
+        realtime_poll_interval_seconds=600,
+    )
+    async with live_server(settings) as a, live_server(settings) as b:
+        owner = await a.api.actor()
+        workspace_id = (await a.api.workspace(owner))["id"]
+        base = await a.api.base(owner, workspace_id)
+        table = await a.api.table(owner, base["id"])
+        outsider = await a.api.actor()
+        head = (await a.api.client.get("/events", headers=owner.headers)).json()["next_since"]
+        async with b.connect() as member_ws, b.connect() as outsider_ws:
+            await authed(member_ws, owner.access_token)
+            await subscribe(member_ws, "all")
+            await authed(outsider_ws, outsider.access_token)
+            await subscribe(outsider_ws, "all")
+            forged_member = {
+                "seq": head + 1,
+                "id": "evtForgedForgedForged",
+                "type": "workspace.member_added",
+                "channel": "workspace",
+                "workspace_id": workspace_id,
+                "aggregate_type": "workspace",
+                "aggregate_id": workspace_id,
+                "payload": {"member": {"user_id": outsider.id, "role": "owner"}},
+            }
+            publisher = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=3)
+            try:
+                for message in (
+                    # The shape events once travelled in, then hints of a head far ahead,
+                    # of the very next seq (before it exists), and of nonsense.
+                    {"from": "forger", "events": [{"event": forged_member, "recipients": []}]},
+                    {"from": "forger", "head": 10**12},
+                    {"from": "forger", "head": head + 1},
+                    {"from": "forger", "head": "everything"},
+                ):
+                    publisher.publish(redis_channel, json.dumps(message))
+            finally:
+                publisher.close()
+            written = await write_records(a.api, owner, table["id"], 5)
+            received = await events_until(member_ws, 5, within=20)
+            # Both sockets' events are queued in the same dispatch: anything the outsider was
+            # sent is queued before this pong.
+            await outsider_ws.send(json.dumps({"type": "ping", "timestamp": 1}))
+            before_pong = []
+            while (message := await receive(outsider_ws))["type"] != "pong":
+                before_pong.append(message)
+    assert [event["aggregate_id"] for event in received] == written
+    assert _seqs(received) == list(range(head + 1, head + 6))
+    assert before_pong == []

@@ -1,14 +1,19 @@
-"""Live fan-out between server instances over Redis pub/sub.
+"""Live wake-ups between server instances over Redis pub/sub.
 
 Why Redis and not PostgreSQL ``LISTEN/NOTIFY``: a ``NOTIFY`` inside the writing transaction takes
 a database-wide lock at commit, serialising every committing writer behind it, and caps payloads
 at 8000 bytes; it also needs a dedicated connection outside SQLAlchemy's pool. Redis pub/sub costs
 the writers nothing and works for SQLite deployments too (several workers on one file).
 
-The broker is only a fast path. Each instance's hub fills any gap from the event log (and polls
-it), so a message lost while Redis restarts, or dropped because the publish queue was full, only
-delays those events by one poll interval. Nothing here may fail a write: publishing happens
-after commit, in the background.
+**A message is a hint, never an event.** An instance that committed events publishes only "the
+log's head is now N"; the others read the events, their recipients and any membership change
+from the event log, which is the truth. So whoever can publish on the channel (a compromised or
+shared Redis) can at worst make instances read the log early: a forged message cannot make
+anyone a member, deliver an event that was never committed, or hide one that was.
+
+The broker is only a fast path. Each instance's hub also polls the log, so a message lost while
+Redis restarts, or dropped because the publish queue was full, only delays those events by one
+poll interval. Nothing here may fail a write: publishing happens after commit, in the background.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -28,8 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .. import events
-from .hub import Hub, Published
+from .hub import Hub
 
 logger = logging.getLogger("pyairtable_server.realtime")
 
@@ -56,18 +59,9 @@ class RedisBroker:
         self._send, self._queue = anyio.create_memory_object_stream[str](PUBLISH_QUEUE_SIZE)
         self._dropped = 0
 
-    def publish(self, published: Sequence[Published]) -> None:
-        """Queue events for the other instances (never blocks, never raises)."""
-        message = json.dumps(
-            {
-                "from": self.instance,
-                "events": [
-                    {"event": item.event, "recipients": sorted(item.recipients)}
-                    for item in published
-                ],
-            },
-            separators=(",", ":"),
-        )
+    def publish(self, head: int) -> None:
+        """Tell the other instances the log's head is now ``head`` (never blocks or raises)."""
+        message = json.dumps({"from": self.instance, "head": head}, separators=(",", ":"))
         try:
             self._send.send_nowait(message)
         except anyio.WouldBlock:
@@ -132,14 +126,13 @@ class RedisBroker:
     def _receive(self, hub: Hub, data: Any) -> None:
         try:
             message = json.loads(data)
-            if message["from"] == self.instance:
-                return
-            published = [
-                Published.of(events.Logged(item["event"], frozenset(item["recipients"])))
-                for item in message["events"]
-            ]
+            sender, head = message["from"], message["head"]
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("ignoring a malformed message on the events channel (%s)", exc)
-            hub.poll_soon()
             return
-        hub.received(published)
+        if sender == self.instance:
+            return
+        if not isinstance(head, int) or isinstance(head, bool) or head < 0:
+            logger.warning("ignoring a message on the events channel without a valid head")
+            return
+        hub.hint(head)

@@ -1,12 +1,13 @@
 """The realtime hub: one ordered feed of committed events per server process, fanned out.
 
-**The feed.** Events reach the hub three ways: right after a local commit (``committed``), from
-other server instances through the broker (``received``), and from the event log itself, which
-the hub reads whenever it knows of a ``seq`` it has not dispatched yet, and on a periodic poll.
-The log is the truth and the other two are fast paths: a lost or reordered broker message costs
-at most one poll interval, never an event. Because ``seq`` is gap-free and in commit order (see
-``events``), the hub dispatches strictly in ``seq`` order, and its ``position`` is "every event up
-to here has been dispatched".
+**The feed.** Events reach the hub two ways: right after a local commit (``committed``), and
+from the event log, which the hub reads whenever it learns of a ``seq`` it has not dispatched
+yet (a ``hint`` from another instance through the broker) and on a periodic poll. The log is the
+truth and the rest are fast paths: a lost or reordered hint costs at most one poll interval,
+never an event, and a forged one costs a read of the log and nothing else (only this process's
+own commits are taken as events without reading them back). Because ``seq`` is gap-free and in
+commit order (see ``events``), the hub dispatches strictly in ``seq`` order, and its ``position``
+is "every event up to here has been dispatched".
 
 **The fan-out.** Each subscriber (one socket or SSE stream) has a bounded outbox. Dispatch never
 awaits: a full outbox means the consumer is too slow, so it is closed with 1013 and resumes from
@@ -217,7 +218,7 @@ class Hub:
         db: Database,
         *,
         poll_interval: float,
-        publish: Callable[[Sequence[Published]], None] | None = None,
+        publish: Callable[[int], None] | None = None,
     ) -> None:
         self._db = db
         self._poll_interval = poll_interval
@@ -280,13 +281,13 @@ class Hub:
             return
         published = [Published.of(item) for item in logged]
         if self._publish is not None:
-            self._publish(published)
+            self._publish(published[-1].seq)
         self.received(published)
         for listener in self.on_commit:
             listener()
 
     def received(self, published: Sequence[Published]) -> None:
-        """Take events committed elsewhere (or here) for the feed task to dispatch in order.
+        """Take events this process committed, for the feed task to dispatch in order.
 
         Dispatching happens in the feed task, not here, so that a write's answer never waits
         for its fan-out.
@@ -295,6 +296,15 @@ class Hub:
             if item.seq > self.position:
                 self._pending[item.seq] = item
                 self._learn(item.seq)
+        if self._known_head > self.position:
+            self._wake.set()
+
+    def hint(self, head: int) -> None:
+        """Learn that the log's head is (said to be) ``head``: read the log up to it soon.
+
+        Only a hint: what is dispatched is what the log holds, whoever sent it.
+        """
+        self._learn(head)
         if self._known_head > self.position:
             self._wake.set()
 
