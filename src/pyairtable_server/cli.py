@@ -136,6 +136,31 @@ def seed(
     _print_seed_report(report)
 
 
+@app.command("deactivate-user")
+def deactivate_user(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """Deactivate an account: it cannot sign in any more and every session of it ends.
+
+    Running servers close its WebSocket and SSE streams within one realtime poll interval, at
+    once when PYAIRTABLE_REDIS_URL is set. Deactivate accounts this way, not by editing the row
+    (open streams would then last until their access token expires).
+    """
+    import asyncio
+
+    from .security.revocation import deactivate_account
+
+    settings = Settings(database_url=database_url, data_dir=data_dir)
+    try:
+        asyncio.run(deactivate_account(settings, email))
+    except LookupError as exc:
+        console.print(f"[red]no account with the email[/red] {escape(email)}", highlight=False)
+        raise typer.Exit(1) from exc
+    console.print(f"Deactivated {escape(email)}; its sessions have ended.", highlight=False)
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port of the demo app.")] = 8000,

@@ -12,8 +12,10 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
 
 from pyairtable_server.settings import Settings
 
@@ -180,3 +182,35 @@ async def test_forged_messages_on_the_channel_neither_grant_membership_nor_hide_
     assert [event["aggregate_id"] for event in received] == written
     assert _seqs(received) == list(range(head + 1, head + 6))
     assert before_pong == []
+
+
+async def _closed_code(ws: Any, within: float) -> int:
+    with pytest.raises(ConnectionClosed) as closed:  # noqa: PT012 - frames are skipped until then
+        with anyio.fail_after(within):
+            while True:
+                await receive(ws, within)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+@pytest.mark.parametrize("through", ["redis", "log"])
+async def test_a_logout_on_one_instance_closes_the_sessions_socket_on_another(
+    make_settings: Callable[..., Settings], request: pytest.FixtureRequest, through: str
+) -> None:
+    if through == "redis":
+        # A poll far slower than the test's patience: a close that arrives came through Redis.
+        settings = make_settings(
+            redis_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+            realtime_channel=request.getfixturevalue("redis_channel"),
+            realtime_poll_interval_seconds=600,
+        )
+    else:
+        settings = make_settings(realtime_poll_interval_seconds=0.1)
+    async with live_server(settings) as a, live_server(settings) as b:
+        owner = await a.api.actor()
+        async with b.connect() as ws:
+            await authed(ws, owner.access_token)
+            await subscribe(ws, "all")
+            logout = await a.api.client.post("/auth/logout", headers=owner.headers)
+            assert logout.status_code == 204
+            assert await _closed_code(ws, within=20) == 4401

@@ -7,21 +7,26 @@ from datetime import datetime
 
 from sqlalchemy import Select, select
 
+from .. import events
 from ..db.models import DataBase, DataTable, WorkspaceMember
 from ..deps import authenticate
 from ..errors import NotFound
 from ..ids import looks_like
 from ..services import AppServices
+from .hub import Subscriber
 from .interest import Interest
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """An authenticated realtime client: its user, token expiry and workspaces at connect time."""
+    """An authenticated realtime client: its user, session, token expiry and workspaces at
+    connect time, and the log's head read before its session was found live."""
 
     user_id: str
+    session_id: str
     expires_at: datetime
     workspaces: frozenset[str]
+    authenticated_at: int
 
 
 async def authenticate_viewer(services: AppServices, token: str) -> Viewer:
@@ -30,15 +35,31 @@ async def authenticate_viewer(services: AppServices, token: str) -> Viewer:
     Raises ``AuthError`` when the token, its session or its user is not valid.
     """
     async with services.db.reader() as session:
+        # Read first: a session that ends after this read leaves a notice above it in the log.
+        head = await events.position(session)
         principal = await authenticate(token, session, services)
         workspaces = await session.scalars(
             select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == principal.id)
         )
         return Viewer(
             user_id=principal.id,
+            session_id=principal.session.id,
             expires_at=principal.claims.expires_at,
             workspaces=frozenset(workspaces),
+            authenticated_at=head,
         )
+
+
+def subscriber_for(viewer: Viewer, *, outbox_size: int) -> Subscriber:
+    """A hub subscriber for an authenticated connection."""
+    return Subscriber(
+        viewer.user_id,
+        set(viewer.workspaces),
+        outbox_size=outbox_size,
+        expires_at=viewer.expires_at,
+        session_id=viewer.session_id,
+        authenticated_at=viewer.authenticated_at,
+    )
 
 
 async def scope_of(services: AppServices, workspaces: set[str], interest: Interest) -> str | None:

@@ -42,6 +42,23 @@ RECONNECT_DELAY_SECONDS = 0.2
 MAX_RECONNECT_DELAY_SECONDS = 5.0
 
 
+def _hint(sender: str, head: int) -> str:
+    return json.dumps({"from": sender, "head": head}, separators=(",", ":"))
+
+
+async def publish_hint(url: str, channel: str, head: int) -> None:
+    """Tell running instances, once, that the log's head is now ``head`` (for a process that
+    wrote to the log without running a hub, e.g. a command line tool).
+
+    Raises ``RedisError`` or ``OSError`` when Redis cannot be reached.
+    """
+    client: Redis = Redis.from_url(url)
+    try:
+        await client.publish(channel, _hint("cli-" + secrets.token_hex(4), head))
+    finally:
+        await client.aclose()
+
+
 class RedisBroker:
     """Publishes this instance's committed events and feeds other instances' into the hub."""
 
@@ -61,9 +78,8 @@ class RedisBroker:
 
     def publish(self, head: int) -> None:
         """Tell the other instances the log's head is now ``head`` (never blocks or raises)."""
-        message = json.dumps({"from": self.instance, "head": head}, separators=(",", ":"))
         try:
-            self._send.send_nowait(message)
+            self._send.send_nowait(_hint(self.instance, head))
         except anyio.WouldBlock:
             self._dropped += 1
 

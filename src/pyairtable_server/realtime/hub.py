@@ -19,6 +19,13 @@ workspace, plus its recipients (a member who was just removed sees their removal
 each subscriber's workspaces current by applying membership events in ``seq`` order, so a removed
 member stops receiving events from exactly the event that removed them.
 
+**Ended sessions.** A session ended anywhere (logout, password change, refresh-token reuse,
+deactivation) leaves a ``session.revoked`` notice in the log (``security.revocation``). The hub
+does not take the notice's word for anything: it asks the database which of that user's
+connected sessions have ended and closes their subscribers (4401; SSE streams get an ``error``
+frame). A connection that authenticated just before the session ended, and attaches just after
+the hub read the notice, is caught by the hub's memory of recent notices (``attach``).
+
 **Resuming.** A subscription with ``since`` starts by buffering live events, replays the log
 after ``since`` (with the same visibility as ``GET /events``), then releases the buffer: each
 subscription keeps the last ``seq`` it delivered and skips anything at or below it, so the seam
@@ -42,7 +49,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import events
+from ..clock import utcnow
 from ..db.engine import Database
+from ..security import revocation
 from .interest import Interest
 
 logger = logging.getLogger("pyairtable_server.realtime")
@@ -112,11 +121,22 @@ class Subscriber:
     """
 
     def __init__(
-        self, user_id: str, workspaces: set[str], *, outbox_size: int, expires_at: datetime
+        self,
+        user_id: str,
+        workspaces: set[str],
+        *,
+        outbox_size: int,
+        expires_at: datetime,
+        session_id: str,
+        authenticated_at: int,
     ) -> None:
         self.user_id = user_id
         self.workspaces = workspaces
         self.expires_at = expires_at
+        #: The auth session its token belongs to, and the log's head read before the token's
+        #: session was checked (a notice after it may concern this connection).
+        self.session_id = session_id
+        self.authenticated_at = authenticated_at
         self.subscriptions: dict[str, Subscription] = {}
         self._limit = outbox_size
         self._send: MemoryObjectSendStream[Outgoing]
@@ -125,15 +145,18 @@ class Subscriber:
         self.closed = anyio.Event()
         self.close_code = CLOSE_NORMAL
         self.close_reason = ""
+        #: The ``{type, message}`` a transport that has error frames (SSE) sends last, if any.
+        self.close_error: dict[str, str] | None = None
         #: Set by the hub: a closed subscriber is forgotten at once, whoever closed it.
         self.on_close: Callable[[], None] | None = None
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str, *, error: dict[str, str] | None = None) -> None:
         """End the outbox (after what it holds); the first reason given is the one kept."""
         if self.closed.is_set():
             return
         self.close_code = code
         self.close_reason = reason
+        self.close_error = error
         self.closed.set()
         self._send.close()
         if self.on_close is not None:
@@ -200,6 +223,12 @@ def subscription_error(subscription_id: str, error_type: str, message: str) -> N
     }
 
 
+#: How long the hub remembers that a user's sessions changed, for connections that were
+#: authenticating meanwhile (far longer than checking a token and attaching can take).
+REVOCATION_MEMORY_SECONDS = 600.0
+_SESSION_ENDED = {"type": "AUTH_ERROR", "message": "The session has ended; sign in again."}
+
+
 @dataclass
 class HubStats:
     """Counters for health and benchmarks."""
@@ -236,6 +265,10 @@ class Hub:
         self.broker_error: str | None = None
         #: Called (without arguments, must not block) after every local commit with events.
         self.on_commit: list[Callable[[], None]] = []
+        #: Users whose connected sessions must be checked, and when (seq, monotonic time) each
+        #: user's latest revocation notice was dispatched.
+        self._to_check: set[str] = set()
+        self._revoked: dict[str, tuple[int, float]] = {}
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
@@ -272,6 +305,8 @@ class Hub:
                     async with self._reading() as session:
                         self._learn(await events.position(session))
                 await self._fill()
+                if self._to_check:
+                    await self._end_revoked_sessions()
             except Exception:
                 logger.exception("realtime feed round failed; retrying at the next poll")
 
@@ -360,6 +395,9 @@ class Hub:
         event = item.event
         kind: str = event["type"]
         workspace_id: str | None = event.get("workspace_id")
+        if kind == revocation.REVOKED:
+            self._sessions_changed(event["aggregate_id"], item.seq)
+            return
         if kind in ("workspace.created", "workspace.member_added") and workspace_id:
             self._grant(_member_of(event), workspace_id)
         targets: set[Subscriber] | tuple[Subscriber, ...]
@@ -400,6 +438,46 @@ class Hub:
             if not group:
                 del self._by_workspace[workspace_id]
 
+    # Ended sessions ----------------------------------------------------------------------------
+
+    def _sessions_changed(self, user_id: str, seq: int) -> None:
+        now = anyio.current_time()
+        if len(self._revoked) > 1000:  # bounded by the notices of the last few minutes
+            cutoff = now - REVOCATION_MEMORY_SECONDS
+            self._revoked = {u: (q, t) for u, (q, t) in self._revoked.items() if t >= cutoff}
+        self._revoked[user_id] = (seq, now)
+        if user_id in self._by_user:
+            self._to_check.add(user_id)
+
+    def watch_session(self, subscriber: Subscriber) -> None:
+        """Check the subscriber's session soon if it may have ended while it authenticated.
+
+        Called on attach and after a socket renewed its token (``authenticated_at`` new).
+        """
+        seq, _ = self._revoked.get(subscriber.user_id, (0, 0.0))
+        if seq > subscriber.authenticated_at:
+            self._to_check.add(subscriber.user_id)
+            self._wake.set()
+
+    async def _end_revoked_sessions(self) -> None:
+        """Close the subscribers of every session that ended among the users to check."""
+        users, self._to_check = self._to_check, set()
+        by_session: defaultdict[str, list[Subscriber]] = defaultdict(list)
+        for user_id in users:
+            for subscriber in self._by_user.get(user_id, ()):
+                by_session[subscriber.session_id].append(subscriber)
+        if not by_session:
+            return
+        async with self._reading() as session:
+            ended = await revocation.ended(session, by_session.keys(), now=utcnow())
+        for session_id in ended:
+            for subscriber in by_session[session_id]:
+                # It may have renewed onto another session meanwhile: that one is checked.
+                if subscriber.session_id == session_id:
+                    subscriber.close(
+                        CLOSE_TOKEN_EXPIRED, "the session has ended", error=_SESSION_ENDED
+                    )
+
     # Subscribers -------------------------------------------------------------------------------
 
     def attach(self, subscriber: Subscriber) -> None:
@@ -409,6 +487,7 @@ class Hub:
         for workspace_id in subscriber.workspaces:
             self._by_workspace[workspace_id].add(subscriber)
         self.stats.subscribers += 1
+        self.watch_session(subscriber)
 
     def detach(self, subscriber: Subscriber) -> None:
         """Forget the subscriber (idempotent) and end its outbox."""

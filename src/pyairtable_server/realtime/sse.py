@@ -6,7 +6,8 @@ resumes after it. When the missed events are gone, an ``event: reset`` frame (wh
 position the stream continues from) tells the client to refetch. A comment line goes out every
 15 s as a heartbeat (sse-starlette's ping). The stream ends when the access token expires (the
 client reconnects with a fresh token and its last id, losing nothing) or when the client is too
-slow to keep up with its bounded outbox.
+slow to keep up with its bounded outbox. When its session ends (logout, password change...), an
+``event: error`` frame (``AUTH_ERROR``) goes out last: reconnecting with that token is useless.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..clock import utcnow
 from ..deps import Services
 from ..errors import AuthError, ValidationFailed, error_responses
 from ..services import AppServices
-from .access import authenticate_viewer, scope_of
+from .access import authenticate_viewer, scope_of, subscriber_for
 from .hub import CLOSE_TOKEN_EXPIRED, EventOut, Outgoing, Subscriber, Subscription
 from .interest import Channel, Interest
 from .protocol import Identifier
@@ -87,15 +88,9 @@ async def stream_events(
             "aggregate_id": aggregate_id,
         },
     )
-    workspaces = set(viewer.workspaces)
-    scope = await scope_of(services, workspaces, interest)
+    scope = await scope_of(services, set(viewer.workspaces), interest)
     hub = services.hub
-    subscriber = Subscriber(
-        viewer.user_id,
-        workspaces,
-        outbox_size=services.settings.realtime_outbox_size,
-        expires_at=viewer.expires_at,
-    )
+    subscriber = subscriber_for(viewer, outbox_size=services.settings.realtime_outbox_size)
     hub.attach(subscriber)
     sub = hub.subscribe(subscriber, "sse", interest, since=since, scope_workspace=scope)
     return EventSourceResponse(
@@ -143,6 +138,10 @@ async def _frames(services: AppServices, subscriber: Subscriber) -> AsyncIterato
                 yield sent
             if isinstance(item, dict) and item["type"] == "subscription_error":
                 return
+        if subscriber.close_error is not None:
+            # The session ended (logout, password change...): say so, so the client does not
+            # reconnect with the same token.
+            yield ServerSentEvent(data=json.dumps(subscriber.close_error), event="error")
     finally:
         services.hub.detach(subscriber)
         subscriber.release()

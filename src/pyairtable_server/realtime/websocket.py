@@ -21,7 +21,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from ..clock import rfc3339, utcnow
 from ..errors import ApiError, NotFound
 from ..services import AppServices
-from .access import Viewer, authenticate_viewer, scope_of
+from .access import Viewer, authenticate_viewer, scope_of, subscriber_for
 from .hub import (
     CLOSE_FORBIDDEN,
     CLOSE_NORMAL,
@@ -68,12 +68,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     except (ApiError, ProtocolError, TimeoutError) as exc:
         await _close(websocket, CLOSE_TOKEN_EXPIRED, _reason(exc))
         return
-    subscriber = Subscriber(
-        viewer.user_id,
-        set(viewer.workspaces),
-        outbox_size=settings.realtime_outbox_size,
-        expires_at=viewer.expires_at,
-    )
+    subscriber = subscriber_for(viewer, outbox_size=settings.realtime_outbox_size)
     subscriber.push({"type": "auth_ok", "expires_at": rfc3339(viewer.expires_at)})
     hub.attach(subscriber)
     connection = _Connection(websocket, services, hub, subscriber)
@@ -215,6 +210,9 @@ class _Connection:
             subscriber.close(CLOSE_TOKEN_EXPIRED, "the new token belongs to another user")
             return
         subscriber.expires_at = viewer.expires_at
+        subscriber.session_id = viewer.session_id
+        subscriber.authenticated_at = viewer.authenticated_at
+        self.hub.watch_session(subscriber)
         subscriber.push({"type": "auth_ok", "expires_at": rfc3339(viewer.expires_at)})
 
     async def _subscribe(self, message: SubscribeMessage) -> None:

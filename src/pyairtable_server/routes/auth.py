@@ -30,6 +30,7 @@ from ..schemas.auth import (
     ValidateOut,
 )
 from ..schemas.users import NameUpdate, UserOut
+from ..security import revocation
 from ..services import AppServices
 from .users import apply_name_update
 
@@ -243,7 +244,9 @@ async def refresh(body: RefreshIn, db: DB, services: Services, context: Context)
         resource_id=session.id,
         user_id=user.id,
     )
+    notice = await revocation.announce(db, user.id, "refresh_token_reuse", actor=user.id, now=now)
     await db.commit()
+    services.hub.committed(notice)
     raise AuthError("The refresh token was already used; the session has been revoked.")
 
 
@@ -264,7 +267,8 @@ async def logout(
 ) -> Response:
     """End a session: the one of the given refresh token, else the caller's current one.
 
-    Its access tokens stop working at once. Raises ``AuthError`` with neither credential.
+    Its access tokens stop working at once, and its WebSocket and SSE streams are closed on
+    every instance (``security.revocation``). Raises ``AuthError`` with neither credential.
     """
     session: AuthSession | None = None
     if body is not None and body.refresh_token is not None:
@@ -280,7 +284,8 @@ async def logout(
     else:
         raise AuthError("Send the refresh token to end, or an access token.")
     if session.revoked_at is None:
-        session.revoked_at = utcnow()
+        now = utcnow()
+        session.revoked_at = now
         session.revoked_reason = "logout"
         audit.record(
             db,
@@ -290,7 +295,11 @@ async def logout(
             resource_id=session.id,
             user_id=session.user_id,
         )
+        notice = await revocation.announce(
+            db, session.user_id, "logout", actor=session.user_id, now=now
+        )
         await db.commit()
+        services.hub.committed(notice)
     return Response(status_code=204)
 
 
@@ -321,7 +330,8 @@ async def update_me(body: NameUpdate, caller: CurrentUser, db: DB, context: Cont
 async def change_password(
     body: ChangePasswordIn, caller: CurrentUser, db: DB, services: Services, context: Context
 ) -> Response:
-    """Replace the password and revoke every other session of the account.
+    """Replace the password and revoke every other session of the account (closing their
+    streams on every instance).
 
     A wrong current password answers 422 and counts as a failed login for the account.
     """
@@ -355,7 +365,9 @@ async def change_password(
         resource_id=user.id,
         user_id=user.id,
     )
+    notice = await revocation.announce(db, user.id, "password_changed", actor=user.id, now=now)
     await db.commit()
+    services.hub.committed(notice)
     return Response(status_code=204)
 
 
