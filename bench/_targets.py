@@ -161,6 +161,10 @@ def _api_settings(database_url: str | None, data_dir: Path) -> dict[str, str]:
         "PYAIRTABLE_RATE_LIMIT_PER_TOKEN": _UNREACHABLE_LIMIT,
         "PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT": _UNREACHABLE_LIMIT,
         "PYAIRTABLE_LOGIN_FAILURES_PER_IP": _UNREACHABLE_LIMIT,
+        "PYAIRTABLE_REGISTRATIONS_PER_IP": _UNREACHABLE_LIMIT,
+        # Every subscriber is one user on one address.
+        "PYAIRTABLE_REALTIME_MAX_CONNECTIONS_PER_USER": "1000000",
+        "PYAIRTABLE_REALTIME_MAX_CONNECTIONS_PER_IP": "1000000",
     }
     if database_url is not None:
         settings["PYAIRTABLE_DATABASE_URL"] = database_url

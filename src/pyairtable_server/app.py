@@ -22,6 +22,7 @@ from .http.rate_limit import Limit, Limiter, RateLimitMiddleware
 from .http.request_id import RequestIdMiddleware
 from .http.security_headers import SecurityHeadersMiddleware
 from .realtime import sse, websocket
+from .realtime.admission import Admission
 from .realtime.broker import RedisBroker
 from .realtime.hub import Hub
 from .routes import api_router
@@ -101,6 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 limiter=limiter,
                 hub=hub,
+                admission=Admission(
+                    total=settings.realtime_max_connections,
+                    per_ip=settings.realtime_max_connections_per_ip,
+                    per_user=settings.realtime_max_connections_per_user,
+                ),
                 attempts=Attempts(
                     key=hashlib.sha256(b"pyairtable-attempts:" + secret_key.encode()).digest(),
                     is_sqlite=db.is_sqlite,

@@ -9,6 +9,7 @@ from typing import Literal
 from .data.listing import TotalCache
 from .db.engine import Database
 from .http.rate_limit import Limit, Limiter
+from .realtime.admission import Admission
 from .realtime.hub import Hub
 from .security.attempts import Attempts
 from .security.passwords import Passwords
@@ -41,6 +42,8 @@ class AppServices:
     auth_limits: AuthLimits
     #: The realtime feed of committed events (running in the lifespan's task group).
     hub: Hub
+    #: The caps on realtime connections (in all, per IP, per user).
+    admission: Admission
     #: Dispatches and sends webhook deliveries; ``wake()`` it after a commit to skip the poll.
     webhooks: WebhookWorker
     #: Where uploaded files' bytes live (contract §7).

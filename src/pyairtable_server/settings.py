@@ -29,6 +29,8 @@ REALTIME_POLL_INTERVAL_SECONDS = 1.0
 REALTIME_OUTBOX_SIZE = 1000
 REALTIME_MIN_OUTBOX_SIZE = 128
 REALTIME_MAX_CONNECTIONS = 10_000
+REALTIME_MAX_CONNECTIONS_PER_USER = 100
+REALTIME_MAX_CONNECTIONS_PER_IP = 1000
 REALTIME_MAX_SUBSCRIPTIONS = 100
 REALTIME_AUTH_TIMEOUT_SECONDS = 10.0
 REALTIME_SSE_HEARTBEAT_SECONDS = 15.0
@@ -98,7 +100,11 @@ class Settings(BaseSettings):
     realtime_channel: str = "pyairtable:events"
     realtime_poll_interval_seconds: float = Field(default=REALTIME_POLL_INTERVAL_SECONDS, gt=0)
     realtime_outbox_size: int = Field(default=REALTIME_OUTBOX_SIZE, ge=REALTIME_MIN_OUTBOX_SIZE)
+    # Caps per server process on WebSocket and SSE connections: in all, per client IP
+    # (unauthenticated sockets too) and per user (see realtime.admission).
     realtime_max_connections: int = Field(default=REALTIME_MAX_CONNECTIONS, ge=1)
+    realtime_max_connections_per_ip: int = Field(default=REALTIME_MAX_CONNECTIONS_PER_IP, ge=1)
+    realtime_max_connections_per_user: int = Field(default=REALTIME_MAX_CONNECTIONS_PER_USER, ge=1)
     realtime_max_subscriptions: int = Field(default=REALTIME_MAX_SUBSCRIPTIONS, ge=1)
     realtime_auth_timeout_seconds: float = Field(default=REALTIME_AUTH_TIMEOUT_SECONDS, gt=0)
     realtime_sse_heartbeat_seconds: float = Field(default=REALTIME_SSE_HEARTBEAT_SECONDS, gt=0)

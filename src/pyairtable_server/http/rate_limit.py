@@ -150,7 +150,12 @@ def _bearer_token(scope: Scope) -> str | None:
 
 
 class RateLimitMiddleware:
-    """Applies the per-IP limit to every request and the per-token limit to authenticated ones."""
+    """Applies the per-IP limit to every request and the per-token limit to authenticated ones.
+
+    A WebSocket handshake is a request too: it counts against the per-IP limit, and one past it
+    is refused with the 429 envelope (the ASGI denial-response extension; a server without it
+    answers the refused handshake 403).
+    """
 
     def __init__(self, app: ASGIApp, *, limiter: Limiter, per_ip: Limit, per_token: Limit) -> None:
         self.app = app
@@ -159,6 +164,9 @@ class RateLimitMiddleware:
         self.per_token = per_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._handshake(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
@@ -170,14 +178,29 @@ class RateLimitMiddleware:
                 digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
                 await self.limiter.hit(self.per_token, digest)
         except RateLimited as exc:
-            response = envelope(
-                exc.status_code,
-                exc.type,
-                exc.message,
-                request_id=request_id_of(scope),
-                details=exc.details,
-                headers=exc.headers,
-            )
-            await response(scope, receive, send)
+            await _refusal(exc, scope)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _handshake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.limiter.hit(self.per_ip, client_ip(scope))
+        except RateLimited as exc:
+            if "websocket.http.response" not in scope.get("extensions", {}):
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            # Starlette sends a response on a websocket scope as the denial response.
+            await _refusal(exc, scope)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _refusal(exc: RateLimited, scope: Scope) -> ASGIApp:
+    return envelope(
+        exc.status_code,
+        exc.type,
+        exc.message,
+        request_id=request_id_of(scope),
+        details=exc.details,
+        headers=exc.headers,
+    )

@@ -13,23 +13,28 @@ slow to keep up with its bounded outbox. When its session ends (logout, password
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 
 from ..clock import utcnow
 from ..deps import Services
-from ..errors import AuthError, ValidationFailed, error_responses
+from ..errors import AuthError, RateLimited, ServiceUnavailable, ValidationFailed, error_responses
+from ..http.rate_limit import client_ip
 from ..services import AppServices
 from .access import authenticate_viewer, scope_of, subscriber_for
+from .admission import Refused, Ticket
 from .hub import CLOSE_TOKEN_EXPIRED, EventOut, Outgoing, Subscriber, Subscription
 from .interest import Channel, Interest
 from .protocol import Identifier
 
 router = APIRouter(tags=["realtime"])
+#: What a stream refused for the connection caps is told to wait before trying again.
+REFUSED_RETRY_AFTER_SECONDS = 10
 
 _STREAM_DESCRIPTION = (
     "A `text/event-stream`: each event as `id: <seq>`, `event: <type>`, `data: <event JSON>`; "
@@ -44,7 +49,7 @@ _STREAM_DESCRIPTION = (
     summary="Stream events (Server-Sent Events)",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": _STREAM_DESCRIPTION},
-        **error_responses(401, 404, 422, 429, 500),
+        **error_responses(401, 404, 422, 429, 500, 503),
     },
 )
 async def stream_events(
@@ -89,17 +94,60 @@ async def stream_events(
         },
     )
     scope = await scope_of(services, set(viewer.workspaces), interest)
+    ticket = _admit(services, client_ip(request.scope), viewer.user_id)
     hub = services.hub
     subscriber = subscriber_for(viewer, outbox_size=services.settings.realtime_outbox_size)
     hub.attach(subscriber)
     sub = hub.subscribe(subscriber, "sse", interest, since=since, scope_workspace=scope)
-    return EventSourceResponse(
+
+    def ended() -> None:
+        hub.detach(subscriber)
+        subscriber.release()
+        ticket.release()
+
+    return _EventStream(
         _frames(services, subscriber),
+        ended=ended,
         ping=services.settings.realtime_sse_heartbeat_seconds,
         send_timeout=services.settings.realtime_send_timeout_seconds,
         data_sender_callable=lambda: _feed(services, subscriber, sub, resume=since is not None),
         headers={"Cache-Control": "no-store"},
     )
+
+
+class _EventStream(EventSourceResponse):
+    """A stream that gives back its connection slot and subscriber however it ends, also when
+    the client leaves before the first frame (then the frames generator never starts)."""
+
+    def __init__(self, *args: Any, ended: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ended = ended
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._ended()
+
+
+def _admit(services: AppServices, ip: str, user_id: str) -> Ticket:
+    """A connection slot for the stream. Raises ``ServiceUnavailable`` (503) when the server is
+    full, ``RateLimited`` (429) past the address's or the user's cap."""
+    try:
+        ticket = services.admission.admit(ip)
+    except Refused as exc:
+        if exc.overloaded:
+            raise ServiceUnavailable(
+                "The server has too many realtime connections; try again later.",
+                headers={"Retry-After": str(REFUSED_RETRY_AFTER_SECONDS)},
+            ) from exc
+        raise RateLimited(REFUSED_RETRY_AFTER_SECONDS, f"Refused: {exc.message}.") from exc
+    try:
+        ticket.bind(user_id)
+    except Refused as exc:
+        ticket.release()
+        raise RateLimited(REFUSED_RETRY_AFTER_SECONDS, f"Refused: {exc.message}.") from exc
+    return ticket
 
 
 def _bearer(request: Request) -> str | None:

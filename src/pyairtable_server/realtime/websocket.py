@@ -20,8 +20,10 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ..clock import rfc3339, utcnow
 from ..errors import ApiError, NotFound
+from ..http.rate_limit import client_ip
 from ..services import AppServices
 from .access import Viewer, authenticate_viewer, scope_of, subscriber_for
+from .admission import Refused, Ticket
 from .hub import (
     CLOSE_FORBIDDEN,
     CLOSE_NORMAL,
@@ -55,18 +57,33 @@ router = APIRouter()
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """Authenticate (``?token=`` or a first ``auth`` message), then serve subscriptions."""
     services: AppServices = websocket.app.state.services
+    await websocket.accept()
+    try:
+        # Taken before authenticating: sockets that never authenticate hold slots too.
+        ticket = services.admission.admit(client_ip(websocket.scope))
+    except Refused as exc:
+        await _close(websocket, CLOSE_OVERLOADED, exc.message)
+        return
+    try:
+        await _serve(websocket, services, ticket)
+    finally:
+        ticket.release()
+
+
+async def _serve(websocket: WebSocket, services: AppServices, ticket: Ticket) -> None:
     hub = services.hub
     settings = services.settings
-    await websocket.accept()
-    if hub.subscriber_count >= settings.realtime_max_connections:
-        await _close(websocket, CLOSE_OVERLOADED, "the server has too many realtime connections")
-        return
     try:
         viewer = await _first_authentication(websocket, services)
     except WebSocketDisconnect:
         return
     except (ApiError, ProtocolError, TimeoutError) as exc:
         await _close(websocket, CLOSE_TOKEN_EXPIRED, _reason(exc))
+        return
+    try:
+        ticket.bind(viewer.user_id)
+    except Refused as exc:
+        await _close(websocket, CLOSE_OVERLOADED, exc.message)
         return
     subscriber = subscriber_for(viewer, outbox_size=settings.realtime_outbox_size)
     subscriber.push({"type": "auth_ok", "expires_at": rfc3339(viewer.expires_at)})
