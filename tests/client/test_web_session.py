@@ -512,6 +512,88 @@ async def test_logout_revokes_the_refresh_token_and_clears_the_cookie(
     assert await site.auth.store.load(sid) is None
 
 
+# --- copies of a signed-out browser's cookie ------------------------------------------------
+
+
+def copy_cookies(source: httpx2.AsyncClient, target: httpx2.AsyncClient) -> None:
+    """Give ``target`` every cookie of ``source``, as a thief of the cookie jar would."""
+    for cookie in source.cookies.jar:
+        target.cookies.set(cookie.name, cookie.value or "", domain=cookie.domain)
+
+
+@pytest.mark.parametrize("mode", ["cookie", "server"])
+async def test_signing_out_ends_every_copy_of_the_cookie_csrf_and_all(
+    make_site: SiteFactory, mode: str
+) -> None:
+    site = await make_site(mode=mode)
+    browser, token, _ = await site.signed_in()
+    thief = site.browser()
+    copy_cookies(browser, thief)
+    assert (await thief.get("/me")).status_code == 200  # a copy works while signed in
+
+    assert (await browser.post("/auth/logout", headers={"X-CSRF-Token": token})).status_code == 204
+
+    assert (await thief.get("/me")).status_code == 401
+    assert (await thief.post("/workspaces", headers={"X-CSRF-Token": token})).status_code == 401
+    assert (await thief.get("/auth/session")).json() is None
+
+
+@pytest.mark.parametrize("mode", ["cookie", "server"])
+async def test_a_sign_out_on_one_worker_ends_copies_on_another_within_the_revalidation_time(
+    make_site: SiteFactory, mode: str
+) -> None:
+    """Two workers of one app (same secret, each its own memory; in server mode one store)."""
+    shared = {"store": MemorySessionStore()} if mode == "server" else {}
+    one = await make_site(mode=mode, revalidate_after=30, **shared)
+    other = await make_site(mode=mode, revalidate_after=30, **shared)
+    browser, token, _ = await one.signed_in()
+    copy = other.browser()
+    copy_cookies(browser, copy)
+    assert (await copy.get("/me")).status_code == 200  # the other worker confirmed it just now
+
+    assert (await browser.post("/auth/logout", headers={"X-CSRF-Token": token})).status_code == 204
+    if mode == "server":  # the shared store forgot it: at once
+        assert (await copy.get("/me")).status_code == 401
+    other.clock.advance(30)
+
+    assert (await copy.get("/me")).status_code == 401
+    assert (await copy.post("/workspaces", headers={"X-CSRF-Token": token})).status_code == 401
+
+
+async def test_a_session_ended_by_a_password_change_elsewhere_is_refused_after_revalidation(
+    make_site: SiteFactory,
+) -> None:
+    site = await make_site(revalidate_after=0)
+    browser, _, login = await site.signed_in()
+    elsewhere = await site.backend.api.login(login["user"]["email"])
+    changed = await site.backend.api.client.post(
+        "/auth/change-password",
+        json={"current_password": PASSWORD, "new_password": "another long secret"},
+        headers=elsewhere.headers,
+    )
+    assert changed.status_code == 204
+
+    answer = await browser.get("/me")
+
+    assert answer.status_code == 401
+    assert "Max-Age=0" in set_cookies(answer)["pyairtable_session"]
+
+
+async def test_revalidation_asks_the_backend_at_most_once_per_interval(
+    make_site: SiteFactory,
+) -> None:
+    site = await make_site(revalidate_after=30)
+    browser, _, _ = await site.signed_in()
+    asked = site.backend.count("GET", "/api/v1/auth/me")
+    for _ in range(3):
+        assert (await browser.get("/auth/session")).json() is not None
+    assert site.backend.count("GET", "/api/v1/auth/me") == asked  # sign-in counts as confirmed
+    site.clock.advance(30)
+    for _ in range(3):
+        assert (await browser.get("/auth/session")).json() is not None
+    assert site.backend.count("GET", "/api/v1/auth/me") == asked + 1
+
+
 # --- server-side sessions -------------------------------------------------------------------
 
 

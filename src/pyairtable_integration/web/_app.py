@@ -26,9 +26,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._integration import PyAirtableIntegration
 from ..auth import Session
-from ._config import DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE, DEFAULT_PREFIX, build_web_config
+from ._config import (
+    DEFAULT_COOKIE_NAME,
+    DEFAULT_MAX_AGE,
+    DEFAULT_PREFIX,
+    DEFAULT_REVALIDATE_AFTER,
+    build_web_config,
+)
 from ._cookie import CookieSealer
 from ._csrf import CsrfTokens
+from ._liveness import Liveness
 from ._responses import WebAuthError, handle_web_auth_error
 from ._session import STATE_KEY, BrowserSession
 from ._store import MemorySessionStore, SessionStore
@@ -50,7 +57,9 @@ class PyAirtableAuth:
 
     ``mode="cookie"`` keeps the tokens in an encrypted httpOnly cookie; ``mode="server"``
     keeps them in ``store`` (a ``MemorySessionStore`` unless given) and the cookie holds only a
-    random session id. ``install(app)`` adds the middleware, the routes under ``prefix``
+    random session id. Either way a session ended on the backend (sign-out on any worker, a
+    password change) is refused within ``revalidate_after`` seconds, copies of its cookie too
+    (see ``_liveness``). ``install(app)`` adds the middleware, the routes under ``prefix``
     (``/auth/login``, ``/auth/logout``, ``/auth/session``, ``/auth/csrf``) and the error
     handler. The app opens and closes ``integration`` (``async with`` in its lifespan).
 
@@ -72,6 +81,7 @@ class PyAirtableAuth:
         same_site: str = "lax",
         max_age: int = DEFAULT_MAX_AGE,
         domain: str | None = None,
+        revalidate_after: int = DEFAULT_REVALIDATE_AFTER,
     ) -> None:
         self.config = build_web_config(
             secret_key=secret_key,
@@ -83,8 +93,15 @@ class PyAirtableAuth:
             same_site=same_site,
             max_age=max_age,
             domain=domain,
+            revalidate_after=revalidate_after,
         )
         self.integration = integration
+        #: Which sessions this worker ended, and when the backend last confirmed live ones.
+        self.liveness = Liveness(
+            integration.clock,
+            revalidate_after=self.config.revalidate_after,
+            remember_ended=self.config.max_age,
+        )
         self.store: SessionStore = (
             store if store is not None else MemorySessionStore(clock=integration.clock)
         )

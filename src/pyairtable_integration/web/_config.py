@@ -18,6 +18,10 @@ CSRF_FORM_FIELD = "csrf_token"
 DEFAULT_PREFIX = "/auth"
 DEFAULT_MAX_AGE = 30 * 24 * 3600  # the backend's refresh tokens live 30 days by default
 MIN_SECRET_LENGTH = 32  # characters; the cookie and CSRF keys are derived from it
+#: How stale (seconds) a worker's knowledge that a browser session is still live may be: a
+#: session ended elsewhere (logout on another worker, a password change) stops working here
+#: within this long. The worker that signs a browser out refuses copies of its cookie at once.
+DEFAULT_REVALIDATE_AFTER = 30
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,9 @@ class WebAuthConfig:
     tokens, all of them open old ones (so a secret can be rotated without signing everyone out).
     ``mode="cookie"`` keeps the tokens in the encrypted session cookie; ``mode="server"`` keeps
     them in a session store and the cookie holds only a random session id. ``max_age`` is how
-    long (seconds) a browser stays signed in without a request.
+    long (seconds) a browser stays signed in without a request. ``revalidate_after`` is how
+    often (seconds) a worker asks the backend whether a browser's session is still live (0: on
+    every request that loads it); a session ended anywhere is refused within that long.
     """
 
     secret_keys: tuple[str, ...]
@@ -40,6 +46,7 @@ class WebAuthConfig:
     same_site: SameSite = "lax"
     max_age: int = DEFAULT_MAX_AGE
     domain: str | None = None
+    revalidate_after: int = DEFAULT_REVALIDATE_AFTER
 
 
 def build_web_config(
@@ -53,6 +60,7 @@ def build_web_config(
     same_site: str = "lax",
     max_age: int = DEFAULT_MAX_AGE,
     domain: str | None = None,
+    revalidate_after: int = DEFAULT_REVALIDATE_AFTER,
 ) -> WebAuthConfig:
     """Check the options and return them as a ``WebAuthConfig``.
 
@@ -73,6 +81,8 @@ def build_web_config(
         problems["prefix"] = f"must start with '/' and not end with one, not {prefix!r}"
     if max_age <= 0:
         problems["max_age"] = "must be a positive number of seconds"
+    if revalidate_after < 0:
+        problems["revalidate_after"] = "must be 0 (every request) or a positive number of seconds"
     for name, value in (("cookie_name", cookie_name), ("csrf_cookie_name", csrf_cookie_name)):
         if not value or not all(c.isalnum() or c in "-_." for c in value):
             problems[name] = f"must be letters, digits, '-', '_' or '.', not {value!r}"
@@ -90,4 +100,5 @@ def build_web_config(
         same_site=same_site,  # type: ignore[arg-type]
         max_age=max_age,
         domain=domain,
+        revalidate_after=revalidate_after,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from .._errors import APIConnectionError, AuthenticationError
+from .._errors import APIConnectionError, AuthenticationError, ServiceError
 from .._session_client import SessionClient
 from ..auth import AuthManager, Session, SessionEvent
 from ..services import Services
@@ -118,14 +118,20 @@ class BrowserSession:
     async def load(self) -> WebSession | None:
         """The signed-in session, refreshed first when its access token is due; None if none.
 
-        A refresh the backend refuses signs the browser out; when the backend cannot be
-        reached the current session is kept (its client tries again when used).
+        A session this worker signed out, or that the backend says has ended (asked at most
+        every ``revalidate_after`` seconds, or refused at a refresh), signs the browser out;
+        when the backend cannot be reached the current session is kept (its client tries again
+        when used).
         """
         async with self._lock:
             if self._loaded:
                 return self._web
             self._loaded = True
             if self.session_id is None:
+                return None
+            liveness = self._auth.liveness
+            if liveness.ended(self.session_id):
+                self._forget()
                 return None
             session = self._cookie_session
             if self._auth.config.mode == "server":
@@ -148,8 +154,24 @@ class BrowserSession:
                         self.session_id, fresh, ttl=self._auth.config.max_age
                     )
                 self._changed(fresh)
-            self._web = self._bind(fresh)
+                liveness.confirmed(self.session_id)
+            web = self._web = self._bind(fresh)
+            if liveness.due(web.session_id) and not await self._still_live(web):
+                return None
             return self._web
+
+    async def _still_live(self, web: WebSession) -> bool:
+        """Ask the backend whether the session is live (one authenticated call); forget it
+        when not. Unreachable or failing, the backend is given the benefit of the doubt."""
+        try:
+            await web.client.services.auth.get_me()
+        except AuthenticationError:
+            self._forget()
+            return False
+        except ServiceError:
+            return True
+        self._auth.liveness.confirmed(web.session_id)
+        return True
 
     async def sign_in(self, session: Session) -> WebSession:
         """Make ``session`` this browser's, under a new session id, with a new CSRF token."""
@@ -157,6 +179,7 @@ class BrowserSession:
             if self.session_id is not None:
                 self._forget_ids.append(self.session_id)
             self.session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+            self._auth.liveness.confirmed(self.session_id)  # the backend just signed it in
             self._loaded = True
             self._changed(session)
             self._web = self._bind(session)
@@ -189,6 +212,9 @@ class BrowserSession:
         self._committed = True
         config = self._auth.config
         for stale in self._forget_ids:
+            # Ended (signed out, refused by the backend, replaced by a new sign-in): copies of
+            # its cookie must not open it again here, nor through the store anywhere.
+            self._auth.liveness.end(stale)
             if config.mode == "server":
                 await self._auth.store.delete(stale)
         headers: list[str] = []
