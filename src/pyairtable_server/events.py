@@ -6,6 +6,12 @@ lock (SQLite) is held only briefly, and a transaction can only get a position af
 it committed: ``seq`` is gap-free *and* in commit order. A reader that has seen position N
 therefore never finds a smaller position appearing later, which is what makes resuming from the
 last ``seq`` lossless.
+
+**Visibility.** A user reads a workspace's events from the event that made them a member
+(``workspace.created`` for its owner, ``workspace.member_added``) on, never the history from
+before they joined (erased values included): ``append`` stamps that event's ``seq`` on the
+membership (``joined_seq``) in the same transaction. Besides, a user reads the events addressed
+to them (``EventRecipient``): their own removal, the deletion of a workspace they were in.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import rfc3339
@@ -97,6 +103,18 @@ async def append(
         for index, draft in enumerate(drafts)
     ]
     await db.execute(insert(Event), rows)
+    for row in rows:
+        member = member_of(row)
+        if member is not None:
+            await db.execute(
+                update(WorkspaceMember)
+                .where(
+                    WorkspaceMember.workspace_id == row["workspace_id"],
+                    WorkspaceMember.user_id == member,
+                )
+                .values(joined_seq=row["seq"])
+                .execution_options(synchronize_session=False)
+            )
     recipients = [
         {"seq": row["seq"], "user_id": user}
         for row, draft in zip(rows, drafts, strict=True)
@@ -108,6 +126,24 @@ async def append(
         Logged(_wire(row), frozenset(draft.recipients))
         for row, draft in zip(rows, drafts, strict=True)
     ]
+
+
+#: The events that make a user a member of their workspace.
+JOINING = frozenset({"workspace.created", "workspace.member_added"})
+
+
+def member_of(event: dict[str, Any]) -> str | None:
+    """The user a joining event makes a member (the owner of a new workspace, the added
+    member); None for any other event."""
+    if event["type"] not in JOINING or not event.get("workspace_id"):
+        return None
+    payload = event.get("payload") or {}
+    if event["type"] == "workspace.created":
+        owner = (payload.get("workspace") or {}).get("owner_id")
+        actor = event.get("user_id")
+        return owner if isinstance(owner, str) else actor if isinstance(actor, str) else None
+    user = (payload.get("member") or {}).get("user_id")
+    return user if isinstance(user, str) else None
 
 
 def _wire(row: dict[str, Any]) -> dict[str, Any]:
@@ -138,10 +174,13 @@ class EventPage:
 
 
 def visible_to(user_id: str) -> Any:
-    """Events of the user's workspaces, and those addressed to them after they lost access."""
+    """Events of the user's workspaces since they joined, and those addressed to them after
+    they lost access."""
     return or_(
-        Event.workspace_id.in_(
-            select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user_id)
+        exists().where(
+            WorkspaceMember.user_id == user_id,
+            WorkspaceMember.workspace_id == Event.workspace_id,
+            WorkspaceMember.joined_seq <= Event.seq,
         ),
         Event.seq.in_(select(EventRecipient.seq).where(EventRecipient.user_id == user_id)),
     )

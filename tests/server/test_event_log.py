@@ -508,20 +508,51 @@ async def test_a_non_member_sees_none_of_a_workspaces_events(api: Api) -> None:
     assert await read_all(api, stranger, table_id=w.tid) == []
 
 
-async def test_a_member_added_later_sees_the_workspaces_events(api: Api) -> None:
-    """Joining a workspace makes its events readable, those from before too."""
+def _from_joining(events: list[JSON], member: Actor) -> list[JSON]:
+    """``events`` from the one that made ``member`` a member on."""
+    joined = next(
+        index
+        for index, event in enumerate(events)
+        if event["type"] == "workspace.member_added"
+        and event["payload"]["member"]["user_id"] == member.id
+    )
+    return events[joined:]
+
+
+async def test_a_member_added_later_sees_the_workspaces_events_from_joining_on(api: Api) -> None:
+    """Joining a workspace makes its events readable from the joining on: the history from
+    before (erased values included) stays the earlier members' (README, "Event visibility")."""
     w = await World.make(api)
     early = await w.record({"N": 1})
+    await w.patch(early["id"], {"N": None})  # a value erased before the newcomer came
     newcomer = await api.actor()
     assert await read_all(api, newcomer, workspace_id=w.wid) == []
     await api.add_member(w.owner, w.wid, newcomer, "editor")
     late = await w.record({"N": 2}, actor=newcomer)
     records = await read_all(api, newcomer, channel="record")
-    assert [e["aggregate_id"] for e in records] == [early["id"], late["id"]]
-    assert records[1]["user_id"] == newcomer.id
-    assert await read_all(api, newcomer, workspace_id=w.wid) == await read_all(
-        api, w.owner, workspace_id=w.wid
+    assert [e["aggregate_id"] for e in records] == [late["id"]]
+    assert records[0]["user_id"] == newcomer.id
+    mine = await read_all(api, newcomer, workspace_id=w.wid)
+    assert mine[0]["type"] == "workspace.member_added"
+    assert mine == _from_joining(await read_all(api, w.owner, workspace_id=w.wid), newcomer)
+
+
+async def test_a_member_who_left_and_came_back_sees_nothing_of_the_time_away(api: Api) -> None:
+    w = await World.make(api)
+    member = await api.actor()
+    await api.add_member(w.owner, w.wid, member, "editor")
+    before = await w.record({"N": 1})
+    removed = await api.client.delete(
+        f"/workspaces/{w.wid}/members/{member.id}", headers=w.owner.headers
     )
+    assert removed.status_code == 204
+    away = await w.record({"N": 2})
+    await api.add_member(w.owner, w.wid, member, "editor")
+    back = await w.record({"N": 3})
+    seen = [e["aggregate_id"] for e in await read_all(api, member, channel="record")]
+    assert away["id"] not in seen
+    assert back["id"] in seen
+    assert before["id"] not in seen  # the membership that saw it has ended
 
 
 async def test_a_viewer_sees_the_workspaces_events(api: Api) -> None:
@@ -531,8 +562,8 @@ async def test_a_viewer_sees_the_workspaces_events(api: Api) -> None:
     await api.add_member(w.owner, w.wid, viewer, "viewer")
     record = await w.record({"N": 1})
     await w.patch(record["id"], {"N": 2})
-    assert await read_all(api, viewer, workspace_id=w.wid) == await read_all(
-        api, w.owner, workspace_id=w.wid
+    assert await read_all(api, viewer, workspace_id=w.wid) == _from_joining(
+        await read_all(api, w.owner, workspace_id=w.wid), viewer
     )
     viewer_records = await read_all(api, viewer, channel="record")
     assert [e["type"] for e in viewer_records] == ["record.created", "record.updated"]

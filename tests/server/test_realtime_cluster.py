@@ -214,3 +214,30 @@ async def test_a_logout_on_one_instance_closes_the_sessions_socket_on_another(
             logout = await a.api.client.post("/auth/logout", headers=owner.headers)
             assert logout.status_code == 204
             assert await _closed_code(ws, within=20) == 4401
+
+
+async def test_a_new_member_gets_nothing_from_before_joining_even_from_a_lagging_instance(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """B learns of A's writes late (no Redis, a slow poll): when it does, a member who joined
+    meanwhile gets the workspace's events from the joining on, not the backlog before it."""
+    settings = make_settings(realtime_poll_interval_seconds=600)
+    async with live_server(settings) as a, live_server(settings) as b:
+        owner = await a.api.actor()
+        workspace_id = (await a.api.workspace(owner))["id"]
+        base = await a.api.base(owner, workspace_id)
+        table = await a.api.table(owner, base["id"])
+        await write_records(a.api, owner, table["id"], 3, text="-before")
+        newcomer = await a.api.actor()
+        await a.api.add_member(owner, workspace_id, newcomer, "editor")
+        async with b.connect() as ws:
+            await authed(ws, newcomer.access_token)
+            await subscribe(ws, "all")
+            # A write through B makes B's hub read everything it had missed from the log.
+            late = await write_records(b.api, owner, table["id"], 1, text="-after")
+            received = []
+            while not received or received[-1]["aggregate_id"] != late[0]:
+                received += await events_until(ws, 1)
+    assert received[0]["type"] == "workspace.member_added"
+    assert received[0]["payload"]["member"]["user_id"] == newcomer.id
+    assert [event["type"] for event in received[1:]] == ["record.created"]

@@ -242,3 +242,23 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_while_the_others_get_every
             await subscribe(again, "records", channel="record", since=last)
             rest = await events_until(again, 400 - len(got), within=60)
     assert [event["aggregate_id"] for event in got + rest] == written
+
+
+async def test_a_new_member_resuming_from_zero_replays_nothing_from_before_joining(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with live_server(make_settings()) as live:
+        owner = await live.api.actor()
+        workspace_id = (await live.api.workspace(owner))["id"]
+        table = await live.api.table(owner, (await live.api.base(owner, workspace_id))["id"])
+        await write_records(live.api, owner, table["id"], 3, text="-before")
+        newcomer = await live.api.actor()
+        await live.api.add_member(owner, workspace_id, newcomer, "viewer")
+        async with live.connect() as ws:
+            await authed(ws, newcomer.access_token)
+            await subscribe(ws, "all", since=0)
+            late = await write_records(live.api, owner, table["id"], 1, text="-after")
+            received = []
+            while not received or received[-1]["aggregate_id"] != late[0]:
+                received += await events_until(ws, 1)
+    assert [event["type"] for event in received] == ["workspace.member_added", "record.created"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,8 +26,13 @@ class Viewer:
     user_id: str
     session_id: str
     expires_at: datetime
-    workspaces: frozenset[str]
+    #: Each workspace and the ``seq`` from which its events are the viewer's (``joined_seq``).
+    joined: Mapping[str, int]
     authenticated_at: int
+
+    @property
+    def workspaces(self) -> frozenset[str]:
+        return frozenset(self.joined)
 
 
 async def authenticate_viewer(services: AppServices, token: str) -> Viewer:
@@ -38,14 +44,16 @@ async def authenticate_viewer(services: AppServices, token: str) -> Viewer:
         # Read first: a session that ends after this read leaves a notice above it in the log.
         head = await events.position(session)
         principal = await authenticate(token, session, services)
-        workspaces = await session.scalars(
-            select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == principal.id)
+        memberships = await session.execute(
+            select(WorkspaceMember.workspace_id, WorkspaceMember.joined_seq).where(
+                WorkspaceMember.user_id == principal.id
+            )
         )
         return Viewer(
             user_id=principal.id,
             session_id=principal.session.id,
             expires_at=principal.claims.expires_at,
-            workspaces=frozenset(workspaces),
+            joined={workspace_id: int(seq) for workspace_id, seq in memberships},
             authenticated_at=head,
         )
 
@@ -55,6 +63,7 @@ def subscriber_for(viewer: Viewer, *, outbox_size: int) -> Subscriber:
     return Subscriber(
         viewer.user_id,
         set(viewer.workspaces),
+        joined=viewer.joined,
         outbox_size=outbox_size,
         expires_at=viewer.expires_at,
         session_id=viewer.session_id,

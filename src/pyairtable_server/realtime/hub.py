@@ -17,7 +17,9 @@ nor delays anybody else.
 **Visibility** follows the event log's rule (``events.visible_to``): members of the event's
 workspace, plus its recipients (a member who was just removed sees their removal). The hub keeps
 each subscriber's workspaces current by applying membership events in ``seq`` order, so a removed
-member stops receiving events from exactly the event that removed them.
+member stops receiving events from exactly the event that removed them, and a new member starts
+from exactly the event that added them (a subscriber whose membership is newer than the hub's
+position joins the workspace's fan-out when the hub dispatches that event, not before).
 
 **Ended sessions.** A session ended anywhere (logout, password change, refresh-token reuse,
 deactivation) leaves a ``session.revoked`` notice in the log (``security.revocation``). The hub
@@ -37,7 +39,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,9 +131,12 @@ class Subscriber:
         expires_at: datetime,
         session_id: str,
         authenticated_at: int,
+        joined: Mapping[str, int] | None = None,
     ) -> None:
         self.user_id = user_id
         self.workspaces = workspaces
+        #: The ``seq`` each membership began at (events before it are not this user's).
+        self.joined: Mapping[str, int] = joined or {}
         self.expires_at = expires_at
         #: The auth session its token belongs to, and the log's head read before the token's
         #: session was checked (a notice after it may concern this connection).
@@ -398,8 +403,8 @@ class Hub:
         if kind == revocation.REVOKED:
             self._sessions_changed(event["aggregate_id"], item.seq)
             return
-        if kind in ("workspace.created", "workspace.member_added") and workspace_id:
-            self._grant(_member_of(event), workspace_id)
+        if kind in events.JOINING and workspace_id:
+            self._grant(events.member_of(event), workspace_id)
         targets: set[Subscriber] | tuple[Subscriber, ...]
         targets = tuple(self._by_workspace.get(workspace_id, ())) if workspace_id else ()
         if item.recipients:
@@ -409,7 +414,7 @@ class Hub:
         for subscriber in targets:
             subscriber.offer(item)
         if kind == "workspace.member_removed" and workspace_id:
-            self._revoke(self._by_user.get(_member_of(event) or "", set()), workspace_id)
+            self._revoke(self._by_user.get(_removed(event) or "", set()), workspace_id)
         elif kind == "workspace.deleted" and workspace_id:
             self._revoke(self._by_workspace.get(workspace_id, set()), workspace_id)
 
@@ -485,7 +490,10 @@ class Hub:
         subscriber.on_close = lambda: self.detach(subscriber)
         self._by_user[subscriber.user_id].add(subscriber)
         for workspace_id in subscriber.workspaces:
-            self._by_workspace[workspace_id].add(subscriber)
+            # A membership newer than what this hub dispatched starts with its joining event,
+            # whose dispatch adds the subscriber (``_grant``): nothing from before it arrives.
+            if subscriber.joined.get(workspace_id, 0) <= self.position:
+                self._by_workspace[workspace_id].add(subscriber)
         self.stats.subscribers += 1
         self.watch_session(subscriber)
 
@@ -601,13 +609,9 @@ class Hub:
                 sub.after = item.seq
 
 
-def _member_of(event: dict[str, Any]) -> str | None:
-    """The user a membership event is about (for ``workspace.created``: the owner)."""
-    payload = event.get("payload") or {}
-    if event["type"] == "workspace.created":
-        owner = (payload.get("workspace") or {}).get("owner_id")
-        return owner if isinstance(owner, str) else event.get("user_id")
-    user = (payload.get("member") or {}).get("user_id")
+def _removed(event: dict[str, Any]) -> str | None:
+    """The user a ``workspace.member_removed`` event is about."""
+    user = ((event.get("payload") or {}).get("member") or {}).get("user_id")
     return user if isinstance(user, str) else None
 
 
