@@ -235,7 +235,7 @@ async def test_a_new_member_gets_nothing_from_before_joining_even_from_a_lagging
             await subscribe(ws, "all")
             # A write through B makes B's hub read everything it had missed from the log.
             late = await write_records(b.api, owner, table["id"], 1, text="-after")
-            received = []
+            received: list[dict[str, Any]] = []
             while not received or received[-1]["aggregate_id"] != late[0]:
                 received += await events_until(ws, 1)
     assert received[0]["type"] == "workspace.member_added"

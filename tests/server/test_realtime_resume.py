@@ -258,7 +258,7 @@ async def test_a_new_member_resuming_from_zero_replays_nothing_from_before_joini
             await authed(ws, newcomer.access_token)
             await subscribe(ws, "all", since=0)
             late = await write_records(live.api, owner, table["id"], 1, text="-after")
-            received = []
+            received: list[dict[str, Any]] = []
             while not received or received[-1]["aggregate_id"] != late[0]:
                 received += await events_until(ws, 1)
     assert [event["type"] for event in received] == ["workspace.member_added", "record.created"]
