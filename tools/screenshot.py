@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "pyairtable-integration"
 CHROMIUM = os.environ.get("PYAIRTABLE_TEST_CHROMIUM", "/usr/bin/chromium")
 EMAIL = "demo@example.com"
-PASSWORD = "demo-password-123"
+PASSWORD = "launch-party-42"
 STARTUP_SECONDS = 120
 VIEWPORT: ViewportSize = {"width": 1400, "height": 860}
 

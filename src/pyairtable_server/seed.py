@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "demo-password-123"
+DEMO_PASSWORD = "launch-party-42"
 DEMO_FIRST_NAME = "Demo"
 DEMO_LAST_NAME = "User"
 #: A second member of the demo workspace (same password), to watch one user's edits reach another.

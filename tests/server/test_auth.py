@@ -91,6 +91,49 @@ async def test_register_names_the_invalid_field(api: Api, body: dict[str, Any], 
     assert field in error["details"]["fields"]
 
 
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("password1234", "common"),
+        ("Qwertyuiop", "common"),  # case does not hide it
+        ("1q2w3e4r5t6y", "common"),
+        ("ada.lovelace-rocks", "personal"),  # the email's local part
+        ("my name is Lovelace!", "personal"),  # the last name
+        ("augusta the great", "personal"),  # the first name
+        ("my pyairtable login", "personal"),  # the product
+    ],
+)
+async def test_register_refuses_common_and_personal_passwords(
+    api: Api, password: str, reason: str
+) -> None:
+    response = await api.client.post(
+        "/auth/register",
+        json={
+            "email": "ada.lovelace@example.com",
+            "password": password,
+            "first_name": "Augusta",
+            "last_name": "Lovelace",
+        },
+    )
+    assert response.status_code == 422
+    fields = response.json()["error"]["details"]["fields"]
+    assert list(fields) == ["password"]
+    assert ("commonly used" if reason == "common" else "your name") in fields["password"]
+
+
+async def test_change_password_refuses_a_common_or_personal_new_password(api: Api) -> None:
+    actor = await api.actor()
+    for weak in ("iloveyou123", actor.email.split("@")[0] + "-2024"):
+        response = await api.client.post(
+            "/auth/change-password",
+            json={"current_password": PASSWORD, "new_password": weak},
+            headers=actor.headers,
+        )
+        assert response.status_code == 422
+        assert list(response.json()["error"]["details"]["fields"]) == ["new_password"]
+    await api.login(actor.email)  # the password did not change
+
+
 async def test_login_answers_a_bearer_pair_with_the_user(api: Api) -> None:
     user = await api.register("login@example.com")
     response = await api.client.post(

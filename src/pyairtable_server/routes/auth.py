@@ -30,7 +30,7 @@ from ..schemas.auth import (
     ValidateOut,
 )
 from ..schemas.users import NameUpdate, UserOut
-from ..security import revocation
+from ..security import password_policy, revocation
 from ..services import AppServices
 from .users import apply_name_update
 
@@ -68,7 +68,8 @@ def _pair(
     responses={**_BODY, **error_responses(409)},
 )
 async def register(body: RegisterIn, db: DB, services: Services, context: Context) -> User:
-    """Create an account. Answers 409 when the email is already registered.
+    """Create an account. Answers 409 when the email is already registered, 422 naming
+    ``password`` for a common password or one containing the account's own words.
 
     Every attempt counts against the per-IP sign-up limit (429 past it), failed ones too: a
     409 tells whether an address has an account.
@@ -77,6 +78,11 @@ async def register(body: RegisterIn, db: DB, services: Services, context: Contex
         db, [(services.auth_limits.registrations_per_ip, context.ip)], now=time.time()
     )
     email = body.email.lower()
+    weak = password_policy.refusal(
+        body.password, email=email, first_name=body.first_name, last_name=body.last_name
+    )
+    if weak is not None:
+        raise ValidationFailed.field("password", weak)
     if await db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(
             "An account with this email already exists.",
@@ -333,7 +339,8 @@ async def change_password(
     """Replace the password and revoke every other session of the account (closing their
     streams on every instance).
 
-    A wrong current password answers 422 and counts as a failed login for the account.
+    A wrong current password answers 422 and counts as a failed login for the account; a
+    common new password, or one containing the account's own words, is 422 too.
     """
     user = caller.user
     limit = services.auth_limits.login_per_account
@@ -344,6 +351,12 @@ async def change_password(
     if body.new_password == body.current_password:
         await db.commit()
         raise ValidationFailed.field("new_password", "must differ from the current password")
+    weak = password_policy.refusal(
+        body.new_password, email=user.email, first_name=user.first_name, last_name=user.last_name
+    )
+    if weak is not None:
+        await db.commit()
+        raise ValidationFailed.field("new_password", weak)
     now = utcnow()
     user.password_hash = await services.passwords.hash(body.new_password)
     user.password_changed_at = now
