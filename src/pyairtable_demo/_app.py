@@ -19,6 +19,7 @@ from pyairtable_integration import create_integration
 from pyairtable_integration.web import PyAirtableAuth
 from pyairtable_integration.web._session import STATE_KEY, BrowserSession
 
+from ._protection import FORM_POLICY, SameOriginWebSockets, SecurityHeaders
 from ._runtime import DemoRuntime, LoopThread, install
 from ._sessions import SharedSessionStore
 
@@ -98,7 +99,9 @@ def create_app(*, api_url: str, data_dir: Path) -> Starlette:
             csrf=html.escape(browser.issue_csrf()),
             error=error if problem else "",
         )
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            page, headers={"Cache-Control": "no-store", "Content-Security-Policy": FORM_POLICY}
+        )
 
     async def index(request: Request) -> Response:
         browser: BrowserSession = request.scope["state"][STATE_KEY]
@@ -109,7 +112,20 @@ def create_app(*, api_url: str, data_dir: Path) -> Starlette:
         return response
 
     async def sign_out(request: Request) -> Response:
+        """Sign out, given the page's CSRF token (403 without it: another site's form could
+        otherwise sign the browser out)."""
         browser: BrowserSession = request.scope["state"][STATE_KEY]
+        if browser.session_id is None:
+            return RedirectResponse("/login", status_code=303)
+        token = (await request.form()).get("csrf_token")
+        # The page renders a token bound to the browser's session with the app's key (a
+        # synchronizer token): another site can neither read the page nor make one.
+        if not isinstance(token, str) or not browser.csrf_valid(token):
+            return HTMLResponse(
+                "<p>The sign-out form expired; reload the page and try again.</p>",
+                status_code=403,
+                headers={"Content-Security-Policy": FORM_POLICY},
+            )
         await browser.sign_out()
         return RedirectResponse("/login", status_code=303)
 
@@ -133,6 +149,8 @@ def create_app(*, api_url: str, data_dir: Path) -> Starlette:
         lifespan=lifespan,
     )
     auth.install(app)
+    app.add_middleware(SameOriginWebSockets)
+    app.add_middleware(SecurityHeaders)
     # install() appends its routes; they must come before the catch-all Solara mount.
     routes = app.router.routes
     mount = next(route for route in routes if isinstance(route, Mount))

@@ -12,6 +12,7 @@ import httpx2
 import pytest
 import solara
 from asgi_lifespan import LifespanManager
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from pyairtable_demo import create_app
 from pyairtable_demo._runtime import LoopThread
@@ -77,6 +78,75 @@ async def test_signing_in_through_the_login_page_reaches_the_app_and_a_wrong_pas
         again = await browser.get("/login")
         assert again.status_code == 303
         assert again.headers["location"] == "/"
+
+
+async def _sign_in(browser: httpx2.AsyncClient, email: str) -> None:
+    page = await browser.get("/login")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match is not None
+    form = {"csrf_token": match.group(1), "next": "/", "email": email, "password": PASSWORD}
+    signed_in = await browser.post("/auth/login", data=form)
+    assert signed_in.headers["location"] == "/"
+
+
+@pytest.mark.anyio
+async def test_signing_out_needs_the_sessions_csrf_token(live: Live, tmp_path: Path) -> None:
+    email = (await live.api.register())["email"]
+    app = create_app(api_url=f"{live.origin}/api/v1", data_dir=tmp_path / "app")
+    async with (
+        LifespanManager(app, startup_timeout=60),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://demo.test"
+        ) as browser,
+    ):
+        await _sign_in(browser, email)
+        # Another site's form can post here, but cannot know the session's token.
+        for forged in ({}, {"csrf_token": "nonce.mac"}):
+            refused = await browser.post("/signout", data=forged)
+            assert refused.status_code == 403
+            assert (await browser.get("/")).status_code == 200  # still signed in
+        token = browser.cookies["pyairtable_csrf"]  # issued for this session at sign-in
+        signed_out = await browser.post("/signout", data={"csrf_token": token})
+        assert signed_out.status_code == 303
+        assert (await browser.get("/")).headers["location"] == "/login"
+
+
+@pytest.mark.anyio
+async def test_pages_set_a_content_security_policy_and_refuse_framing(
+    live: Live, tmp_path: Path
+) -> None:
+    email = (await live.api.register())["email"]
+    app = create_app(api_url=f"{live.origin}/api/v1", data_dir=tmp_path / "app")
+    async with (
+        LifespanManager(app, startup_timeout=60),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://demo.test"
+        ) as browser,
+    ):
+        login = await browser.get("/login")
+        await _sign_in(browser, email)
+        page = await browser.get("/")
+    assert page.status_code == 200
+    for answer in (login, page):
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy
+        assert "default-src" in policy
+        assert answer.headers["x-frame-options"] == "DENY"
+    assert "script-src" not in login.headers["content-security-policy"]  # no script at all
+
+
+def test_the_solara_socket_refuses_another_sites_origin(tmp_path: Path) -> None:
+    """Cross-site WebSocket hijacking: another site's page may not open the app's socket."""
+    app = create_app(api_url="http://127.0.0.1:9/api/v1", data_dir=tmp_path / "app")
+    path = "/jupyter/api/kernels/k1/channels?session_id=p1"
+    with TestClient(app) as client:  # its sockets go to ws://testserver
+        with pytest.raises(WebSocketDenialResponse) as refused:  # noqa: PT012
+            with client.websocket_connect(path, headers={"origin": "http://evil.example"}):
+                pass
+        assert refused.value.status_code == 403
+        # The app's own pages get through to Solara, which accepts the socket.
+        with client.websocket_connect(path, headers={"origin": "http://testserver"}) as ws:
+            ws.close()
 
 
 class _Stack:
