@@ -140,9 +140,12 @@ def test_the_solara_socket_refuses_another_sites_origin(tmp_path: Path) -> None:
     app = create_app(api_url="http://127.0.0.1:9/api/v1", data_dir=tmp_path / "app")
     path = "/jupyter/api/kernels/k1/channels?session_id=p1"
     with TestClient(app) as client:  # its sockets go to ws://testserver
-        with pytest.raises(WebSocketDenialResponse) as refused:  # noqa: PT012
-            with client.websocket_connect(path, headers={"origin": "http://evil.example"}):
-                pass
+        foreign = {"origin": "http://evil.example"}
+        with (
+            pytest.raises(WebSocketDenialResponse) as refused,
+            client.websocket_connect(path, headers=foreign),
+        ):
+            pass
         assert refused.value.status_code == 403
         # The app's own pages get through to Solara, which accepts the socket.
         with client.websocket_connect(path, headers={"origin": "http://testserver"}) as ws:
