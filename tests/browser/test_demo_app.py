@@ -138,3 +138,16 @@ def test_rows_added_and_deleted_in_one_browser_come_and_go_in_another(
         token = login.json()["access_token"]
         gone = client.get(f"/records/{added}", headers={"Authorization": f"Bearer {token}"})
     assert gone.status_code == 404
+
+
+def test_the_sign_out_button_signs_out_under_the_pages_security_policy(
+    stack: DemoStack, contexts: list[BrowserContext]
+) -> None:
+    """The page's sign-out form carries the session's CSRF token and its policy lets it post."""
+    page = contexts[0].new_page()
+    sign_in(page, stack, DEMO_EMAIL)
+    expect(page.locator(".pa-user")).to_have_text(DEMO_EMAIL)
+    page.locator("button.pa-signout").click()
+    page.wait_for_url(f"{stack.app.url}/login")
+    page.goto(f"{stack.app.url}/")
+    page.wait_for_url(f"{stack.app.url}/login")
