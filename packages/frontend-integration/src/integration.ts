@@ -1,0 +1,137 @@
+/**
+ * `createPyAirtableIntegration`: the composition root. It builds each collaborator and hands it
+ * the narrow dependencies it needs (no subsystem receives the integration itself).
+ */
+import createClient from 'openapi-fetch';
+import { AuthManager } from './auth/manager.js';
+import { DirectTokenProvider, type TokenProvider } from './auth/provider.js';
+import { type Clock, systemClock } from './clock.js';
+import { buildConfig, type IntegrationConfig, type IntegrationOptions } from './config.js';
+import { Metrics, type MetricsSnapshot } from './metrics.js';
+import { OnlineStatus } from './online.js';
+import { directReads, type LocalChange, type ReadThrough } from './services/base.js';
+import { createServices, type Services } from './services/index.js';
+import type { BreakerSnapshot } from './transport/breaker.js';
+import { type Fetch, type Logger, Transport } from './transport/client.js';
+import type { Health, paths } from './types/index.js';
+
+/** What may be injected besides the options: the environment's seams. */
+export interface IntegrationDependencies {
+  fetch?: Fetch;
+  clock?: Clock;
+  /** A token provider other than the built-in email/password one. */
+  tokenProvider?: TokenProvider;
+  logger?: Logger;
+  random?: () => number;
+  online?: OnlineStatus;
+}
+
+export interface ServiceHealthReport {
+  backend: Health | null;
+  error: string | null;
+  breakers: { [service: string]: BreakerSnapshot };
+}
+
+export interface ConnectionStatus {
+  online: boolean;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  lastFailure: string | null;
+}
+
+export class PyAirtableIntegration {
+  readonly config: IntegrationConfig;
+  readonly services: Services;
+  readonly auth: AuthManager;
+  readonly online: OnlineStatus;
+  readonly metrics = new Metrics();
+  readonly transport: Transport;
+  protected readonly clock: Clock;
+  private readonly ownsOnline: boolean;
+
+  constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
+    this.config = buildConfig(options);
+    this.clock = deps.clock ?? systemClock;
+    this.ownsOnline = deps.online === undefined;
+    this.online = deps.online ?? new OnlineStatus();
+    const logger =
+      deps.logger ??
+      (this.config.debug ? (line: string) => console.debug(`[pyairtable] ${line}`) : null);
+    this.transport = new Transport(this.config, {
+      fetch: deps.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+      clock: this.clock,
+      metrics: this.metrics,
+      online: this.online,
+      ...(deps.random ? { random: deps.random } : {}),
+      logger,
+    });
+    const api = createClient<paths>({ baseUrl: this.config.baseURL });
+    this.services = createServices({
+      transport: this.transport,
+      api,
+      reads: this.reads(),
+      changed: (change) => this.changed(change),
+    });
+    const provider =
+      deps.tokenProvider ??
+      new DirectTokenProvider(
+        {
+          login: (email, password) => this.services.auth.login(email, password),
+          refresh: (token) => this.services.auth.refresh(token),
+          logout: (token) => this.services.auth.logout(token),
+        },
+        { clock: this.clock, refreshMargin: this.config.refreshMargin, autoRefresh: true },
+      );
+    this.transport.tokens = provider;
+    this.auth = new AuthManager(provider, this.services.auth, {
+      clock: this.clock,
+      permissionsTTL: this.config.permissionsTTL,
+    });
+  }
+
+  /** The backend's health report and the client's breakers. Never throws. */
+  async getServiceHealth(): Promise<ServiceHealthReport> {
+    try {
+      const backend = await this.services.health.getHealth();
+      return { backend, error: null, breakers: this.transport.breakerSnapshots() };
+    } catch (error) {
+      return { backend: null, error: String(error), breakers: this.transport.breakerSnapshots() };
+    }
+  }
+
+  /** Reachability as the integration sees it from its own traffic. */
+  getConnectionStatus(): ConnectionStatus {
+    return {
+      online: this.online.isOnline(),
+      lastSuccessAt: this.transport.lastSuccessAt,
+      lastFailureAt: this.transport.lastFailureAt,
+      lastFailure: this.transport.lastFailure?.type ?? null,
+    };
+  }
+
+  getMetrics(): MetricsSnapshot {
+    return this.metrics.snapshot();
+  }
+
+  /** Stops timers and listeners; the integration is unusable afterwards. */
+  async close(): Promise<void> {
+    if (this.auth.provider instanceof DirectTokenProvider) this.auth.provider.dispose();
+    if (this.ownsOnline) this.online.dispose();
+  }
+
+  /** The read-through the services use (the cache layer overrides it). */
+  protected reads(): ReadThrough {
+    return directReads;
+  }
+
+  /** What a write changed (the cache layer overrides it). */
+  protected changed(_change: LocalChange): void {}
+}
+
+/** Creates an integration; see `IntegrationOptions` for the options and their defaults. */
+export function createPyAirtableIntegration(
+  options: IntegrationOptions = {},
+  deps: IntegrationDependencies = {},
+): PyAirtableIntegration {
+  return new PyAirtableIntegration(options, deps);
+}
