@@ -7,7 +7,7 @@ export class AuthService extends Service {
   readonly name = 'auth';
 
   /** Creates an account (201). @throws ConflictError the email is taken. */
-  register(
+  async register(
     body: { email: string; password: string; firstName: string; lastName: string },
     options: CallOptions = {},
   ): Promise<User> {
@@ -25,7 +25,7 @@ export class AuthService extends Service {
   }
 
   /** Exchanges email and password for a token pair (the auth layer keeps it). */
-  login(email: string, password: string, options: CallOptions = {}): Promise<TokenPair> {
+  async login(email: string, password: string, options: CallOptions = {}): Promise<TokenPair> {
     return this.body(
       this.ctx.api.POST('/auth/login', {
         body: { email, password },
@@ -35,7 +35,7 @@ export class AuthService extends Service {
   }
 
   /** A new pair for a refresh token (single use; the auth layer calls it once at a time). */
-  refresh(refreshToken: string, options: CallOptions = {}): Promise<TokenPair> {
+  async refresh(refreshToken: string, options: CallOptions = {}): Promise<TokenPair> {
     return this.body(
       this.ctx.api.POST('/auth/refresh', {
         body: { refresh_token: refreshToken },
@@ -45,7 +45,7 @@ export class AuthService extends Service {
   }
 
   /** Ends the session of `refreshToken` on the backend. */
-  logout(refreshToken: string, options: CallOptions = {}): Promise<void> {
+  async logout(refreshToken: string, options: CallOptions = {}): Promise<void> {
     return this.empty(
       this.ctx.api.POST('/auth/logout', {
         body: { refresh_token: refreshToken },
@@ -54,7 +54,7 @@ export class AuthService extends Service {
     );
   }
 
-  getMe(options: CallOptions = {}): Promise<User> {
+  async getMe(options: CallOptions = {}): Promise<User> {
     return this.ctx.reads.read(
       [...keys.profile(), 'auth'],
       () => this.body(this.ctx.api.GET('/auth/me', this.via(options))),
@@ -77,7 +77,7 @@ export class AuthService extends Service {
   }
 
   /** Replaces the password and revokes every other session. @throws InvalidRequestError wrong password. */
-  changePassword(
+  async changePassword(
     currentPassword: string,
     newPassword: string,
     options: CallOptions = {},
@@ -91,7 +91,7 @@ export class AuthService extends Service {
   }
 
   /** Whether a token is valid and live, with its claims. */
-  validateToken(token: string, options: CallOptions = {}): Promise<TokenValidation> {
+  async validateToken(token: string, options: CallOptions = {}): Promise<TokenValidation> {
     return this.body(
       this.ctx.api.POST('/auth/validate', {
         body: { token },
@@ -101,7 +101,7 @@ export class AuthService extends Service {
   }
 
   /** The caller's role and permissions in a workspace. @throws NotFoundError not a member. */
-  getPermissions(workspaceId: string, options: CallOptions = {}) {
+  async getPermissions(workspaceId: string, options: CallOptions = {}) {
     return this.body(
       this.ctx.api.GET('/auth/permissions', {
         params: { query: { resource_type: 'workspace', resource_id: workspaceId } },

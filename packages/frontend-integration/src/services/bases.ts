@@ -15,7 +15,7 @@ import type { PageQuery } from './workspaces.js';
 export class BaseService extends Service {
   readonly name = 'base';
 
-  getBases(
+  async getBases(
     workspaceId: string,
     query: PageQuery = {},
     options: CallOptions = {},
@@ -42,7 +42,7 @@ export class BaseService extends Service {
     );
   }
 
-  getBase(baseId: string, options: CallOptions = {}): Promise<Base> {
+  async getBase(baseId: string, options: CallOptions = {}): Promise<Base> {
     const base_id = checkId('bas', baseId, 'baseId');
     return this.ctx.reads.read(
       keys.base(baseId),

@@ -15,7 +15,7 @@ export class EventService extends Service {
   readonly name = 'realtime';
 
   /** One page of events after `since`; `reset: true` when `since` is past retention. */
-  getEvents(query: EventQuery = {}, options: CallOptions = {}): Promise<EventPage> {
+  async getEvents(query: EventQuery = {}, options: CallOptions = {}): Promise<EventPage> {
     const params = compact({
       since: query.since,
       channel: query.channel,

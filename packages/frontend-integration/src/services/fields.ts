@@ -15,7 +15,11 @@ import type { PageQuery } from './workspaces.js';
 export class FieldService extends Service {
   readonly name = 'field';
 
-  getFields(tableId: string, query: PageQuery = {}, options: CallOptions = {}): Promise<FieldList> {
+  async getFields(
+    tableId: string,
+    query: PageQuery = {},
+    options: CallOptions = {},
+  ): Promise<FieldList> {
     checkId('tbl', tableId, 'tableId');
     const params = { table_id: tableId, ...compact({ page: query.page, per_page: query.perPage }) };
     return this.ctx.reads.read(
@@ -35,7 +39,7 @@ export class FieldService extends Service {
     );
   }
 
-  getField(fieldId: string, options: CallOptions = {}): Promise<TableField> {
+  async getField(fieldId: string, options: CallOptions = {}): Promise<TableField> {
     const field_id = checkId('fld', fieldId, 'fieldId');
     return this.ctx.reads.read(
       keys.field(fieldId),

@@ -84,7 +84,7 @@ export class FileService extends Service {
     return record;
   }
 
-  getFile(fileId: string, options: CallOptions = {}): Promise<FileRecord> {
+  async getFile(fileId: string, options: CallOptions = {}): Promise<FileRecord> {
     const file_id = checkId('fil', fileId, 'fileId');
     return this.ctx.reads.read(
       keys.file(fileId),
@@ -100,7 +100,7 @@ export class FileService extends Service {
   }
 
   /** A signed URL that works without a token until `expires_at`. */
-  getFileUrl(fileId: string, options: CallOptions = {}): Promise<SignedUrl> {
+  async getFileUrl(fileId: string, options: CallOptions = {}): Promise<SignedUrl> {
     const file_id = checkId('fil', fileId, 'fileId');
     return this.body(
       this.ctx.api.GET('/files/{file_id}/url', {

@@ -5,12 +5,12 @@ import { type CallOptions, Service } from './base.js';
 export class HealthService extends Service {
   readonly name = 'health';
 
-  getHealth(options: CallOptions = {}): Promise<Health> {
+  async getHealth(options: CallOptions = {}): Promise<Health> {
     return this.body(this.ctx.api.GET('/health', this.via({ ...options, authenticated: false })));
   }
 
   /** @throws NotFoundError an unknown service name. */
-  getServiceHealth(service: string, options: CallOptions = {}): Promise<ServiceHealth> {
+  async getServiceHealth(service: string, options: CallOptions = {}): Promise<ServiceHealth> {
     return this.body(
       this.ctx.api.GET('/health/{service}', {
         params: { path: { service } },

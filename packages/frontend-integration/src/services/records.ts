@@ -43,7 +43,7 @@ export class RecordService extends Service {
    * @throws InvalidRequestError an unknown field, operator or malformed filter.
    * @throws NotFoundError the table or view does not exist or may not be seen.
    */
-  getRecords(
+  async getRecords(
     tableId: string,
     query: RecordQuery = {},
     options: CallOptions = {},
@@ -58,7 +58,7 @@ export class RecordService extends Service {
   }
 
   /** The same query sent as a JSON body (`POST /records/query`), for queries too long for a URL. */
-  queryRecords(
+  async queryRecords(
     tableId: string,
     query: RecordQuery = {},
     options: CallOptions = {},
@@ -105,7 +105,7 @@ export class RecordService extends Service {
     } while (offset !== undefined);
   }
 
-  getRecord(recordId: string, options: CallOptions = {}): Promise<AirtableRecord> {
+  async getRecord(recordId: string, options: CallOptions = {}): Promise<AirtableRecord> {
     const record_id = checkId('rec', recordId, 'recordId');
     return this.ctx.reads.read(
       keys.record(recordId),
@@ -137,7 +137,7 @@ export class RecordService extends Service {
   }
 
   /** Merges `fields` into the record. @throws ConflictError `expectedVersion` is not current. */
-  updateRecord(
+  async updateRecord(
     recordId: string,
     fields: Fields,
     options: RecordWriteOptions = {},
@@ -146,7 +146,7 @@ export class RecordService extends Service {
   }
 
   /** Replaces all of the record's fields. @throws ConflictError `expectedVersion` is not current. */
-  replaceRecord(
+  async replaceRecord(
     recordId: string,
     fields: Fields,
     options: RecordWriteOptions = {},

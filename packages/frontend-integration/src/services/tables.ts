@@ -15,7 +15,11 @@ import type { PageQuery } from './workspaces.js';
 export class TableService extends Service {
   readonly name = 'table';
 
-  getTables(baseId: string, query: PageQuery = {}, options: CallOptions = {}): Promise<TableList> {
+  async getTables(
+    baseId: string,
+    query: PageQuery = {},
+    options: CallOptions = {},
+  ): Promise<TableList> {
     checkId('bas', baseId, 'baseId');
     const params = { base_id: baseId, ...compact({ page: query.page, per_page: query.perPage }) };
     return this.ctx.reads.read(
@@ -34,7 +38,7 @@ export class TableService extends Service {
   }
 
   /** A table with its fields (the schema the cache's filter matcher reads). */
-  getTable(tableId: string, options: CallOptions = {}): Promise<Table> {
+  async getTable(tableId: string, options: CallOptions = {}): Promise<Table> {
     const table_id = checkId('tbl', tableId, 'tableId');
     return this.ctx.reads.read(
       keys.table(tableId),

@@ -13,7 +13,7 @@ export interface UserQuery {
 export class UserService extends Service {
   readonly name = 'user';
 
-  getCurrentUser(options: CallOptions = {}): Promise<UserProfile> {
+  async getCurrentUser(options: CallOptions = {}): Promise<UserProfile> {
     return this.ctx.reads.read(
       keys.profile(),
       () => this.body(this.ctx.api.GET('/users/me', this.via(options))),
@@ -45,7 +45,7 @@ export class UserService extends Service {
     return profile;
   }
 
-  getUsers(query: UserQuery = {}, options: CallOptions = {}): Promise<UserList> {
+  async getUsers(query: UserQuery = {}, options: CallOptions = {}): Promise<UserList> {
     const params = compact({ page: query.page, per_page: query.perPage, search: query.search });
     return this.ctx.reads.read(
       keys.users(params),
@@ -64,7 +64,7 @@ export class UserService extends Service {
     );
   }
 
-  getUser(userId: string, options: CallOptions = {}): Promise<User> {
+  async getUser(userId: string, options: CallOptions = {}): Promise<User> {
     const user_id = checkId('usr', userId, 'userId');
     return this.ctx.reads.read(
       keys.user(userId),

@@ -15,7 +15,11 @@ import type { PageQuery } from './workspaces.js';
 export class ViewService extends Service {
   readonly name = 'view';
 
-  getViews(tableId: string, query: PageQuery = {}, options: CallOptions = {}): Promise<ViewList> {
+  async getViews(
+    tableId: string,
+    query: PageQuery = {},
+    options: CallOptions = {},
+  ): Promise<ViewList> {
     checkId('tbl', tableId, 'tableId');
     const params = { table_id: tableId, ...compact({ page: query.page, per_page: query.perPage }) };
     return this.ctx.reads.read(
@@ -33,7 +37,7 @@ export class ViewService extends Service {
     return iteratePages((page) => this.getViews(tableId, { page, perPage: MAX_PER_PAGE }, options));
   }
 
-  getView(viewId: string, options: CallOptions = {}): Promise<View> {
+  async getView(viewId: string, options: CallOptions = {}): Promise<View> {
     const view_id = checkId('viw', viewId, 'viewId');
     return this.ctx.reads.read(
       keys.view(viewId),

@@ -21,7 +21,7 @@ import type { PageQuery } from './workspaces.js';
 export class WebhookService extends Service {
   readonly name = 'webhook';
 
-  getWebhooks(
+  async getWebhooks(
     workspaceId: string,
     query: PageQuery = {},
     options: CallOptions = {},
@@ -48,7 +48,7 @@ export class WebhookService extends Service {
     );
   }
 
-  getWebhook(webhookId: string, options: CallOptions = {}): Promise<Webhook> {
+  async getWebhook(webhookId: string, options: CallOptions = {}): Promise<Webhook> {
     const webhook_id = checkId('whk', webhookId, 'webhookId');
     return this.ctx.reads.read(
       keys.webhook(webhookId),
@@ -130,7 +130,7 @@ export class WebhookService extends Service {
     });
   }
 
-  getDeliveries(
+  async getDeliveries(
     webhookId: string,
     query: PageQuery & { status?: 'pending' | 'succeeded' | 'failed' } = {},
     options: CallOptions = {},
@@ -155,7 +155,7 @@ export class WebhookService extends Service {
   }
 
   /** Sends a failed delivery again (202). @throws ConflictError while the webhook is disabled. */
-  retryDelivery(
+  async retryDelivery(
     webhookId: string,
     deliveryId: string,
     options: WriteOptions = {},
@@ -173,7 +173,7 @@ export class WebhookService extends Service {
   }
 
   /** Sends a synthetic `webhook.test` event once and answers its delivery. */
-  testWebhook(webhookId: string, options: WriteOptions = {}): Promise<WebhookDelivery> {
+  async testWebhook(webhookId: string, options: WriteOptions = {}): Promise<WebhookDelivery> {
     const webhook_id = checkId('whk', webhookId, 'webhookId');
     return this.body(
       this.ctx.api.POST('/webhooks/{webhook_id}/test', {

@@ -26,7 +26,7 @@ export interface PageQuery {
 export class WorkspaceService extends Service {
   readonly name = 'workspace';
 
-  getWorkspaces(query: PageQuery = {}, options: CallOptions = {}): Promise<WorkspaceList> {
+  async getWorkspaces(query: PageQuery = {}, options: CallOptions = {}): Promise<WorkspaceList> {
     const params = compact({ page: query.page, per_page: query.perPage });
     return this.ctx.reads.read(
       keys.workspaces(params),
@@ -43,7 +43,7 @@ export class WorkspaceService extends Service {
     return iteratePages((page) => this.getWorkspaces({ page, perPage: MAX_PER_PAGE }, options));
   }
 
-  getWorkspace(workspaceId: string, options: CallOptions = {}): Promise<Workspace> {
+  async getWorkspace(workspaceId: string, options: CallOptions = {}): Promise<Workspace> {
     const workspace_id = checkId('wsp', workspaceId, 'workspaceId');
     return this.ctx.reads.read(
       keys.workspace(workspaceId),
@@ -103,7 +103,10 @@ export class WorkspaceService extends Service {
     });
   }
 
-  getWorkspaceMembers(workspaceId: string, options: CallOptions = {}): Promise<WorkspaceMember[]> {
+  async getWorkspaceMembers(
+    workspaceId: string,
+    options: CallOptions = {},
+  ): Promise<WorkspaceMember[]> {
     const workspace_id = checkId('wsp', workspaceId, 'workspaceId');
     return this.ctx.reads.read(
       keys.members(workspaceId),
@@ -183,7 +186,7 @@ export class WorkspaceService extends Service {
   }
 
   /** One page of the audit log, newest first (owners and admins). */
-  getAuditLog(
+  async getAuditLog(
     workspaceId: string,
     query: PageQuery = {},
     options: CallOptions = {},
