@@ -9,6 +9,15 @@ import { type Clock, systemClock } from './clock.js';
 import { buildConfig, type IntegrationConfig, type IntegrationOptions } from './config.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import { OnlineStatus } from './online.js';
+import { RealtimeClient } from './realtime/client.js';
+import { RealtimeConnection } from './realtime/connection.js';
+import {
+  type FrameSource,
+  pollingFrames,
+  sseFrames,
+  type WebSocketFactory,
+  webSocketFrames,
+} from './realtime/frames.js';
 import { directReads, type LocalChange, type ReadThrough } from './services/base.js';
 import { createServices, type Services } from './services/index.js';
 import type { BreakerSnapshot } from './transport/breaker.js';
@@ -24,6 +33,8 @@ export interface IntegrationDependencies {
   logger?: Logger;
   random?: () => number;
   online?: OnlineStatus;
+  /** The WebSocket constructor (default: the global one; none means SSE and polling only). */
+  WebSocket?: WebSocketFactory | null;
 }
 
 export interface ServiceHealthReport {
@@ -33,6 +44,7 @@ export interface ServiceHealthReport {
 }
 
 export interface ConnectionStatus {
+  realtime: import('./realtime/connection.js').ConnectionSnapshot | null;
   online: boolean;
   lastSuccessAt: number | null;
   lastFailureAt: number | null;
@@ -48,9 +60,12 @@ export class PyAirtableIntegration {
   readonly transport: Transport;
   protected readonly clock: Clock;
   private readonly ownsOnline: boolean;
+  private readonly deps: IntegrationDependencies;
+  private realtimeClient: RealtimeClient | null = null;
 
   constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
     this.config = buildConfig(options);
+    this.deps = deps;
     this.clock = deps.clock ?? systemClock;
     this.ownsOnline = deps.online === undefined;
     this.online = deps.online ?? new OnlineStatus();
@@ -89,6 +104,63 @@ export class PyAirtableIntegration {
     });
   }
 
+  /** Realtime subscriptions over one connection (created on first use). */
+  get realtime(): RealtimeClient {
+    if (this.realtimeClient === null) {
+      this.realtimeClient = new RealtimeClient(this.createConnection());
+    }
+    return this.realtimeClient;
+  }
+
+  /** The realtime connection with its transport ladder (WebSocket, SSE, polling). */
+  protected createConnection(since: number | null = null): RealtimeConnection {
+    const realtime = this.config.realtimeConfig;
+    const sources: FrameSource[] = [];
+    const socket =
+      this.deps.WebSocket === undefined
+        ? (globalThis.WebSocket as WebSocketFactory | undefined)
+        : this.deps.WebSocket;
+    if (socket) {
+      sources.push(
+        webSocketFrames({
+          url: realtime.websocketURL,
+          WebSocket: socket,
+          tokens: this.auth.provider,
+          heartbeatInterval: realtime.heartbeatInterval,
+          heartbeatTimeout: realtime.heartbeatTimeout,
+          onTokenChange: (listener) =>
+            this.auth.provider.subscribe((event) => {
+              if (event.kind === 'refreshed') listener();
+            }),
+        }),
+      );
+    }
+    if (realtime.enableSSEFallback) {
+      sources.push(
+        sseFrames({
+          url: realtime.sseURL,
+          transport: this.transport,
+          idleTimeout: realtime.sseHeartbeatTimeout,
+        }),
+      );
+    }
+    sources.push(
+      pollingFrames({
+        events: this.services.event,
+        interval: realtime.pollInterval,
+        sleep: (ms, signal) => this.clock.sleep(ms, signal),
+      }),
+    );
+    return new RealtimeConnection(sources, {
+      config: realtime,
+      tokens: this.auth.provider,
+      sleep: (ms, signal) => this.clock.sleep(ms, signal),
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+      since,
+      onLive: () => this.online.reportReachable(),
+    });
+  }
+
   /** The backend's health report and the client's breakers. Never throws. */
   async getServiceHealth(): Promise<ServiceHealthReport> {
     try {
@@ -102,6 +174,7 @@ export class PyAirtableIntegration {
   /** Reachability as the integration sees it from its own traffic. */
   getConnectionStatus(): ConnectionStatus {
     return {
+      realtime: this.realtimeClient?.getState() ?? null,
       online: this.online.isOnline(),
       lastSuccessAt: this.transport.lastSuccessAt,
       lastFailureAt: this.transport.lastFailureAt,
@@ -115,6 +188,7 @@ export class PyAirtableIntegration {
 
   /** Stops timers and listeners; the integration is unusable afterwards. */
   async close(): Promise<void> {
+    this.realtimeClient?.connection.close();
     if (this.auth.provider instanceof DirectTokenProvider) this.auth.provider.dispose();
     if (this.ownsOnline) this.online.dispose();
   }
