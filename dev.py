@@ -113,7 +113,7 @@ def check_all(pytest_args: list[str]) -> int:
         return failed
     ensure_node_modules()
     typescript_steps: list[list[str | Path]] = [
-        [TS_BIN / "biome", "check", "."],
+        [TS_BIN / "biome", "check", "--error-on-warnings", "."],
         [TS_BIN / "tsc", "--noEmit", "-p", "tsconfig.json"],
         [TS_BIN / "vitest", "run"],
     ]

@@ -4,6 +4,11 @@ export { AuthManager } from './auth/manager.js';
 export type { AuthRoutes, TokenProvider } from './auth/provider.js';
 export { DirectTokenProvider } from './auth/provider.js';
 export type { Session, SessionEvent, SessionEventKind, SessionListener } from './auth/session.js';
+export type { RecordListQuery } from './cache/keys.js';
+export { keys } from './cache/keys.js';
+export { comparator, matches, Undecidable } from './cache/matcher.js';
+export type { CacheStats } from './cache/sync.js';
+export { CacheSync, LIFETIMES } from './cache/sync.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export type {
@@ -47,6 +52,17 @@ export type {
 export { createPyAirtableIntegration, PyAirtableIntegration } from './integration.js';
 export type { MetricsSnapshot, ServiceMetrics } from './metrics.js';
 export { OnlineStatus } from './online.js';
+export { RealtimeClient } from './realtime/client.js';
+export type {
+  ConnectionSnapshot,
+  ConnectionState,
+  EventFilter,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionState,
+} from './realtime/connection.js';
+export { RealtimeConnection } from './realtime/connection.js';
+export type { Frame, FrameSource, TransportName, WebSocketFactory } from './realtime/frames.js';
 export type { CallOptions, WriteOptions } from './services/base.js';
 export type { Services } from './services/index.js';
 export type { Fields, RecordQuery, RecordWriteOptions, SortKey } from './services/records.js';

@@ -2,9 +2,11 @@
  * `createPyAirtableIntegration`: the composition root. It builds each collaborator and hands it
  * the narrow dependencies it needs (no subsystem receives the integration itself).
  */
+import { QueryClient } from '@tanstack/query-core';
 import createClient from 'openapi-fetch';
 import { AuthManager } from './auth/manager.js';
 import { DirectTokenProvider, type TokenProvider } from './auth/provider.js';
+import { CacheSync } from './cache/sync.js';
 import { type Clock, systemClock } from './clock.js';
 import { buildConfig, type IntegrationConfig, type IntegrationOptions } from './config.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
@@ -18,7 +20,7 @@ import {
   type WebSocketFactory,
   webSocketFrames,
 } from './realtime/frames.js';
-import { directReads, type LocalChange, type ReadThrough } from './services/base.js';
+import { directReads } from './services/base.js';
 import { createServices, type Services } from './services/index.js';
 import type { BreakerSnapshot } from './transport/breaker.js';
 import { type Fetch, type Logger, Transport } from './transport/client.js';
@@ -33,6 +35,8 @@ export interface IntegrationDependencies {
   logger?: Logger;
   random?: () => number;
   online?: OnlineStatus;
+  /** The TanStack `QueryClient` to keep the cache in (default: one of its own). */
+  queryClient?: QueryClient;
   /** The WebSocket constructor (default: the global one; none means SSE and polling only). */
   WebSocket?: WebSocketFactory | null;
 }
@@ -62,6 +66,9 @@ export class PyAirtableIntegration {
   private readonly ownsOnline: boolean;
   private readonly deps: IntegrationDependencies;
   private realtimeClient: RealtimeClient | null = null;
+  /** The query cache and its sync layer; null when `enableCaching` is off. */
+  readonly cache: CacheSync | null;
+  private feed: { unsubscribe(): void } | null = null;
 
   constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
     this.config = buildConfig(options);
@@ -81,11 +88,24 @@ export class PyAirtableIntegration {
       logger,
     });
     const api = createClient<paths>({ baseUrl: this.config.baseURL });
+    this.cache = this.config.enableCaching
+      ? new CacheSync(
+          deps.queryClient ??
+            new QueryClient({
+              defaultOptions: { queries: { gcTime: this.config.cacheConfig.gcTime, retry: false } },
+            }),
+          this.metrics,
+          {
+            defaultLifetime: this.config.cacheTimeout,
+          },
+        )
+      : null;
+    const cache = this.cache;
     this.services = createServices({
       transport: this.transport,
       api,
-      reads: this.reads(),
-      changed: (change) => this.changed(change),
+      reads: cache ?? directReads,
+      changed: (change) => cache?.applyLocal(change),
     });
     const provider =
       deps.tokenProvider ??
@@ -102,6 +122,37 @@ export class PyAirtableIntegration {
       clock: this.clock,
       permissionsTTL: this.config.permissionsTTL,
     });
+    let user = provider.userId();
+    provider.subscribe((event) => {
+      const next = event.session?.user.id ?? null;
+      if (next !== user) {
+        // The cache belongs to one user: another user, or none, starts from nothing.
+        this.cache?.clear();
+        this.feed?.unsubscribe();
+        this.feed = null;
+      }
+      user = next;
+      if (next !== null) this.startFeed();
+    });
+  }
+
+  /** Invalidates cached queries under `key` (every one of ours without a key). */
+  invalidateCache(key?: readonly unknown[]): Promise<void> {
+    return this.cache?.invalidate(key) ?? Promise.resolve();
+  }
+
+  /** Forgets every cached query. */
+  clearCache(): void {
+    this.cache?.clear();
+  }
+
+  /** While signed in with caching and realtime on, every event the user may see feeds the cache. */
+  private startFeed(): void {
+    const cache = this.cache;
+    if (cache === null || this.feed !== null || !this.config.features.enableRealtime) return;
+    this.feed = this.realtime.subscribe({ onReset: () => void cache.invalidate() }, (event) =>
+      cache.applyEvent(event),
+    );
   }
 
   /** Realtime subscriptions over one connection (created on first use). */
@@ -192,14 +243,6 @@ export class PyAirtableIntegration {
     if (this.auth.provider instanceof DirectTokenProvider) this.auth.provider.dispose();
     if (this.ownsOnline) this.online.dispose();
   }
-
-  /** The read-through the services use (the cache layer overrides it). */
-  protected reads(): ReadThrough {
-    return directReads;
-  }
-
-  /** What a write changed (the cache layer overrides it). */
-  protected changed(_change: LocalChange): void {}
 }
 
 /** Creates an integration; see `IntegrationOptions` for the options and their defaults. */
