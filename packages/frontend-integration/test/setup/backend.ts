@@ -71,6 +71,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
         PYAIRTABLE_RATE_LIMIT_PER_TOKEN: '1000000/minute',
         PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT: '1000/minute',
         PYAIRTABLE_LOGIN_FAILURES_PER_IP: '100000/minute',
+        PYAIRTABLE_REGISTRATIONS_PER_IP: '100000/minute',
         PYAIRTABLE_REALTIME_POLL_INTERVAL_SECONDS: '0.2',
         PYAIRTABLE_CORS_ORIGINS: origins,
       }),
