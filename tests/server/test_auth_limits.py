@@ -7,6 +7,7 @@ process or on ``serve --workers 2``.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,10 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
+from sqlalchemy import func, select
 
+from pyairtable_server.db.models import AttemptCounter
+from pyairtable_server.security import attempts
 from pyairtable_server.settings import Settings
 
 from .backend import PASSWORD, running_api
@@ -161,3 +165,27 @@ async def test_sign_ups_are_limited_per_ip_counting_failed_ones(
     assert refused.status_code == 429
     assert refused.json()["error"]["type"] == "RATE_LIMITED"
     assert 1 <= int(refused.headers["retry-after"]) <= 3600
+
+
+async def test_housekeeping_forgets_windows_that_have_passed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_api(make_settings(login_failures_per_account="3/minute")) as api:
+        await api.register("target@example.com")
+        wrong = await api.client.post(
+            "/auth/login", json={"email": "target@example.com", "password": "not it at all"}
+        )
+        assert wrong.status_code == 401
+        db = api.app.state.services.db
+
+        async def windows() -> int:
+            async with db.reader() as session:
+                return int(await session.scalar(select(func.count()).select_from(AttemptCounter)))
+
+        kept = await windows()
+        async with db.writer() as session:
+            await attempts.prune(session, now=time.time())
+        assert await windows() == kept > 0  # the current windows still count
+        async with db.writer() as session:
+            await attempts.prune(session, now=time.time() + 3600)
+        assert await windows() == 0

@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from pyairtable_server.realtime.admission import Admission, Refused
 from pyairtable_server.settings import Settings
 
 from .backend import Actor
@@ -129,3 +130,31 @@ async def test_websocket_handshakes_count_against_the_ip_rate_limit(
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) >= 1
     assert json.loads(response.body)["error"]["type"] == "RATE_LIMITED"
+
+
+# --- the caps' arithmetic, without a server ---------------------------------------------------
+
+
+def test_a_ticket_counts_against_its_address_then_its_user_and_gives_both_back() -> None:
+    admission = Admission(total=3, per_ip=2, per_user=1)
+    first = admission.admit("10.0.0.1")
+    second = admission.admit("10.0.0.1")
+    with pytest.raises(Refused) as by_ip:
+        admission.admit("10.0.0.1")
+    assert not by_ip.value.overloaded
+    first.bind("usr1")
+    with pytest.raises(Refused):
+        second.bind("usr1")  # the user's one slot is taken
+    third = admission.admit("10.0.0.2")
+    with pytest.raises(Refused) as full:
+        admission.admit("10.0.0.3")
+    assert full.value.overloaded
+    first.release()
+    first.release()  # idempotent
+    assert admission.held == 2
+    assert admission.connections_of("usr1") == 0
+    second.bind("usr1")
+    assert admission.connections_of("usr1") == 1
+    for ticket in (second, third):
+        ticket.release()
+    assert admission.held == 0
