@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,9 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         yield running
 
 
-@pytest.mark.anyio
-async def test_signing_in_through_the_login_page_reaches_the_app_and_a_wrong_password_says_so(
-    live: Live, tmp_path: Path
-) -> None:
-    email = (await live.api.register())["email"]
+@asynccontextmanager
+async def _demo(live: Live, tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
+    """The demo app on ``live``'s backend, and a browser (a cookie-keeping client) on it."""
     app = create_app(api_url=f"{live.origin}/api/v1", data_dir=tmp_path / "app")
     async with (
         LifespanManager(app, startup_timeout=60),
@@ -44,6 +42,15 @@ async def test_signing_in_through_the_login_page_reaches_the_app_and_a_wrong_pas
             transport=httpx2.ASGITransport(app=app), base_url="http://demo.test"
         ) as browser,
     ):
+        yield browser
+
+
+@pytest.mark.anyio
+async def test_signing_in_through_the_login_page_reaches_the_app_and_a_wrong_password_says_so(
+    live: Live, tmp_path: Path
+) -> None:
+    email = (await live.api.register())["email"]
+    async with _demo(live, tmp_path) as browser:
         signed_out = await browser.get("/")
         assert signed_out.status_code == 303
         assert signed_out.headers["location"] == "/login"
@@ -92,13 +99,7 @@ async def _sign_in(browser: httpx2.AsyncClient, email: str) -> None:
 @pytest.mark.anyio
 async def test_signing_out_needs_the_sessions_csrf_token(live: Live, tmp_path: Path) -> None:
     email = (await live.api.register())["email"]
-    app = create_app(api_url=f"{live.origin}/api/v1", data_dir=tmp_path / "app")
-    async with (
-        LifespanManager(app, startup_timeout=60),
-        httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://demo.test"
-        ) as browser,
-    ):
+    async with _demo(live, tmp_path) as browser:
         await _sign_in(browser, email)
         # Another site's form can post here, but cannot know the session's token.
         for forged in ({}, {"csrf_token": "nonce.mac"}):
@@ -116,13 +117,7 @@ async def test_pages_set_a_content_security_policy_and_refuse_framing(
     live: Live, tmp_path: Path
 ) -> None:
     email = (await live.api.register())["email"]
-    app = create_app(api_url=f"{live.origin}/api/v1", data_dir=tmp_path / "app")
-    async with (
-        LifespanManager(app, startup_timeout=60),
-        httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://demo.test"
-        ) as browser,
-    ):
+    async with _demo(live, tmp_path) as browser:
         login = await browser.get("/login")
         await _sign_in(browser, email)
         page = await browser.get("/")

@@ -141,27 +141,15 @@ async def test_sign_ups_are_limited_per_ip_counting_failed_ones(
     make_settings: Callable[..., Settings],
 ) -> None:
     async with running_api(make_settings(registrations_per_ip="3/hour")) as api:
-        await api.register("first@example.com")
-        taken = await api.client.post(
-            "/auth/register",
-            json={
-                "email": "first@example.com",
-                "password": PASSWORD,
-                "first_name": "A",
-                "last_name": "B",
-            },
-        )
-        assert taken.status_code == 409
-        await api.register("second@example.com")
-        refused = await api.client.post(
-            "/auth/register",
-            json={
-                "email": "third@example.com",
-                "password": PASSWORD,
-                "first_name": "A",
-                "last_name": "B",
-            },
-        )
+
+        async def sign_up(email: str) -> httpx2.Response:
+            body = {"email": email, "password": PASSWORD, "first_name": "A", "last_name": "B"}
+            return await api.client.post("/auth/register", json=body)
+
+        assert (await sign_up("first@example.com")).status_code == 201
+        assert (await sign_up("first@example.com")).status_code == 409
+        assert (await sign_up("second@example.com")).status_code == 201
+        refused = await sign_up("third@example.com")
     assert refused.status_code == 429
     assert refused.json()["error"]["type"] == "RATE_LIMITED"
     assert 1 <= int(refused.headers["retry-after"]) <= 3600
