@@ -473,8 +473,12 @@ class Hub:
                 by_session[subscriber.session_id].append(subscriber)
         if not by_session:
             return
-        async with self._reading() as session:
-            ended = await revocation.ended(session, by_session.keys(), now=utcnow())
+        try:
+            async with self._reading() as session:
+                ended = await revocation.ended(session, by_session.keys(), now=utcnow())
+        except BaseException:
+            self._to_check |= users  # checked again next round
+            raise
         for session_id in ended:
             for subscriber in by_session[session_id]:
                 # It may have renewed onto another session meanwhile: that one is checked.
