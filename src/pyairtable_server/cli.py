@@ -24,6 +24,9 @@ WS_PING_INTERVAL_SECONDS = 25.0
 WS_PING_TIMEOUT_SECONDS = 20.0
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
 GRACEFUL_SHUTDOWN_SECONDS = 5
+#: How long a worker may take to answer its supervisor's health check. uvicorn's 5 s default
+#: kills (and restarts, in a loop) a worker still importing the app on a busy machine.
+WORKER_HEALTHCHECK_SECONDS = 30
 
 app = typer.Typer(
     name="pyairtable-integration",
@@ -107,7 +110,13 @@ def serve(
     if database_url is not None:
         os.environ["PYAIRTABLE_DATABASE_URL"] = database_url
     os.environ["PYAIRTABLE_DATA_DIR"] = str(data_dir)
-    uvicorn.run("pyairtable_server.app:create_app", factory=True, workers=workers, **options)
+    uvicorn.run(
+        "pyairtable_server.app:create_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **options,
+    )
 
 
 @app.command()
