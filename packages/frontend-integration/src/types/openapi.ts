@@ -13,9 +13,11 @@ export type paths = {
         put?: never;
         /**
          * Change Password
-         * @description Replace the password and revoke every other session of the account.
+         * @description Replace the password and revoke every other session of the account (closing their
+         *     streams on every instance).
          *
-         *     A wrong current password answers 422 and counts as a failed login for the account.
+         *     A wrong current password answers 422 and counts as a failed login for the account; a
+         *     common new password, or one containing the account's own words, is 422 too.
          */
         post: operations["change_password_api_v1_auth_change_password_post"];
         delete?: never;
@@ -38,7 +40,9 @@ export type paths = {
          * @description Exchange email and password for an access and a refresh token.
          *
          *     Failed attempts are counted per account and per IP; past the limit the answer is 429 with
-         *     ``Retry-After`` until the window frees up, whether or not the password is right.
+         *     ``Retry-After`` until the window frees up, whether or not the password is right. Each
+         *     attempt is counted *before* its password is checked (and taken back when it was right), so
+         *     concurrent guesses, on any number of processes, never get more checks than the limit.
          */
         post: operations["login_api_v1_auth_login_post"];
         delete?: never;
@@ -60,7 +64,8 @@ export type paths = {
          * Logout
          * @description End a session: the one of the given refresh token, else the caller's current one.
          *
-         *     Its access tokens stop working at once. Raises ``AuthError`` with neither credential.
+         *     Its access tokens stop working at once, and its WebSocket and SSE streams are closed on
+         *     every instance (``security.revocation``). Raises ``AuthError`` with neither credential.
          */
         post: operations["logout_api_v1_auth_logout_post"];
         delete?: never;
@@ -148,7 +153,11 @@ export type paths = {
         put?: never;
         /**
          * Register
-         * @description Create an account. Answers 409 when the email is already registered.
+         * @description Create an account. Answers 409 when the email is already registered, 422 naming
+         *     ``password`` for a common password or one containing the account's own words.
+         *
+         *     Every attempt counts against the per-IP sign-up limit (429 past it), failed ones too: a
+         *     409 tells whether an address has an account.
          */
         post: operations["register_api_v1_auth_register_post"];
         delete?: never;
