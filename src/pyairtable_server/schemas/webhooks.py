@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import httpx2
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 
 from ..webhooks.policy import is_event_pattern
+from ..webhooks.targets import TargetRefused, check_url
 from .bases import refuse_null
 from .common import PageMeta, RequestModel, ResponseModel, Text, Timestamp
 
@@ -17,21 +17,15 @@ DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
 def _check_url(value: str) -> str:
-    """An absolute http(s) URL the sender can use, without credentials in it."""
-    if any(char.isspace() for char in value):
-        raise ValueError("must not contain whitespace")
+    """An absolute http(s) URL the sender can use, without credentials in it.
+
+    Where it points is checked by the route (``targets.check_url``), which knows whether private
+    targets are allowed.
+    """
     try:
-        url = httpx2.URL(value)
-    except Exception as exc:  # the client's own parser decides what it can send to
-        raise ValueError("is not a valid URL") from exc
-    if url.scheme not in ("http", "https"):
-        raise ValueError("must be an http or https URL")
-    if not url.host:
-        raise ValueError("must name a host")
-    if url.port is not None and not 0 < url.port < 65536:
-        raise ValueError("must name a port between 1 and 65535")
-    if url.userinfo:
-        raise ValueError("must not contain credentials; authenticate with the signature")
+        check_url(value, allow_private=True)
+    except TargetRefused as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 
@@ -89,12 +83,17 @@ class WebhookOut(ResponseModel):
     url: str
     event_types: list[str]
     is_active: bool
-    #: Why the server disabled it (a long run of failures); null when active or disabled by hand.
-    disabled_reason: str | None
+    disabled_reason: str | None = Field(
+        description="Why the server disabled it: a long run of failures, or its creator "
+        "losing webhook:write in the workspace; null when active or disabled by hand."
+    )
     #: Failed attempts in a row, and since when; both reset by a success.
     failure_count: int
     failing_since: Timestamp | None
-    created_by: str | None
+    created_by: str | None = Field(
+        description="The member accountable for it: whoever created it, or last re-enabled it "
+        "or changed its URL. It stops delivering when they lose webhook:write here."
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -120,8 +119,15 @@ class DeliveryOut(ResponseModel):
     next_attempt_at: Timestamp | None
     last_attempt_at: Timestamp | None
     last_status_code: int | None
-    last_error: str | None
-    last_response_body: str | None
+    last_error: str | None = Field(
+        description="Why the last attempt failed: 'the receiver answered <status>', or "
+        "'delivery failed: no response' for every attempt that got no answer (refused, timed "
+        "out, name not resolving, target not public)."
+    )
+    last_response_body: None = Field(
+        default=None,
+        description="Always null: the server does not keep or show receivers' answers.",
+    )
     last_duration_ms: int | None
     created_at: Timestamp
     updated_at: Timestamp
