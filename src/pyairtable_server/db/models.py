@@ -364,8 +364,8 @@ class WebhookDelivery(Model):
     """One event on its way to one webhook, with the outcome of its latest attempt.
 
     ``body`` is the event JSON exactly as signed, kept here so that retries outlive event-log
-    retention. The receiver's answer is not kept, only its status. A sender owns the delivery while ``locked_until`` is in the future and
-    ``lease_token`` is its own (``webhooks.sender``).
+    retention. The receiver's answer is not kept, only its status. A sender owns the delivery
+    while ``locked_until`` is in the future and ``lease_token`` is its own (``webhooks.sender``).
     """
 
     __tablename__ = "webhook_deliveries"
