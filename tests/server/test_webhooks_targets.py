@@ -1,17 +1,37 @@
-"""Webhook targets: which URLs and addresses the server refuses to send to (SSRF). Pure; no I/O."""
+"""Webhook targets and SSRF: which URLs and addresses the server refuses to send to.
+
+The first half is pure (``webhooks.targets``, no I/O). The second half runs the server with the
+default settings, where private targets are refused, and the sender's HTTP client against real
+sockets on localhost; ``webhook_allow_private_targets`` is turned on only where a test must reach
+its receiver there. A test resolver stands in for DNS where a name must answer a given address.
+"""
 
 from __future__ import annotations
 
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from ipaddress import IPv4Address, ip_address
 
 import pytest
+import trustme
 
+from pyairtable_server.clock import utcnow
+from pyairtable_server.settings import Settings
+from pyairtable_server.webhooks import sender
 from pyairtable_server.webhooks.targets import (
     TargetRefused,
     check_address,
     check_url,
     numeric_host,
 )
+
+from .backend import Actor, Api, running_api
+from .webhook_kit import JSON, eventually
+from .webhook_receiver import Receiver
+
+NO_RESPONSE = "delivery failed: no response"
 
 #: Every way of writing a non-public target that the issue reproduced, and their relatives.
 REFUSED_URLS = [
@@ -153,3 +173,243 @@ def test_addresses_resolved_at_connect_time_are_judged_alike() -> None:
             check_address(ip_address(address))
     check_address(IPv4Address("93.184.216.34"))
     check_address(ip_address("2a00:1450:4001:80b::200e"))
+
+
+# The server refuses them ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
+    """The server as shipped: private targets refused."""
+    settings = make_settings(webhook_poll_interval_seconds=0.05)
+    assert settings.webhook_allow_private_targets is False
+    async with running_api(settings) as running:
+        yield running
+
+
+async def _owner_and_workspace(api: Api) -> tuple[Actor, str]:
+    owner = await api.actor()
+    workspace = await api.workspace(owner)
+    return owner, workspace["id"]
+
+
+@pytest.mark.anyio
+async def test_create_and_update_refuse_non_public_targets(api: Api) -> None:
+    owner, workspace_id = await _owner_and_workspace(api)
+    public = await api.post(
+        owner,
+        "/webhooks",
+        {"workspace_id": workspace_id, "url": "https://hooks.example.com/in", "event_types": ["*"]},
+    )
+    for url in REFUSED_URLS:
+        created = await api.client.post(
+            "/webhooks",
+            json={"workspace_id": workspace_id, "url": url, "event_types": ["*"]},
+            headers=owner.headers,
+        )
+        updated = await api.client.put(
+            f"/webhooks/{public['id']}", json={"url": url}, headers=owner.headers
+        )
+        for answer in (created, updated):
+            assert answer.status_code == 422, (url, answer.text)
+            error = answer.json()["error"]
+            assert error["type"] == "VALIDATION_ERROR" and list(error["details"]["fields"]) == [
+                "url"
+            ]
+    listed = await api.client.get("/webhooks", headers=owner.headers)
+    assert [w["url"] for w in listed.json()["data"]] == ["https://hooks.example.com/in"]
+
+
+def _local_name() -> str:
+    """A name (not ``localhost``) that this machine resolves to a non-public address."""
+    name = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    if not addresses or any(ip_address(a).is_global for a in addresses):
+        pytest.skip(f"this machine's name {name!r} resolves to a public address: {addresses}")
+    return name
+
+
+@pytest.mark.anyio
+async def test_a_name_that_resolves_to_this_host_is_refused_when_connecting(
+    api: Api, receiver: Receiver
+) -> None:
+    """The name passes at create time (it is only a name); the sender resolves it, finds a
+    non-public address and never connects: the receiver on that port hears nothing."""
+    owner, workspace_id = await _owner_and_workspace(api)
+    base = await api.base(owner, workspace_id)
+    table = await api.table(owner, base["id"], [{"name": "Name", "type": "text"}])
+    url = f"http://{_local_name()}:{receiver.port}/hook"
+    webhook = await api.post(
+        owner, "/webhooks", {"workspace_id": workspace_id, "url": url, "event_types": ["*"]}
+    )
+
+    tested = await api.client.post(f"/webhooks/{webhook['id']}/test", headers=owner.headers)
+    assert tested.status_code == 200, tested.text
+    delivery = tested.json()
+    assert delivery["status"] == "failed" and delivery["last_status_code"] is None
+    assert delivery["last_error"] == NO_RESPONSE and delivery["last_response_body"] is None
+
+    await api.post(owner, "/records", {"table_id": table["id"], "fields": {"Name": "x"}})
+
+    async def attempted() -> list[JSON]:
+        response = await api.client.get(
+            f"/webhooks/{webhook['id']}/deliveries", headers=owner.headers
+        )
+        data: list[JSON] = response.json()["data"]
+        return [d for d in data if d["event_type"] == "record.created" and d["attempts"] >= 1]
+
+    found = await eventually(attempted)
+    assert found[0]["last_error"] == NO_RESPONSE and found[0]["last_status_code"] is None
+    assert receiver.received == []
+
+
+@pytest.mark.anyio
+async def test_every_attempt_without_an_answer_reads_the_same(
+    make_settings: Callable[..., Settings], receiver: Receiver
+) -> None:
+    """A closed port, a port that never answers and a name that does not resolve are told apart
+    by nothing the webhook's admins can read, so they cannot map the network with it. The
+    receiver's own answer, status aside, is never shown either."""
+    settings = make_settings(
+        webhook_allow_private_targets=True,  # the ports probed are on localhost
+        webhook_request_timeout_seconds=0.5,
+        webhook_poll_interval_seconds=3600,
+    )
+    with socket.socket() as closed, socket.socket() as silent:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # accepts, never answers
+        urls = [
+            f"http://127.0.0.1:{closed.getsockname()[1]}/hook",
+            f"http://127.0.0.1:{silent.getsockname()[1]}/hook",
+            "http://nowhere.invalid/hook",
+        ]
+        async with running_api(settings) as api:
+            owner, workspace_id = await _owner_and_workspace(api)
+            errors = []
+            for url in [*urls, receiver.url]:
+                webhook = await api.post(
+                    owner,
+                    "/webhooks",
+                    {"workspace_id": workspace_id, "url": url, "event_types": ["*"]},
+                )
+                receiver.answer(then=500)
+                tested = await api.client.post(
+                    f"/webhooks/{webhook['id']}/test", headers=owner.headers
+                )
+                assert tested.status_code == 200, tested.text
+                delivery = tested.json()
+                assert delivery["status"] == "failed" and delivery["last_response_body"] is None
+                errors.append((delivery["last_status_code"], delivery["last_error"]))
+    assert errors == [
+        (None, NO_RESPONSE),
+        (None, NO_RESPONSE),
+        (None, NO_RESPONSE),
+        (500, "the receiver answered 500"),  # an answer: its status, never its body
+    ]
+
+
+# The sender's connections: resolved once, checked, pinned -----------------------------------
+
+
+class _Resolver:
+    """DNS as a test sets it: each name answers the given addresses; every question is noted."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        if host not in self.answers:
+            raise socket.gaierror(socket.EAI_NONAME, "not known")
+        return self.answers[host]
+
+
+async def _post(
+    url: str,
+    resolver: _Resolver,
+    *,
+    allow_private: bool,
+    ssl_context: ssl.SSLContext | None = None,
+) -> sender.Outcome:
+    settings = Settings(webhook_allow_private_targets=allow_private)
+    async with sender.new_client(settings, resolver=resolver, ssl_context=ssl_context) as client:
+        return await sender.attempt(
+            client,
+            url=url,
+            secret="whsec_" + "A" * 44,
+            delivery_id="dlv" + "x" * 16,
+            body="{}",
+            time_limit=10,
+            now=utcnow(),
+        )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "answer",
+    [["127.0.0.1"], ["93.184.216.34", "127.0.0.1"], ["::1"], ["::ffff:127.0.0.1"], ["10.0.0.1"]],
+)
+async def test_a_name_answering_any_non_public_address_is_never_connected_to(
+    receiver: Receiver, answer: list[str]
+) -> None:
+    """DNS rebinding: whatever the name answered before, the answer given when connecting is
+    the one checked; one non-public address in it refuses the whole answer."""
+    resolver = _Resolver({"hooks.test": answer})
+    outcome = await _post(f"http://hooks.test:{receiver.port}/hook", resolver, allow_private=False)
+    assert (outcome.status_code, outcome.error) == (None, NO_RESPONSE)
+    assert resolver.asked == ["hooks.test"] and receiver.received == []
+
+
+@pytest.mark.anyio
+async def test_the_connection_goes_to_the_checked_address_with_the_name_as_host(
+    receiver: Receiver,
+) -> None:
+    """The system cannot resolve ``hooks.test``: reaching the receiver proves the connection
+    went to the address the check saw, while the request still names the host of the URL."""
+    resolver = _Resolver({"hooks.test": ["127.0.0.1"]})
+    outcome = await _post(f"http://hooks.test:{receiver.port}/hook", resolver, allow_private=True)
+    assert outcome.status_code == 200 and outcome.error is None
+    [request] = receiver.received
+    assert request.headers["host"] == f"hooks.test:{receiver.port}"
+    assert resolver.asked == ["hooks.test"]
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@contextmanager
+def _tls_receiver(authority: trustme.CA, name: str) -> Iterator[Receiver]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert(name).configure_cert(context)
+    with Receiver(ssl_context=context) as running:
+        yield running
+
+
+@pytest.mark.anyio
+async def test_tls_verifies_the_name_of_the_url_on_the_pinned_connection(
+    authority: trustme.CA,
+) -> None:
+    """SNI and certificate verification use the URL's name, not the address connected to."""
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    resolver = _Resolver({"hooks.test": ["127.0.0.1"]})
+    with _tls_receiver(authority, "hooks.test") as receiver:
+        url = f"https://hooks.test:{receiver.port}/hook"
+        outcome = await _post(url, resolver, allow_private=True, ssl_context=trusting)
+        assert outcome.status_code == 200
+        assert len(receiver.received) == 1
+    with _tls_receiver(authority, "other.test") as impostor:
+        url = f"https://hooks.test:{impostor.port}/hook"
+        outcome = await _post(url, resolver, allow_private=True, ssl_context=trusting)
+        assert (outcome.status_code, outcome.error) == (None, NO_RESPONSE)
+        assert impostor.received == []
