@@ -26,6 +26,7 @@ from pyairtable_server.db.models import WebhookDelivery
 from pyairtable_server.settings import Settings
 from pyairtable_server.webhooks import WebhookWorker, sender
 from pyairtable_server.webhooks.dispatch import dispatch_once
+from pyairtable_server.webhooks.slots import SendSlots
 
 from .backend import Api, running_api
 from .webhook_kit import (
@@ -553,11 +554,12 @@ async def test_a_lease_keeps_a_delivery_from_a_second_sender_until_it_expires(
         await dispatch_once(db, batch_size=10, now=utcnow())
         lease = timedelta(seconds=settings.webhook_lease_seconds)
         now = utcnow()
-        [first] = await sender.claim(db, limit=10, lease=lease, now=now)
-        assert await sender.claim(db, limit=10, lease=lease, now=now) == []
+        slots = SendSlots(total=10, per_webhook=10, per_workspace=10)
+        [first] = await sender.claim(db, slots=slots, lease=lease, now=now)
+        assert await sender.claim(db, slots=slots, lease=lease, now=now) == []
         # The first sender "dies"; after its lease another one takes over.
         later = now + lease + timedelta(seconds=1)
-        [second] = await sender.claim(db, limit=10, lease=lease, now=later)
+        [second] = await sender.claim(db, slots=slots, lease=lease, now=later)
         assert second.delivery_id == first.delivery_id
         assert second.lease_token != first.lease_token
         outcome = await sender.attempt(

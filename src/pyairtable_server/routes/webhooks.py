@@ -23,7 +23,6 @@ from ..deps import DB, CurrentUser, Services
 from ..errors import Conflict, NotFound, ValidationFailed, error_responses
 from ..events import position
 from ..ids import looks_like, new_id
-from ..permissions import ROLES, allows
 from ..schemas.common import DEFAULT_PER_PAGE, PageMeta, Text
 from ..schemas.webhooks import (
     DeliveryList,
@@ -37,6 +36,7 @@ from ..schemas.webhooks import (
 )
 from ..settings import Settings
 from ..webhooks import sender
+from ..webhooks.accountability import MANAGER_ROLES
 from ..webhooks.dispatch import event_body
 from ..webhooks.policy import TEST_EVENT_TYPE
 from ..webhooks.signing import new_secret
@@ -46,10 +46,6 @@ from .common import BODY, CONFLICT, SCOPED, PageNumber, PerPage
 router = APIRouter(
     prefix="/webhooks", tags=["webhook"], responses=error_responses(401, 422, 429, 500)
 )
-
-#: The roles that may manage webhooks, for the list across workspaces.
-_MANAGERS = tuple(role for role in ROLES if allows(role, "webhook:write"))
-
 
 def webhook_out(webhook: Webhook) -> WebhookOut:
     return WebhookOut.model_validate(webhook)
@@ -103,7 +99,7 @@ async def list_webhooks(
         query = query.where(
             Webhook.workspace_id.in_(
                 select(WorkspaceMember.workspace_id).where(
-                    WorkspaceMember.user_id == caller.id, WorkspaceMember.role.in_(_MANAGERS)
+                    WorkspaceMember.user_id == caller.id, WorkspaceMember.role.in_(MANAGER_ROLES)
                 )
             )
         )

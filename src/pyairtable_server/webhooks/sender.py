@@ -1,7 +1,9 @@
 """Send deliveries: claim the due ones under a lease, POST them, record each outcome.
 
-Claiming is one conditional ``UPDATE``: a delivery that is pending, due, and not leased (or whose
-lease ran out) gets ``locked_until`` and a fresh ``lease_token``. Two processes never hold the same
+Which deliveries to claim is shared out fairly among webhooks (``slots``); only deliveries of
+active webhooks whose member may still manage them are claimed (``accountability``). Claiming is
+one conditional ``UPDATE``: a delivery that is pending, due, and not leased (or whose lease ran
+out) gets ``locked_until`` and a fresh ``lease_token``. Two processes never hold the same
 delivery at once (PostgreSQL skips rows another claimer has locked; SQLite runs one writer at a
 time), so an attempt is never sent twice concurrently. Recording an outcome requires the lease
 token still to be ours.
@@ -23,7 +25,7 @@ from datetime import datetime, timedelta
 
 import anyio
 import httpx2
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,9 +35,11 @@ from ..db.engine import Database
 from ..db.models import Webhook, WebhookDelivery
 from ..db.types import UTCDateTime
 from ..settings import Settings
+from .accountability import accountable
 from .network import PinnedTransport, Resolver, system_resolver
 from .policy import TEST_EVENT_TYPE, retry_delay, should_disable
 from .signing import signature_headers
+from .slots import Ready, SendSlots
 
 logger = logging.getLogger("pyairtable_server.webhooks")
 
@@ -171,15 +175,61 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries of active webhooks, oldest due first; commit."""
+async def _ready(session: AsyncSession, now: datetime) -> list[Ready]:
+    """The active, accountable webhooks with at least one delivery due."""
+    rows = await session.execute(
+        select(Webhook.id, Webhook.workspace_id).where(
+            Webhook.is_active.is_(True),
+            accountable(),
+            exists().where(WebhookDelivery.webhook_id == Webhook.id, *_due(now)),
+        )
+    )
+    return [Ready(webhook_id, workspace_id) for webhook_id, workspace_id in rows]
+
+
+async def _oldest_due(session: AsyncSession, shares: dict[str, int], now: datetime) -> list[str]:
+    """The ids of each webhook's oldest due deliveries, as many as its share."""
+    firsts = [
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.webhook_id == webhook_id, *_due(now))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(count)
+        .subquery()
+        for webhook_id, count in shares.items()
+    ]
+    # One index range per webhook (webhook_id, status, next_attempt_at), however long the queue
+    # of a slow one: a window over every due delivery would cost that much on each claim.
+    query = union_all(*(select(first.c.id) for first in firsts))
+    return list(await session.scalars(query))
+
+
+async def claim(
+    db: Database, *, slots: SendSlots, lease: timedelta, now: datetime
+) -> list[Claimed]:
+    """Lease due deliveries of active, accountable webhooks: each webhook's oldest due ones, as
+    many as ``slots`` shares out to it; commit.
+
+    The choice is read first; the lease is then taken by one conditional ``UPDATE`` that checks
+    everything again, so a delivery another sender took meanwhile (or of a webhook disabled
+    meanwhile) is left out. ``slots`` is not told: the caller counts what it starts.
+    """
+    if not slots.free:
+        return []
+    async with db.reader() as session:
+        shares = slots.shares(await _ready(session, now))
+        chosen = await _oldest_due(session, shares, now) if shares else []
+    if not chosen:
+        return []
     token = secrets.token_hex(16)
-    candidates = (
+    lockable = (
         select(WebhookDelivery.id)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(*_due(now), Webhook.is_active.is_(True))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
+        .where(
+            WebhookDelivery.id.in_(chosen),
+            *_due(now),
+            Webhook.is_active.is_(True),
+            accountable(),
+        )
         # PostgreSQL: rows another claimer is taking right now are skipped, not waited for.
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
@@ -187,7 +237,7 @@ async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) ->
         claimed_ids = list(
             await session.scalars(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(candidates.scalar_subquery()), *_due(now))
+                .where(WebhookDelivery.id.in_(lockable.scalar_subquery()), *_due(now))
                 .values(locked_until=now + lease, lease_token=token)
                 .returning(WebhookDelivery.id)
             )
