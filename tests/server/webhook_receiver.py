@@ -48,6 +48,7 @@ class Receiver:
         self._released = threading.Event()
         self._released.set()
         self._held = 0
+        self.max_held = 0
         self._scheme = "https" if ssl_context is not None else "http"
         self._plan: deque[int] = deque()
         self._default = 200
@@ -79,7 +80,7 @@ class Receiver:
 
     @property
     def held(self) -> int:
-        """How many requests are waiting for ``release()`` now."""
+        """How many requests are waiting for ``release()`` now (``max_held``: at most, ever)."""
         with self._lock:
             return self._held
 
@@ -120,6 +121,7 @@ class Receiver:
                 self.max_in_flight[webhook_id], self._in_flight[webhook_id]
             )
             self._held += 1
+            self.max_held = max(self.max_held, self._held)
         try:
             self._released.wait(self.HOLD_LIMIT_SECONDS)
             with self._lock:
