@@ -83,16 +83,17 @@ class WebhookOut(ResponseModel):
     url: str
     event_types: list[str]
     is_active: bool
+    #: Why the server disabled it: a long run of failures, or the member who answers for it
+    #: losing webhook:write in the workspace.
     disabled_reason: str | None = Field(
-        description="Why the server disabled it: a long run of failures, or its creator "
-        "losing webhook:write in the workspace; null when active or disabled by hand."
+        description="Why the server disabled it; null if active or disabled by hand."
     )
     #: Failed attempts in a row, and since when; both reset by a success.
     failure_count: int
     failing_since: Timestamp | None
+    #: Its creator, or whoever last re-enabled it or changed its URL.
     created_by: str | None = Field(
-        description="The member accountable for it: whoever created it, or last re-enabled it "
-        "or changed its URL. It stops delivering when they lose webhook:write here."
+        description="The member who answers for it; it stops if they lose webhook:write."
     )
     created_at: Timestamp
     updated_at: Timestamp
@@ -119,14 +120,14 @@ class DeliveryOut(ResponseModel):
     next_attempt_at: Timestamp | None
     last_attempt_at: Timestamp | None
     last_status_code: int | None
+    #: Every attempt without an answer (refused, timed out, name not resolving, target not
+    #: public) reads the same, so the log cannot map a network.
     last_error: str | None = Field(
-        description="Why the last attempt failed: 'the receiver answered <status>', or "
-        "'delivery failed: no response' for every attempt that got no answer (refused, timed "
-        "out, name not resolving, target not public)."
+        description="'the receiver answered <status>' or 'delivery failed: no response'."
     )
-    last_response_body: None = Field(
-        default=None,
-        description="Always null: the server does not keep or show receivers' answers.",
+    # Still typed as it was, so clients built for contract 1.1 read it unchanged.
+    last_response_body: str | None = Field(
+        default=None, description="Always null: receivers' answers are not kept."
     )
     last_duration_ms: int | None
     created_at: Timestamp
