@@ -47,6 +47,7 @@ router = APIRouter(
     prefix="/webhooks", tags=["webhook"], responses=error_responses(401, 422, 429, 500)
 )
 
+
 def webhook_out(webhook: Webhook) -> WebhookOut:
     return WebhookOut.model_validate(webhook)
 
