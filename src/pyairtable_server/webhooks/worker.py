@@ -66,16 +66,20 @@ class WebhookWorker:
         self._wake = anyio.Event()
         self._last_prune = -math.inf
         self._sends: TaskGroup | None = None
+        # Whether the next pass is a whole round or only fills slots freed by ended sends.
+        self._full_round = True
 
     def wake(self) -> None:
         """Start the next round now instead of at the next poll (e.g. after a commit)."""
+        self._full_round = True
         self._wake.set()
 
     async def run(self) -> None:
         """Run rounds until cancelled; then close the HTTP client.
 
         Sends run in a task group of their own, beside the rounds: each one that ends frees its
-        slot and wakes the loop to fill it.
+        slot and wakes the loop, which then only fills free slots (the hot path under load); a
+        whole round runs after ``wake()``, each poll interval, and while rounds find work.
         """
         try:
             async with anyio.create_task_group() as sends:
@@ -83,13 +87,20 @@ class WebhookWorker:
                 while True:
                     busy = False
                     try:
-                        busy = await self.run_once()
-                        await _shielded(self._prune_now_and_then)
+                        if self._full_round:
+                            self._full_round = False
+                            busy = await self.run_once()
+                            self._full_round |= busy
+                            await _shielded(self._prune_now_and_then)
+                        else:
+                            busy = await self.fill_slots() > 0
                     except Exception:
                         logger.exception("webhook round failed; retrying next round")
                     if not busy:
-                        with anyio.move_on_after(self.settings.webhook_poll_interval_seconds):
+                        poll = self.settings.webhook_poll_interval_seconds
+                        with anyio.move_on_after(poll) as waiting:
                             await self._wake.wait()
+                        self._full_round |= waiting.cancelled_caught
                     self._wake = anyio.Event()
         finally:
             self._sends = None
@@ -154,7 +165,7 @@ class WebhookWorker:
                 logger.exception("recording webhook delivery %s failed", claimed.delivery_id)
         finally:
             self.slots.finished(Ready(claimed.webhook_id, claimed.workspace_id))
-            self.wake()
+            self._wake.set()  # a slot to fill, not a whole round
 
     async def _prune_now_and_then(self) -> None:
         """``forget_finished`` once per maintenance interval."""
