@@ -66,6 +66,7 @@ class WebhookWorker:
         self._wake = anyio.Event()
         self._last_prune = -math.inf
         self._sends: TaskGroup | None = None
+        self._claiming = anyio.Lock()
         # Whether the next pass is a whole round or only fills slots freed by ended sends.
         self._full_round = True
 
@@ -134,17 +135,19 @@ class WebhookWorker:
         if self._sends is None:
             raise RuntimeError("the webhook worker is not running")
         sends = self._sends
-        claimed = await _shielded(
-            lambda: sender.claim(
-                self.db,
-                slots=self.slots,
-                lease=timedelta(seconds=self.settings.webhook_lease_seconds),
-                now=utcnow(),
+        # One claim at a time: shares are computed from the counts of what has started.
+        async with self._claiming:
+            claimed = await _shielded(
+                lambda: sender.claim(
+                    self.db,
+                    slots=self.slots,
+                    lease=timedelta(seconds=self.settings.webhook_lease_seconds),
+                    now=utcnow(),
+                )
             )
-        )
-        for delivery in claimed:
-            self.slots.started(Ready(delivery.webhook_id, delivery.workspace_id))
-            sends.start_soon(self._send, delivery)
+            for delivery in claimed:
+                self.slots.started(Ready(delivery.webhook_id, delivery.workspace_id))
+                sends.start_soon(self._send, delivery)
         return len(claimed)
 
     async def _send(self, claimed: sender.Claimed) -> None:
