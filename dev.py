@@ -3,10 +3,12 @@
 
     python3 dev.py demo  [demo options]    the demo: backend (seeded) and web app; prints its URL
     python3 dev.py serve [serve options]   start the API server (SQLite in ./.pyairtable)
-    python3 dev.py test  [pytest options]  format check, lint, mypy --strict, the test suite
-    python3 dev.py bench                   the benchmarks in bench/
-    python3 dev.py generate-types [--check]  regenerate the SDK's wire models from the backend's
-                                           OpenAPI document (--check: fail with a diff if stale)
+    python3 dev.py test  [pytest options]  format check, lint, mypy --strict, the test suite,
+                                           then the TypeScript package's lint, type check and tests
+    python3 dev.py bench                   the benchmarks in bench/ (Python, then the TS one)
+    python3 dev.py generate-types [--check]  regenerate the SDKs' wire types (Python and
+                                           TypeScript) from the backend's OpenAPI document
+                                           (--check: fail with a diff if stale)
 
 The first run creates ``.venv`` and installs the project with the exact pins of
 ``constraints.txt`` (with uv when it is on PATH, else pip); later runs reinstall only when
@@ -28,6 +30,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
 EXTRAS = "server,web,ui,postgres,redis,dev"
+TS_PACKAGE = ROOT / "packages" / "frontend-integration"
+TS_BIN = TS_PACKAGE / "node_modules" / ".bin"
+TS_STAMP = TS_PACKAGE / "node_modules" / ".lock-digest"
 
 
 def _run(*command: str | Path) -> None:
@@ -65,20 +70,54 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+def _node_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        sys.exit(f"The TypeScript package needs Node.js 20.19+ and npm; {name} is not on PATH.")
+    return found
+
+
+def ensure_node_modules() -> None:
+    """``npm ci`` the TypeScript package when node_modules is missing or its lock file changed."""
+    wanted = hashlib.sha256((TS_PACKAGE / "package-lock.json").read_bytes()).hexdigest()
+    if TS_STAMP.exists() and TS_STAMP.read_text() == wanted:
+        return
+    print("$ npm ci (packages/frontend-integration)", flush=True)
+    subprocess.run([_node_tool("npm"), "ci", "--no-audit", "--no-fund"], cwd=TS_PACKAGE, check=True)
+    TS_STAMP.write_text(wanted)
+
+
+def _run_steps(steps: list[list[str | Path]], cwd: Path) -> int:
+    for step in steps:
+        print("$", " ".join(str(part.name if isinstance(part, Path) else part) for part in step))
+        result = subprocess.run([str(part) for part in step], cwd=cwd, check=False)
+        if result.returncode != 0:
+            return result.returncode
+    return 0
+
+
 def check_all(pytest_args: list[str]) -> int:
-    """Format check, lint, strict typing, then the tests; stop at the first failure."""
-    steps: list[list[str | Path]] = [
+    """Format check, lint, strict typing, then the tests; stop at the first failure.
+
+    The TypeScript package follows the Python steps: Biome (lint and format), ``tsc --noEmit``,
+    then Vitest's Node and browser (Chromium) projects against the real backend.
+    """
+    python_steps: list[list[str | Path]] = [
         [BIN / "ruff", "format", "--check", "."],
         [BIN / "ruff", "check", "."],
         [BIN / "mypy"],
         [BIN / "pytest", *pytest_args],
     ]
-    for step in steps:
-        print("$", " ".join(str(part.name if isinstance(part, Path) else part) for part in step))
-        result = subprocess.run([str(part) for part in step], cwd=ROOT, check=False)
-        if result.returncode != 0:
-            return result.returncode
-    return 0
+    failed = _run_steps(python_steps, ROOT)
+    if failed:
+        return failed
+    ensure_node_modules()
+    typescript_steps: list[list[str | Path]] = [
+        [TS_BIN / "biome", "check", "--error-on-warnings", "."],
+        [TS_BIN / "tsc", "--noEmit", "-p", "tsconfig.json"],
+        [TS_BIN / "vitest", "run"],
+    ]
+    return _run_steps(typescript_steps, TS_PACKAGE)
 
 
 def main(argv: list[str]) -> int:
@@ -98,13 +137,27 @@ def main(argv: list[str]) -> int:
         return check_all(rest)
     if command == "generate-types":
         script = ROOT / "tools" / "generate_types.py"
-        return subprocess.run(
-            [str(BIN / "python"), str(script), *rest], cwd=ROOT, check=False
-        ).returncode
+        python = subprocess.run([str(BIN / "python"), str(script), *rest], cwd=ROOT, check=False)
+        ensure_node_modules()
+        typescript = subprocess.run(
+            [_node_tool("node"), "scripts/generate-types.mjs", *rest], cwd=TS_PACKAGE, check=False
+        )
+        return python.returncode or typescript.returncode
     benches = sorted((ROOT / "bench").glob("[!_]*.py"))
     for bench in benches:
         print(f"$ python bench/{bench.name}", flush=True)
         subprocess.run([str(BIN / "python"), str(bench), *rest], cwd=ROOT, check=True)
+    ensure_node_modules()
+    print("$ node bench/frontend_integration.mjs", flush=True)
+    subprocess.run(
+        [
+            _node_tool("node"),
+            "--experimental-websocket",
+            str(ROOT / "bench" / "frontend_integration.mjs"),
+        ],
+        cwd=TS_PACKAGE,
+        check=True,
+    )
     return 0
 
 

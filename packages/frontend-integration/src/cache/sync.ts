@@ -1,0 +1,283 @@
+/**
+ * The sync layer over TanStack Query's `QueryClient`: read-through with the original design's
+ * lifetimes and stale-while-revalidate, and every cached view kept current from events.
+ *
+ * - A record list fetch keeps its `event_position`; record events newer than it that arrived
+ *   while it was in flight are applied to the result before it is stored (no fetch/event race).
+ * - A record is never replaced by a lower `version` (the entity index remembers the newest).
+ * - Cached lists are patched in place from events: the record is replaced, removed, or inserted
+ *   by the list's filter and sort evaluated with the server's rules; a list that cannot be
+ *   decided (a view's hidden filters, several pages, an undecidable field) is invalidated.
+ * - Schema events invalidate the table's schema, views and records.
+ */
+import { hashKey, type QueryClient } from '@tanstack/query-core';
+import type { Metrics } from '../metrics.js';
+import type { Lifetime, LocalChange, ReadThrough } from '../services/base.js';
+import type { AirtableEvent, AirtableRecord, RecordList, Table } from '../types/index.js';
+import { keys, type RecordListQuery, ROOT } from './keys.js';
+import { comparator, type FilterNode, matches, Schema, Undecidable } from './matcher.js';
+
+/** The original design's lifetimes (ms): profile 15 min, workspace list 5 min, record lists 2 min, schema 30 min. */
+export const LIFETIMES: { [kind in Lifetime]: number } = {
+  profile: 15 * 60_000,
+  workspaces: 5 * 60_000,
+  records: 2 * 60_000,
+  schema: 30 * 60_000,
+  default: 5 * 60_000,
+};
+const BUFFERED_EVENTS = 2000;
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  ratio: number | null;
+}
+
+type Known = { version: number; record: AirtableRecord | null };
+
+export class CacheSync implements ReadThrough {
+  private readonly known = new Map<string, Known>();
+  private readonly recent: AirtableEvent[] = [];
+
+  constructor(
+    readonly queryClient: QueryClient,
+    private readonly metrics: Metrics,
+    private readonly options: { defaultLifetime?: number } = {},
+  ) {}
+
+  async read<T>(key: readonly unknown[], fetch: () => Promise<T>, lifetime: Lifetime): Promise<T> {
+    const staleTime =
+      lifetime === 'default'
+        ? (this.options.defaultLifetime ?? LIFETIMES.default)
+        : LIFETIMES[lifetime];
+    const state = this.queryClient.getQueryState(key);
+    // Invalidated data is known to be wrong (a write or an event changed it): fetched again
+    // before answering. Data merely past its lifetime is answered at once and refreshed behind.
+    if (state?.data !== undefined && state.status === 'success' && !state.isInvalidated) {
+      this.metrics.cacheHits += 1;
+      if (Date.now() - state.dataUpdatedAt > staleTime) {
+        void this.queryClient
+          .fetchQuery({ queryKey: key, queryFn: () => this.guarded(key, fetch), staleTime })
+          .catch(() => undefined);
+      }
+      return structuredClone(state.data as T);
+    }
+    this.metrics.cacheMisses += 1;
+    const data = await this.queryClient.fetchQuery({
+      queryKey: key,
+      queryFn: () => this.guarded(key, fetch),
+      staleTime,
+    });
+    return structuredClone(data);
+  }
+
+  getStats(): CacheStats {
+    const { cacheHits: hits, cacheMisses: misses } = this.metrics;
+    return { hits, misses, ratio: hits + misses ? hits / (hits + misses) : null };
+  }
+
+  /** Invalidates every query under `key` (a prefix; all of ours without one). */
+  invalidate(key: readonly unknown[] = keys.all()): Promise<void> {
+    return this.queryClient.invalidateQueries({ queryKey: key, refetchType: 'none' });
+  }
+
+  /** Forgets everything (sign-out, another user). */
+  clear(): void {
+    this.queryClient.removeQueries({ queryKey: keys.all() });
+    this.known.clear();
+    this.recent.length = 0;
+  }
+
+  /** What a write through the services changed. */
+  applyLocal(change: LocalChange): void {
+    if (change.kind === 'record') this.putRecord(change.record);
+    else if (change.kind === 'recordDeleted') this.removeRecord(change.recordId, change.tableId);
+    else for (const key of change.keys) void this.invalidate(key);
+  }
+
+  /** An event from the realtime feed. */
+  applyEvent(event: AirtableEvent): void {
+    if (event.channel === 'record') {
+      this.recent.push(event);
+      if (this.recent.length > BUFFERED_EVENTS) this.recent.shift();
+      const payload = event.payload as { record?: AirtableRecord; record_id?: string };
+      if (event.type === 'record.deleted')
+        this.removeRecord(event.aggregate_id, event.table_id, event.version ?? undefined);
+      else if (payload.record) this.putRecord(payload.record);
+      return;
+    }
+    const tableId = event.table_id;
+    if (event.channel === 'field' || event.channel === 'view' || event.channel === 'table') {
+      if (tableId) {
+        for (const key of [
+          keys.table(tableId),
+          keys.fields(tableId),
+          keys.views(tableId),
+          keys.records(tableId),
+        ]) {
+          void this.invalidate(key);
+        }
+      }
+      if (event.channel === 'table' && event.base_id)
+        void this.invalidate(keys.tables(event.base_id));
+      if (event.channel === 'field') void this.invalidate([ROOT, 'field', event.aggregate_id]);
+      if (event.channel === 'view') void this.invalidate([ROOT, 'view', event.aggregate_id]);
+      return;
+    }
+    if (event.channel === 'base' && event.workspace_id) {
+      void this.invalidate(keys.bases(event.workspace_id));
+      void this.invalidate(keys.base(event.aggregate_id));
+    }
+    if (event.channel === 'workspace') {
+      void this.invalidate(keys.workspaces());
+      if (event.workspace_id) {
+        void this.invalidate(keys.workspace(event.workspace_id));
+        void this.invalidate(keys.members(event.workspace_id));
+        void this.invalidate(keys.permissions(event.workspace_id));
+      }
+    }
+  }
+
+  /** The newest version of a record this cache has seen (events, writes, fetches). */
+  knownVersion(recordId: string): number | null {
+    return this.known.get(recordId)?.version ?? null;
+  }
+
+  private async guarded<T>(key: readonly unknown[], fetch: () => Promise<T>): Promise<T> {
+    const data = await fetch();
+    if (key[1] === 'records') return this.settleList(data as RecordList, key) as T;
+    if (key[1] === 'record') return (this.settleRecord(data as AirtableRecord) ?? data) as T;
+    return data;
+  }
+
+  /** A fetched list made consistent with newer knowledge: buffered events, higher versions. */
+  private settleList(list: RecordList, key: readonly unknown[]): RecordList {
+    const position = list.pagination.event_position;
+    const tableId = String(key[2]);
+    let rows = list.data
+      .map((record) => this.settleRecord(record))
+      .filter((r): r is AirtableRecord => r !== null);
+    const query = (key[3] ?? {}) as Omit<RecordListQuery, 'tableId'>;
+    for (const event of this.recent) {
+      if (event.seq <= position || event.table_id !== tableId) continue;
+      const patched = this.patchRows(
+        rows,
+        tableId,
+        query,
+        event.aggregate_id,
+        this.known.get(event.aggregate_id)?.record ?? null,
+        !list.pagination.has_next && !query.offset,
+      );
+      if (patched === null) {
+        void this.invalidate(key);
+        break;
+      }
+      rows = patched;
+    }
+    for (const record of rows) this.remember(record);
+    return { ...list, data: rows };
+  }
+
+  private settleRecord(record: AirtableRecord): AirtableRecord | null {
+    const known = this.known.get(record.id);
+    if (known !== undefined && known.version > record.version) return known.record;
+    this.remember(record);
+    return record;
+  }
+
+  private remember(record: AirtableRecord): void {
+    const known = this.known.get(record.id);
+    if (known === undefined || known.version <= record.version)
+      this.known.set(record.id, { version: record.version, record });
+  }
+
+  private putRecord(record: AirtableRecord): void {
+    const known = this.known.get(record.id);
+    if (known !== undefined && known.version >= record.version && known.record !== null) return;
+    this.remember(record);
+    const single = this.queryClient.getQueryData<AirtableRecord>(keys.record(record.id));
+    if (single === undefined || single.version < record.version)
+      this.queryClient.setQueryData(keys.record(record.id), record);
+    this.patchLists(record.table_id, record.id, record);
+  }
+
+  private removeRecord(recordId: string, tableId: string | null, version?: number): void {
+    this.known.set(recordId, { version: version ?? Number.MAX_SAFE_INTEGER, record: null });
+    this.queryClient.removeQueries({ queryKey: keys.record(recordId) });
+    this.patchLists(tableId, recordId, null);
+  }
+
+  private patchLists(
+    tableId: string | null,
+    recordId: string,
+    record: AirtableRecord | null,
+  ): void {
+    const prefix = tableId ? keys.records(tableId) : [ROOT, 'records'];
+    for (const query of this.queryClient.getQueryCache().findAll({ queryKey: prefix })) {
+      const list = query.state.data as RecordList | undefined;
+      if (list === undefined) continue;
+      const listTable = String(query.queryKey[2]);
+      const options = (query.queryKey[3] ?? {}) as Omit<RecordListQuery, 'tableId'>;
+      const complete = !list.pagination.has_next && !options.offset;
+      const rows = this.patchRows(list.data, listTable, options, recordId, record, complete);
+      if (rows === null) {
+        void this.queryClient.invalidateQueries({
+          queryKey: query.queryKey,
+          exact: true,
+          refetchType: 'none',
+        });
+        continue;
+      }
+      if (rows !== list.data) {
+        const delta = rows.length - list.data.length;
+        this.queryClient.setQueryData(query.queryKey, {
+          ...list,
+          data: rows,
+          pagination: { ...list.pagination, total: list.pagination.total + delta },
+        });
+      }
+    }
+  }
+
+  /** `rows` with the record placed by the list's filter and sort; null when undecidable. */
+  private patchRows(
+    rows: AirtableRecord[],
+    tableId: string,
+    query: Omit<RecordListQuery, 'tableId'>,
+    recordId: string,
+    record: AirtableRecord | null,
+    complete: boolean,
+  ): AirtableRecord[] | null {
+    const at = rows.findIndex((row) => row.id === recordId);
+    if (record === null) return at < 0 ? rows : rows.filter((row) => row.id !== recordId);
+    if (at >= 0 && (rows[at]?.version ?? 0) >= record.version) return rows;
+    if (query.viewId !== undefined || query.fields !== undefined) return null; // the view's filters, or partial fields
+    const table = this.queryClient.getQueryData<Table>(keys.table(tableId));
+    if (table === undefined)
+      return at >= 0 && !query.filter && !query.sort
+        ? rows.map((row) => (row.id === recordId ? record : row))
+        : null;
+    try {
+      const schema = new Schema(
+        table.fields.map((f) => ({ id: f.id, name: f.name, type: f.type })),
+      );
+      const keep = matches(record.fields, query.filter as FilterNode | undefined, schema);
+      const without = at >= 0 ? rows.filter((row) => row.id !== recordId) : rows;
+      if (!keep) return at >= 0 ? without : rows;
+      if (!complete)
+        return at >= 0 && !query.sort
+          ? rows.map((row) => (row.id === recordId ? record : row))
+          : null;
+      const order = comparator(query.sort, schema);
+      const index = without.findIndex((row) => order(record, row) < 0);
+      const next = [...without];
+      next.splice(index < 0 ? next.length : index, 0, record);
+      return next;
+    } catch (error) {
+      if (error instanceof Undecidable) return null;
+      throw error;
+    }
+  }
+}
+
+export { hashKey };

@@ -1,0 +1,254 @@
+/**
+ * `createPyAirtableIntegration`: the composition root. It builds each collaborator and hands it
+ * the narrow dependencies it needs (no subsystem receives the integration itself).
+ */
+import { QueryClient } from '@tanstack/query-core';
+import createClient from 'openapi-fetch';
+import { AuthManager } from './auth/manager.js';
+import { DirectTokenProvider, type TokenProvider } from './auth/provider.js';
+import { CacheSync } from './cache/sync.js';
+import { type Clock, systemClock } from './clock.js';
+import { buildConfig, type IntegrationConfig, type IntegrationOptions } from './config.js';
+import { Metrics, type MetricsSnapshot } from './metrics.js';
+import { OnlineStatus } from './online.js';
+import { RealtimeClient } from './realtime/client.js';
+import { RealtimeConnection } from './realtime/connection.js';
+import {
+  type FrameSource,
+  pollingFrames,
+  sseFrames,
+  type WebSocketFactory,
+  webSocketFrames,
+} from './realtime/frames.js';
+import { directReads } from './services/base.js';
+import { createServices, type Services } from './services/index.js';
+import type { BreakerSnapshot } from './transport/breaker.js';
+import { type Fetch, type Logger, Transport } from './transport/client.js';
+import type { Health, paths } from './types/index.js';
+
+/** What may be injected besides the options: the environment's seams. */
+export interface IntegrationDependencies {
+  fetch?: Fetch;
+  clock?: Clock;
+  /** A token provider other than the built-in email/password one. */
+  tokenProvider?: TokenProvider;
+  logger?: Logger;
+  random?: () => number;
+  online?: OnlineStatus;
+  /** The TanStack `QueryClient` to keep the cache in (default: one of its own). */
+  queryClient?: QueryClient;
+  /** The WebSocket constructor (default: the global one; none means SSE and polling only). */
+  WebSocket?: WebSocketFactory | null;
+}
+
+export interface ServiceHealthReport {
+  backend: Health | null;
+  error: string | null;
+  breakers: { [service: string]: BreakerSnapshot };
+}
+
+export interface ConnectionStatus {
+  realtime: import('./realtime/connection.js').ConnectionSnapshot | null;
+  online: boolean;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  lastFailure: string | null;
+}
+
+export class PyAirtableIntegration {
+  readonly config: IntegrationConfig;
+  readonly services: Services;
+  readonly auth: AuthManager;
+  readonly online: OnlineStatus;
+  readonly metrics = new Metrics();
+  readonly transport: Transport;
+  protected readonly clock: Clock;
+  private readonly ownsOnline: boolean;
+  private readonly deps: IntegrationDependencies;
+  private realtimeClient: RealtimeClient | null = null;
+  /** The query cache and its sync layer; null when `enableCaching` is off. */
+  readonly cache: CacheSync | null;
+  private feed: { unsubscribe(): void } | null = null;
+
+  constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
+    this.config = buildConfig(options);
+    this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
+    this.ownsOnline = deps.online === undefined;
+    this.online = deps.online ?? new OnlineStatus();
+    const logger =
+      deps.logger ??
+      (this.config.debug ? (line: string) => console.debug(`[pyairtable] ${line}`) : null);
+    this.transport = new Transport(this.config, {
+      fetch: deps.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+      clock: this.clock,
+      metrics: this.metrics,
+      online: this.online,
+      ...(deps.random ? { random: deps.random } : {}),
+      logger,
+    });
+    const api = createClient<paths>({ baseUrl: this.config.baseURL });
+    this.cache = this.config.enableCaching
+      ? new CacheSync(
+          deps.queryClient ??
+            new QueryClient({
+              defaultOptions: { queries: { gcTime: this.config.cacheConfig.gcTime, retry: false } },
+            }),
+          this.metrics,
+          {
+            defaultLifetime: this.config.cacheTimeout,
+          },
+        )
+      : null;
+    const cache = this.cache;
+    this.services = createServices({
+      transport: this.transport,
+      api,
+      reads: cache ?? directReads,
+      changed: (change) => cache?.applyLocal(change),
+    });
+    const provider =
+      deps.tokenProvider ??
+      new DirectTokenProvider(
+        {
+          login: (email, password) => this.services.auth.login(email, password),
+          refresh: (token) => this.services.auth.refresh(token),
+          logout: (token) => this.services.auth.logout(token),
+        },
+        { clock: this.clock, refreshMargin: this.config.refreshMargin, autoRefresh: true },
+      );
+    this.transport.tokens = provider;
+    this.auth = new AuthManager(provider, this.services.auth, {
+      clock: this.clock,
+      permissionsTTL: this.config.permissionsTTL,
+    });
+    let user = provider.userId();
+    provider.subscribe((event) => {
+      const next = event.session?.user.id ?? null;
+      if (next !== user) {
+        // The cache belongs to one user: another user, or none, starts from nothing.
+        this.cache?.clear();
+        this.feed?.unsubscribe();
+        this.feed = null;
+      }
+      user = next;
+      if (next !== null) this.startFeed();
+    });
+  }
+
+  /** Invalidates cached queries under `key` (every one of ours without a key). */
+  invalidateCache(key?: readonly unknown[]): Promise<void> {
+    return this.cache?.invalidate(key) ?? Promise.resolve();
+  }
+
+  /** Forgets every cached query. */
+  clearCache(): void {
+    this.cache?.clear();
+  }
+
+  /** While signed in with caching and realtime on, every event the user may see feeds the cache. */
+  private startFeed(): void {
+    const cache = this.cache;
+    if (cache === null || this.feed !== null || !this.config.features.enableRealtime) return;
+    this.feed = this.realtime.subscribe({ onReset: () => void cache.invalidate() }, (event) =>
+      cache.applyEvent(event),
+    );
+  }
+
+  /** Realtime subscriptions over one connection (created on first use). */
+  get realtime(): RealtimeClient {
+    if (this.realtimeClient === null) {
+      this.realtimeClient = new RealtimeClient(this.createConnection());
+    }
+    return this.realtimeClient;
+  }
+
+  /** The realtime connection with its transport ladder (WebSocket, SSE, polling). */
+  protected createConnection(since: number | null = null): RealtimeConnection {
+    const realtime = this.config.realtimeConfig;
+    const sources: FrameSource[] = [];
+    const socket =
+      this.deps.WebSocket === undefined
+        ? (globalThis.WebSocket as WebSocketFactory | undefined)
+        : this.deps.WebSocket;
+    if (socket) {
+      sources.push(
+        webSocketFrames({
+          url: realtime.websocketURL,
+          WebSocket: socket,
+          tokens: this.auth.provider,
+          heartbeatInterval: realtime.heartbeatInterval,
+          heartbeatTimeout: realtime.heartbeatTimeout,
+          onTokenChange: (listener) =>
+            this.auth.provider.subscribe((event) => {
+              if (event.kind === 'refreshed') listener();
+            }),
+        }),
+      );
+    }
+    if (realtime.enableSSEFallback) {
+      sources.push(
+        sseFrames({
+          url: realtime.sseURL,
+          transport: this.transport,
+          idleTimeout: realtime.sseHeartbeatTimeout,
+        }),
+      );
+    }
+    sources.push(
+      pollingFrames({
+        events: this.services.event,
+        interval: realtime.pollInterval,
+        sleep: (ms, signal) => this.clock.sleep(ms, signal),
+      }),
+    );
+    return new RealtimeConnection(sources, {
+      config: realtime,
+      tokens: this.auth.provider,
+      sleep: (ms, signal) => this.clock.sleep(ms, signal),
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+      since,
+      onLive: () => this.online.reportReachable(),
+    });
+  }
+
+  /** The backend's health report and the client's breakers. Never throws. */
+  async getServiceHealth(): Promise<ServiceHealthReport> {
+    try {
+      const backend = await this.services.health.getHealth();
+      return { backend, error: null, breakers: this.transport.breakerSnapshots() };
+    } catch (error) {
+      return { backend: null, error: String(error), breakers: this.transport.breakerSnapshots() };
+    }
+  }
+
+  /** Reachability as the integration sees it from its own traffic. */
+  getConnectionStatus(): ConnectionStatus {
+    return {
+      realtime: this.realtimeClient?.getState() ?? null,
+      online: this.online.isOnline(),
+      lastSuccessAt: this.transport.lastSuccessAt,
+      lastFailureAt: this.transport.lastFailureAt,
+      lastFailure: this.transport.lastFailure?.type ?? null,
+    };
+  }
+
+  getMetrics(): MetricsSnapshot {
+    return this.metrics.snapshot();
+  }
+
+  /** Stops timers and listeners; the integration is unusable afterwards. */
+  async close(): Promise<void> {
+    this.realtimeClient?.connection.close();
+    if (this.auth.provider instanceof DirectTokenProvider) this.auth.provider.dispose();
+    if (this.ownsOnline) this.online.dispose();
+  }
+}
+
+/** Creates an integration; see `IntegrationOptions` for the options and their defaults. */
+export function createPyAirtableIntegration(
+  options: IntegrationOptions = {},
+  deps: IntegrationDependencies = {},
+): PyAirtableIntegration {
+  return new PyAirtableIntegration(options, deps);
+}
