@@ -806,7 +806,7 @@ class WebhookDelivery(BaseModel):
     """
     'the receiver answered <status>' or 'delivery failed: no response'.
     """
-    last_response_body: str | None = None
+    last_response_body: str | None
     """
     Always null: receivers' answers are not kept.
     """

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ..webhooks.policy import is_event_pattern
 from ..webhooks.targets import TargetRefused, check_url
@@ -111,6 +118,11 @@ class WebhookList(BaseModel):
 
 
 class DeliveryOut(ResponseModel):
+    # Every key is always there, ``last_response_body`` (default null) included.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
     id: str
     webhook_id: str
     event_id: str
