@@ -24,6 +24,10 @@ WS_PING_INTERVAL_SECONDS = 25.0
 WS_PING_TIMEOUT_SECONDS = 20.0
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
 GRACEFUL_SHUTDOWN_SECONDS = 5
+#: How long uvicorn's supervisor waits for a worker to answer its health ping before killing
+#: it. Its default (5 s) is shorter than a spawned worker's start on a busy machine (imports
+#: alone can take that long), so workers were killed and respawned before they ever served.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 app = typer.Typer(
     name="pyairtable-integration",
@@ -107,7 +111,13 @@ def serve(
     if database_url is not None:
         os.environ["PYAIRTABLE_DATABASE_URL"] = database_url
     os.environ["PYAIRTABLE_DATA_DIR"] = str(data_dir)
-    uvicorn.run("pyairtable_server.app:create_app", factory=True, workers=workers, **options)
+    uvicorn.run(
+        "pyairtable_server.app:create_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **options,
+    )
 
 
 @app.command()
