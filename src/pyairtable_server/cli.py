@@ -24,9 +24,10 @@ WS_PING_INTERVAL_SECONDS = 25.0
 WS_PING_TIMEOUT_SECONDS = 20.0
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
 GRACEFUL_SHUTDOWN_SECONDS = 5
-#: How long a worker may take to answer its supervisor's health check. uvicorn's 5 s default
-#: kills (and restarts, in a loop) a worker still importing the app on a busy machine.
-WORKER_HEALTHCHECK_SECONDS = 30
+#: How long uvicorn's supervisor waits for a worker to answer its health ping before killing
+#: it. Its default (5 s) is shorter than a spawned worker's start on a busy machine (imports
+#: alone can take that long), so workers were killed and respawned before they ever served.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 app = typer.Typer(
     name="pyairtable-integration",

@@ -44,6 +44,11 @@ WEBHOOK_RETRY_JITTER = 0.2
 WEBHOOK_REQUEST_TIMEOUT_SECONDS = 10.0
 WEBHOOK_LEASE_SECONDS = 60.0
 WEBHOOK_POLL_INTERVAL_SECONDS = 1.0
+#: Deliveries in flight per server process, per webhook and per workspace: a slow receiver
+#: holds at most its webhook's share, a tenant at most its workspace's, never every slot.
+WEBHOOK_MAX_CONCURRENT_SENDS = 32
+WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK = 4
+WEBHOOK_MAX_IN_FLIGHT_PER_WORKSPACE = 8
 WEBHOOK_DISABLE_AFTER_SECONDS = 5 * 24 * 3600.0
 WEBHOOK_DISABLE_AFTER_FAILURES = 10
 WEBHOOK_DELIVERY_RETENTION_SECONDS = 30 * 24 * 3600
@@ -131,7 +136,15 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(default=WEBHOOK_LEASE_SECONDS, gt=0)
     webhook_poll_interval_seconds: float = Field(default=WEBHOOK_POLL_INTERVAL_SECONDS, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1, le=1000)
-    webhook_max_concurrent_sends: int = Field(default=10, ge=1)
+    webhook_max_concurrent_sends: int = Field(default=WEBHOOK_MAX_CONCURRENT_SENDS, ge=1)
+    webhook_max_in_flight_per_webhook: int = Field(default=WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK, ge=1)
+    webhook_max_in_flight_per_workspace: int = Field(
+        default=WEBHOOK_MAX_IN_FLIGHT_PER_WORKSPACE, ge=1
+    )
+    # Off: webhooks may only target public addresses (checked on create and update, and on every
+    # address a name resolves to when connecting). On only for local development and tests,
+    # where receivers listen on localhost: it lets any workspace admin reach this host's network.
+    webhook_allow_private_targets: bool = False
     # A webhook failing for this long AND this many attempts in a row is disabled.
     webhook_disable_after_seconds: float = Field(default=WEBHOOK_DISABLE_AFTER_SECONDS, ge=0)
     webhook_disable_after_failures: int = Field(default=WEBHOOK_DISABLE_AFTER_FAILURES, ge=1)

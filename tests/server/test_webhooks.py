@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import pytest
@@ -26,21 +26,23 @@ from pyairtable_server.db.models import WebhookDelivery
 from pyairtable_server.settings import Settings
 from pyairtable_server.webhooks import WebhookWorker, sender
 from pyairtable_server.webhooks.dispatch import dispatch_once
+from pyairtable_server.webhooks.slots import SendSlots
 
-from .backend import Actor, Api, running_api
+from .backend import Api, running_api
+from .webhook_kit import (
+    FAST_WEBHOOKS,
+    JSON,
+    add_record,
+    add_webhook,
+    deliveries_of,
+    eventually,
+    finished,
+    workspace_with_table,
+)
 from .webhook_receiver import Receiver
 
 pytestmark = pytest.mark.anyio
 
-JSON = dict[str, Any]
-T = TypeVar("T")
-FAST_WEBHOOKS: JSON = {
-    "webhook_retry_schedule_seconds": [0.05, 0.05, 0.05],
-    "webhook_retry_jitter": 0.0,
-    "webhook_poll_interval_seconds": 0.05,
-    "webhook_request_timeout_seconds": 3.0,
-    "webhook_lease_seconds": 6.0,
-}
 WEBHOOK_KEYS = {
     "id",
     "workspace_id",
@@ -69,59 +71,6 @@ async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
         yield running
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = 30.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
-    with anyio.fail_after(within):
-        while True:
-            value = await probe()
-            if value:
-                return value
-            await anyio.sleep(0.02)
-
-
-async def _setup(api: Api) -> tuple[Actor, JSON, JSON]:
-    """An owner with a workspace and a table with a text field ``Name``."""
-    owner = await api.actor()
-    workspace = await api.workspace(owner)
-    base = await api.base(owner, workspace["id"])
-    table = await api.table(owner, base["id"], [{"name": "Name", "type": "text"}])
-    return owner, workspace, table
-
-
-async def _webhook(api: Api, owner: Actor, workspace_id: str, url: str, **extra: Any) -> JSON:
-    body: JSON = await api.post(
-        owner,
-        "/webhooks",
-        {"workspace_id": workspace_id, "url": url, "event_types": ["*"], **extra},
-    )
-    return body
-
-
-async def _record(api: Api, owner: Actor, table_id: str, name: str) -> JSON:
-    body: JSON = await api.post(owner, "/records", {"table_id": table_id, "fields": {"Name": name}})
-    return body
-
-
-async def _deliveries(api: Api, owner: Actor, webhook_id: str, **params: Any) -> list[JSON]:
-    response = await api.client.get(
-        f"/webhooks/{webhook_id}/deliveries", params=params, headers=owner.headers
-    )
-    assert response.status_code == 200, response.text
-    data: list[JSON] = response.json()["data"]
-    return data
-
-
-async def _finished(api: Api, owner: Actor, webhook_id: str, count: int) -> list[JSON]:
-    """Wait until the webhook has ``count`` deliveries, none of them pending."""
-
-    async def probe() -> list[JSON]:
-        data = await _deliveries(api, owner, webhook_id)
-        done = len(data) == count and all(d["status"] != "pending" for d in data)
-        return data if done else []
-
-    return await eventually(probe)
-
-
 def _verified(secret: str, request: Any) -> JSON:
     payload: JSON = Verifier(secret).verify(request.body, request.headers)
     return payload
@@ -131,8 +80,8 @@ def _verified(secret: str, request: Any) -> JSON:
 
 
 async def test_crud_shows_the_secret_once_and_validates_input(api: Api, receiver: Receiver) -> None:
-    owner, workspace, table = await _setup(api)
-    created = await _webhook(
+    owner, workspace, table = await workspace_with_table(api)
+    created = await add_webhook(
         api, owner, workspace["id"], receiver.url, event_types=["record.*"], table_id=table["id"]
     )
     assert set(created) == WEBHOOK_KEYS | {"secret"}
@@ -161,7 +110,7 @@ async def test_crud_shows_the_secret_once_and_validates_input(api: Api, receiver
     assert updated.json()["table_id"] is None and updated.json()["is_active"] is False
     assert "secret" not in updated.json()
 
-    other_owner, other_workspace, other_table = await _setup(api)
+    other_owner, other_workspace, other_table = await workspace_with_table(api)
     bad: list[tuple[JSON, str]] = [
         ({"url": "ftp://example.com/x"}, "url"),
         ({"url": "https://user:pw@example.com/x"}, "url"),
@@ -195,8 +144,8 @@ async def test_crud_shows_the_secret_once_and_validates_input(api: Api, receiver
 async def test_editors_and_viewers_get_403_and_non_members_404(
     api: Api, receiver: Receiver
 ) -> None:
-    owner, workspace, _ = await _setup(api)
-    webhook = await _webhook(api, owner, workspace["id"], receiver.url)
+    owner, workspace, _ = await workspace_with_table(api)
+    webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
     admin, editor, viewer, stranger = [await api.actor() for _ in range(4)]
     await api.add_member(owner, workspace["id"], admin, "admin")
     await api.add_member(owner, workspace["id"], editor, "editor")
@@ -233,12 +182,12 @@ async def test_editors_and_viewers_get_403_and_non_members_404(
 async def test_a_record_created_afterwards_is_delivered_signed_as_its_event(
     api: Api, receiver: Receiver
 ) -> None:
-    owner, workspace, table = await _setup(api)
-    await _record(api, owner, table["id"], "before the webhook")
-    webhook = await _webhook(api, owner, workspace["id"], receiver.url)
-    record = await _record(api, owner, table["id"], "after")
+    owner, workspace, table = await workspace_with_table(api)
+    await add_record(api, owner, table["id"], "before the webhook")
+    webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
+    record = await add_record(api, owner, table["id"], "after")
 
-    [delivery] = await _finished(api, owner, webhook["id"], 1)
+    [delivery] = await finished(api, owner, webhook["id"], 1)
     [request] = receiver.received
     event = _verified(webhook["secret"], request)
     log = await api.client.get("/events", params={"since": 0, "limit": 1000}, headers=owner.headers)
@@ -257,9 +206,9 @@ async def test_a_record_created_afterwards_is_delivered_signed_as_its_event(
 
 
 async def test_event_types_and_table_filters_pick_the_events(api: Api, receiver: Receiver) -> None:
-    owner, workspace, table = await _setup(api)
+    owner, workspace, table = await workspace_with_table(api)
     other_table = await api.table(owner, table["base_id"], [{"name": "Name", "type": "text"}])
-    created_in_table = await _webhook(
+    created_in_table = await add_webhook(
         api,
         owner,
         workspace["id"],
@@ -267,11 +216,11 @@ async def test_event_types_and_table_filters_pick_the_events(api: Api, receiver:
         event_types=["record.created"],
         table_id=table["id"],
     )
-    tables = await _webhook(api, owner, workspace["id"], receiver.url, event_types=["table.*"])
-    everything = await _webhook(api, owner, workspace["id"], receiver.url, event_types=["*"])
+    tables = await add_webhook(api, owner, workspace["id"], receiver.url, event_types=["table.*"])
+    everything = await add_webhook(api, owner, workspace["id"], receiver.url, event_types=["*"])
 
-    first = await _record(api, owner, table["id"], "one")
-    await _record(api, owner, other_table["id"], "elsewhere")
+    first = await add_record(api, owner, table["id"], "one")
+    await add_record(api, owner, other_table["id"], "elsewhere")
     patched = await api.client.patch(
         f"/records/{first['id']}", json={"fields": {"Name": "uno"}}, headers=owner.headers
     )
@@ -281,13 +230,13 @@ async def test_event_types_and_table_filters_pick_the_events(api: Api, receiver:
     )
     assert renamed.status_code == 200
 
-    await _finished(api, owner, everything["id"], 4)
-    await _finished(api, owner, created_in_table["id"], 1)
-    await _finished(api, owner, tables["id"], 1)
+    await finished(api, owner, everything["id"], 4)
+    await finished(api, owner, created_in_table["id"], 1)
+    await finished(api, owner, tables["id"], 1)
     by_webhook: dict[str, list[str]] = {}
     for hook in (created_in_table, tables, everything):
         by_webhook[hook["id"]] = [
-            d["event_type"] for d in reversed(await _deliveries(api, owner, hook["id"]))
+            d["event_type"] for d in reversed(await deliveries_of(api, owner, hook["id"]))
         ]
     assert by_webhook[created_in_table["id"]] == ["record.created"]
     assert by_webhook[tables["id"]] == ["table.updated"]
@@ -303,12 +252,12 @@ async def test_event_types_and_table_filters_pick_the_events(api: Api, receiver:
 async def test_a_failing_receiver_gets_the_delivery_on_the_third_attempt(
     api: Api, receiver: Receiver
 ) -> None:
-    owner, workspace, table = await _setup(api)
+    owner, workspace, table = await workspace_with_table(api)
     receiver.answer(500, 500, then=200)
-    webhook = await _webhook(api, owner, workspace["id"], receiver.url)
-    await _record(api, owner, table["id"], "x")
+    webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
+    await add_record(api, owner, table["id"], "x")
 
-    [delivery] = await _finished(api, owner, webhook["id"], 1)
+    [delivery] = await finished(api, owner, webhook["id"], 1)
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 3
     assert [r.status for r in receiver.received] == [500, 500, 200]
     assert {r.webhook_id for r in receiver.received} == {delivery["id"]}
@@ -322,20 +271,21 @@ async def test_a_failing_receiver_gets_the_delivery_on_the_third_attempt(
 async def test_a_delivery_fails_when_the_schedule_is_exhausted(
     api: Api, receiver: Receiver
 ) -> None:
-    owner, workspace, table = await _setup(api)
+    owner, workspace, table = await workspace_with_table(api)
     receiver.answer(then=503)
-    webhook = await _webhook(api, owner, workspace["id"], receiver.url)
-    await _record(api, owner, table["id"], "x")
+    webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
+    await add_record(api, owner, table["id"], "x")
 
-    [delivery] = await _finished(api, owner, webhook["id"], 1)
+    [delivery] = await finished(api, owner, webhook["id"], 1)
     assert delivery["status"] == "failed" and delivery["attempts"] == 4  # first + 3 retries
     assert delivery["last_status_code"] == 503 and "503" in delivery["last_error"]
-    assert delivery["last_response_body"] == "receiver says no"
+    # Contract 1.2: the receiver's answer ("receiver says no") is never kept nor shown.
+    assert delivery["last_response_body"] is None
     fetched = (await api.client.get(f"/webhooks/{webhook['id']}", headers=owner.headers)).json()
     assert fetched["failure_count"] == 4 and fetched["failing_since"] is not None
-    failed = await _deliveries(api, owner, webhook["id"], status="failed")
+    failed = await deliveries_of(api, owner, webhook["id"], status="failed")
     assert [d["id"] for d in failed] == [delivery["id"]]
-    assert await _deliveries(api, owner, webhook["id"], status="succeeded") == []
+    assert await deliveries_of(api, owner, webhook["id"], status="succeeded") == []
 
 
 async def test_delivery_resumes_after_a_restart_and_arrives_once(
@@ -345,12 +295,12 @@ async def test_delivery_resumes_after_a_restart_and_arrives_once(
     settings = make_settings(**{**FAST_WEBHOOKS, "webhook_retry_schedule_seconds": [0.5] * 20})
     receiver.answer(then=500)
     async with running_api(settings) as api:
-        owner, workspace, table = await _setup(api)
-        webhook = await _webhook(api, owner, workspace["id"], receiver.url)
-        await _record(api, owner, table["id"], "x")
+        owner, workspace, table = await workspace_with_table(api)
+        webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
+        await add_record(api, owner, table["id"], "x")
 
         async def attempted() -> list[JSON]:
-            data = await _deliveries(api, owner, webhook["id"])
+            data = await deliveries_of(api, owner, webhook["id"])
             return data if data and data[0]["attempts"] >= 1 else []
 
         [before] = await eventually(attempted)
@@ -359,7 +309,7 @@ async def test_delivery_resumes_after_a_restart_and_arrives_once(
     receiver.answer(then=200)
     async with running_api(settings) as api:
         owner = await api.login(owner.email)
-        [after] = await _finished(api, owner, webhook["id"], 1)
+        [after] = await finished(api, owner, webhook["id"], 1)
         assert after["status"] == "succeeded"
         # A further round finds nothing to send.
         worker: WebhookWorker = api.app.state.services.webhooks
@@ -370,7 +320,7 @@ async def test_delivery_resumes_after_a_restart_and_arrives_once(
     assert answered[500] == after["attempts"] - 1
 
 
-async def test_a_long_run_of_failures_disables_the_webhook(
+async def test_a_long_run_of_failures_disables_theadd_webhook(
     make_settings: Callable[..., Settings], receiver: Receiver
 ) -> None:
     settings = make_settings(
@@ -380,9 +330,9 @@ async def test_a_long_run_of_failures_disables_the_webhook(
     )
     receiver.answer(then=500)
     async with running_api(settings) as api:
-        owner, workspace, table = await _setup(api)
-        webhook = await _webhook(api, owner, workspace["id"], receiver.url)
-        await _record(api, owner, table["id"], "x")
+        owner, workspace, table = await workspace_with_table(api)
+        webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
+        await add_record(api, owner, table["id"], "x")
         hook = f"/webhooks/{webhook['id']}"
 
         async def disabled() -> JSON:
@@ -391,15 +341,15 @@ async def test_a_long_run_of_failures_disables_the_webhook(
 
         state = await eventually(disabled)
         assert state["failure_count"] == 3 and "3 failed attempts" in state["disabled_reason"]
-        [delivery] = await _deliveries(api, owner, webhook["id"])
+        [delivery] = await deliveries_of(api, owner, webhook["id"])
         assert delivery["status"] == "pending" and delivery["attempts"] == 3  # held back
         attempts_when_disabled = len(receiver.received)
 
         # A disabled webhook gets no new deliveries and sends nothing.
-        await _record(api, owner, table["id"], "y")
+        await add_record(api, owner, table["id"], "y")
         worker: WebhookWorker = api.app.state.services.webhooks
         await worker.run_once()
-        assert len(await _deliveries(api, owner, webhook["id"])) == 1
+        assert len(await deliveries_of(api, owner, webhook["id"])) == 1
         assert len(receiver.received) == attempts_when_disabled
 
         # Re-enabling starts afresh; the held-back delivery goes out.
@@ -408,7 +358,7 @@ async def test_a_long_run_of_failures_disables_the_webhook(
         assert enabled.status_code == 200
         assert enabled.json()["failure_count"] == 0
         assert enabled.json()["disabled_reason"] is None
-        [done] = await _finished(api, owner, webhook["id"], 1)
+        [done] = await finished(api, owner, webhook["id"], 1)
         assert done["status"] == "succeeded" and done["attempts"] == 4
 
 
@@ -418,10 +368,10 @@ async def test_manual_retry_sends_a_failed_delivery_again(
     settings = make_settings(**{**FAST_WEBHOOKS, "webhook_retry_schedule_seconds": [0.05]})
     receiver.answer(then=500)
     async with running_api(settings) as api:
-        owner, workspace, table = await _setup(api)
-        webhook = await _webhook(api, owner, workspace["id"], receiver.url)
-        await _record(api, owner, table["id"], "x")
-        [failed] = await _finished(api, owner, webhook["id"], 1)
+        owner, workspace, table = await workspace_with_table(api)
+        webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
+        await add_record(api, owner, table["id"], "x")
+        [failed] = await finished(api, owner, webhook["id"], 1)
         assert failed["status"] == "failed" and failed["attempts"] == 2
 
         receiver.answer(then=200)
@@ -429,7 +379,7 @@ async def test_manual_retry_sends_a_failed_delivery_again(
         retried = await api.client.post(path, headers=owner.headers)
         assert retried.status_code == 202, retried.text
         assert retried.json()["status"] == "pending" and retried.json()["id"] == failed["id"]
-        [done] = await _finished(api, owner, webhook["id"], 1)
+        [done] = await finished(api, owner, webhook["id"], 1)
         assert done["status"] == "succeeded" and done["attempts"] == 3
         assert receiver.received[-1].webhook_id == failed["id"]
 
@@ -449,8 +399,8 @@ async def test_manual_retry_sends_a_failed_delivery_again(
 async def test_the_test_endpoint_sends_now_and_answers_the_outcome(
     api: Api, receiver: Receiver
 ) -> None:
-    owner, workspace, _ = await _setup(api)
-    webhook = await _webhook(api, owner, workspace["id"], receiver.url)
+    owner, workspace, _ = await workspace_with_table(api)
+    webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
     path = f"/webhooks/{webhook['id']}/test"
 
     ok = await api.client.post(path, headers=owner.headers)
@@ -486,17 +436,17 @@ async def test_the_test_endpoint_sends_now_and_answers_the_outcome(
     # Not retried, not counted against the webhook.
     fetched = (await api.client.get(f"/webhooks/{webhook['id']}", headers=owner.headers)).json()
     assert fetched["failure_count"] == 0 and fetched["is_active"] is True
-    listed = await _deliveries(api, owner, webhook["id"])
+    listed = await deliveries_of(api, owner, webhook["id"])
     assert [d["id"] for d in listed] == [failed.json()["id"], delivery["id"]]  # newest first
     assert len(receiver.received) == 2
 
 
 async def test_an_unreachable_receiver_is_an_error_outcome(api: Api, receiver: Receiver) -> None:
-    owner, workspace, _ = await _setup(api)
+    owner, workspace, _ = await workspace_with_table(api)
     with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
-    webhook = await _webhook(api, owner, workspace["id"], url)
+    webhook = await add_webhook(api, owner, workspace["id"], url)
     answer = await api.client.post(f"/webhooks/{webhook['id']}/test", headers=owner.headers)
     assert answer.status_code == 200
     assert answer.json()["status"] == "failed" and answer.json()["last_status_code"] is None
@@ -510,14 +460,14 @@ async def test_finished_deliveries_are_forgotten_after_retention(
     settings = make_settings(**{**FAST_WEBHOOKS, "webhook_retry_schedule_seconds": [3600]})
     receiver.answer(then=500)
     async with running_api(settings) as api:
-        owner, workspace, table = await _setup(api)
-        webhook = await _webhook(api, owner, workspace["id"], receiver.url)
+        owner, workspace, table = await workspace_with_table(api)
+        webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
         tested = await api.client.post(f"/webhooks/{webhook['id']}/test", headers=owner.headers)
         assert tested.json()["status"] == "failed"
-        await _record(api, owner, table["id"], "x")
+        await add_record(api, owner, table["id"], "x")
 
         async def retrying() -> list[JSON]:
-            data = await _deliveries(api, owner, webhook["id"], status="pending")
+            data = await deliveries_of(api, owner, webhook["id"], status="pending")
             return data if data and data[0]["attempts"] == 1 else []
 
         await eventually(retrying)  # failed once, next attempt in an hour
@@ -526,7 +476,7 @@ async def test_finished_deliveries_are_forgotten_after_retention(
         assert await worker.forget_finished(now=utcnow()) == 0
         later = utcnow() + timedelta(seconds=settings.webhook_delivery_retention_seconds + 1)
         assert await worker.forget_finished(now=later) == 1
-        [kept] = await _deliveries(api, owner, webhook["id"])
+        [kept] = await deliveries_of(api, owner, webhook["id"])
     assert kept["status"] == "pending" and kept["event_type"] == "record.created"
 
 
@@ -548,8 +498,8 @@ async def test_two_workers_on_one_database_send_each_delivery_once(
     receiver.answer(delay=0.02)
     records = 24
     async with running_api(settings) as api:
-        owner, workspace, table = await _setup(api)
-        webhook = await _webhook(api, owner, workspace["id"], receiver.url)
+        owner, workspace, table = await workspace_with_table(api)
+        webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
         response = await api.client.post(
             "/records/batch",
             json={
@@ -570,7 +520,7 @@ async def test_two_workers_on_one_database_send_each_delivery_once(
                     # Received *and* recorded: a worker cancelled between the receiver's 200 and
                     # its bookkeeping would leave the delivery to be sent again (at least once).
                     ids = {r.webhook_id for r in receiver.received}
-                    logged = await _deliveries(api, owner, webhook["id"], per_page=100)
+                    logged = await deliveries_of(api, owner, webhook["id"], per_page=100)
                     done = all(d["status"] == "succeeded" for d in logged)
                     return len(ids) == records and len(logged) == records and done
 
@@ -579,7 +529,7 @@ async def test_two_workers_on_one_database_send_each_delivery_once(
         finally:
             for db in databases:
                 await db.dispose()
-        data = await _deliveries(api, owner, webhook["id"], per_page=100)
+        data = await deliveries_of(api, owner, webhook["id"], per_page=100)
 
     sent = Counter(r.webhook_id for r in receiver.received)
     assert len(sent) == records and set(sent.values()) == {1}
@@ -594,21 +544,22 @@ async def test_a_lease_keeps_a_delivery_from_a_second_sender_until_it_expires(
     """A sender that died mid-send holds its delivery only until the lease runs out."""
     settings = make_settings(**{**FAST_WEBHOOKS, "webhook_poll_interval_seconds": 3600})
     async with running_api(settings) as api:
-        owner, workspace, table = await _setup(api)
-        webhook = await _webhook(api, owner, workspace["id"], receiver.url)
+        owner, workspace, table = await workspace_with_table(api)
+        webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
         # Keep the app's own worker asleep: commits would otherwise wake it to race this test.
         api.app.state.services.hub.on_commit.clear()
-        await _record(api, owner, table["id"], "x")
+        await add_record(api, owner, table["id"], "x")
         db: Database = api.app.state.services.db
         worker: WebhookWorker = api.app.state.services.webhooks
         await dispatch_once(db, batch_size=10, now=utcnow())
         lease = timedelta(seconds=settings.webhook_lease_seconds)
         now = utcnow()
-        [first] = await sender.claim(db, limit=10, lease=lease, now=now)
-        assert await sender.claim(db, limit=10, lease=lease, now=now) == []
+        slots = SendSlots(total=10, per_webhook=10, per_workspace=10)
+        [first] = await sender.claim(db, slots=slots, lease=lease, now=now)
+        assert await sender.claim(db, slots=slots, lease=lease, now=now) == []
         # The first sender "dies"; after its lease another one takes over.
         later = now + lease + timedelta(seconds=1)
-        [second] = await sender.claim(db, limit=10, lease=lease, now=later)
+        [second] = await sender.claim(db, slots=slots, lease=lease, now=later)
         assert second.delivery_id == first.delivery_id
         assert second.lease_token != first.lease_token
         outcome = await sender.attempt(
@@ -626,6 +577,6 @@ async def test_a_lease_keeps_a_delivery_from_a_second_sender_until_it_expires(
             count = await session.scalar(
                 select(func.count()).where(WebhookDelivery.webhook_id == webhook["id"])
             )
-        [delivery] = await _deliveries(api, owner, webhook["id"])
+        [delivery] = await deliveries_of(api, owner, webhook["id"])
     assert count == 1
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 1

@@ -741,7 +741,13 @@ class Webhook(BaseModel):
     )
     created_at: AwareDatetime
     created_by: str | None
+    """
+    The member who answers for it; it stops if they lose webhook:write.
+    """
     disabled_reason: str | None
+    """
+    Why the server disabled it; null if active or disabled by hand.
+    """
     event_types: list[str]
     failing_since: AwareDatetime | None
     failure_count: int
@@ -763,7 +769,13 @@ class WebhookCreated(BaseModel):
     )
     created_at: AwareDatetime
     created_by: str | None
+    """
+    The member who answers for it; it stops if they lose webhook:write.
+    """
     disabled_reason: str | None
+    """
+    Why the server disabled it; null if active or disabled by hand.
+    """
     event_types: list[str]
     failing_since: AwareDatetime | None
     failure_count: int
@@ -791,7 +803,13 @@ class WebhookDelivery(BaseModel):
     last_attempt_at: AwareDatetime | None
     last_duration_ms: int | None
     last_error: str | None
+    """
+    'the receiver answered <status>' or 'delivery failed: no response'.
+    """
     last_response_body: str | None
+    """
+    Always null: receivers' answers are not kept.
+    """
     last_status_code: int | None
     next_attempt_at: AwareDatetime | None
     status: Literal["pending", "succeeded", "failed"]

@@ -382,8 +382,8 @@ class WebhookDelivery(Model):
     """One event on its way to one webhook, with the outcome of its latest attempt.
 
     ``body`` is the event JSON exactly as signed, kept here so that retries outlive event-log
-    retention. A sender owns the delivery while ``locked_until`` is in the future and
-    ``lease_token`` is its own (``webhooks.sender``).
+    retention. The receiver's answer is not kept, only its status. A sender owns the delivery
+    while ``locked_until`` is in the future and ``lease_token`` is its own (``webhooks.sender``).
     """
 
     __tablename__ = "webhook_deliveries"
@@ -391,6 +391,12 @@ class WebhookDelivery(Model):
         UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_id"),
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
+        Index(
+            "ix_webhook_deliveries_webhook_id_status_next_attempt_at",
+            "webhook_id",
+            "status",
+            "next_attempt_at",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -407,7 +413,6 @@ class WebhookDelivery(Model):
     last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    last_response_body: Mapped[str | None] = mapped_column(Text, default=None)
     last_duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,7 +23,6 @@ from ..deps import DB, CurrentUser, Services
 from ..errors import Conflict, NotFound, ValidationFailed, error_responses
 from ..events import position
 from ..ids import looks_like, new_id
-from ..permissions import ROLES, allows
 from ..schemas.common import DEFAULT_PER_PAGE, PageMeta, Text
 from ..schemas.webhooks import (
     DeliveryList,
@@ -35,18 +34,18 @@ from ..schemas.webhooks import (
     WebhookOut,
     WebhookUpdate,
 )
+from ..settings import Settings
 from ..webhooks import sender
+from ..webhooks.accountability import MANAGER_ROLES
 from ..webhooks.dispatch import event_body
 from ..webhooks.policy import TEST_EVENT_TYPE
 from ..webhooks.signing import new_secret
+from ..webhooks.targets import TargetRefused, check_url
 from .common import BODY, CONFLICT, SCOPED, PageNumber, PerPage
 
 router = APIRouter(
     prefix="/webhooks", tags=["webhook"], responses=error_responses(401, 422, 429, 500)
 )
-
-#: The roles that may manage webhooks, for the list across workspaces.
-_MANAGERS = tuple(role for role in ROLES if allows(role, "webhook:write"))
 
 
 def webhook_out(webhook: Webhook) -> WebhookOut:
@@ -64,6 +63,14 @@ async def require_webhook(db: AsyncSession, user_id: str, webhook_id: str) -> We
         raise NotFound("No such webhook.")
     await require_workspace(db, user_id, webhook.workspace_id, "webhook:write")
     return webhook
+
+
+def _require_public(url: str, settings: Settings) -> None:
+    """Raises ``ValidationFailed`` (on ``url``) for a target the server will not send to."""
+    try:
+        check_url(url, allow_private=settings.webhook_allow_private_targets)
+    except TargetRefused as exc:
+        raise ValidationFailed.field("url", str(exc)) from None
 
 
 async def _require_table_in(db: AsyncSession, table_id: str, workspace_id: str) -> None:
@@ -93,7 +100,7 @@ async def list_webhooks(
         query = query.where(
             Webhook.workspace_id.in_(
                 select(WorkspaceMember.workspace_id).where(
-                    WorkspaceMember.user_id == caller.id, WorkspaceMember.role.in_(_MANAGERS)
+                    WorkspaceMember.user_id == caller.id, WorkspaceMember.role.in_(MANAGER_ROLES)
                 )
             )
         )
@@ -105,14 +112,16 @@ async def list_webhooks(
 
 
 @router.post("", status_code=201, response_model=WebhookCreated, responses={**SCOPED, **BODY})
-async def create_webhook(body: WebhookIn, change: Write) -> Response:
+async def create_webhook(body: WebhookIn, change: Write, services: Services) -> Response:
     """Create a webhook; the answer shows its signing secret, this once.
 
     It receives the matching events that happen after it was created. Raises
-    ``ValidationFailed`` when ``table_id`` is not a table of the workspace.
+    ``ValidationFailed`` when ``url`` points at a non-public address (unless private targets
+    are allowed) or ``table_id`` is not a table of the workspace.
     """
     db, caller = change.db, change.caller
     workspace, _ = await require_workspace(db, caller.id, body.workspace_id, "webhook:write")
+    _require_public(body.url, services.settings)
     if body.table_id is not None:
         await _require_table_in(db, body.table_id, workspace.id)
     now = utcnow()
@@ -156,13 +165,17 @@ async def update_webhook(
 ) -> Response:
     """Change a webhook; keys left out keep their value.
 
-    Turning ``is_active`` back on, or pointing it at a new URL, starts its failure run afresh
-    and clears ``disabled_reason``. Raises ``ValidationFailed`` when ``table_id`` is not a
-    table of the workspace.
+    Turning ``is_active`` back on, or pointing it at a new URL, starts its failure run afresh,
+    clears ``disabled_reason`` and makes the caller the member accountable for it
+    (``created_by``): it delivers only while they hold ``webhook:write`` here. Raises
+    ``ValidationFailed`` when ``url`` points at a non-public address (unless private targets
+    are allowed) or ``table_id`` is not a table of the workspace.
     """
     db = change.db
     webhook = await require_webhook(db, change.caller.id, webhook_id)
     updates = body.model_dump(exclude_unset=True)
+    if "url" in updates:
+        _require_public(updates["url"], services.settings)
     if updates.get("table_id") is not None:
         await _require_table_in(db, updates["table_id"], webhook.workspace_id)
     reactivated = updates.get("is_active") is True and not webhook.is_active
@@ -178,6 +191,8 @@ async def update_webhook(
     if fresh_start:
         webhook.failure_count = 0
         webhook.failing_since = None
+        # Whoever turns it back on or sends it somewhere new answers for it from now on.
+        webhook.created_by = change.caller.id
     webhook.updated_at = utcnow()
     change.audit(
         "webhook.updated",

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import httpx2
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ..webhooks.policy import is_event_pattern
+from ..webhooks.targets import TargetRefused, check_url
 from .bases import refuse_null
 from .common import PageMeta, RequestModel, ResponseModel, Text, Timestamp
 
@@ -17,21 +24,15 @@ DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
 def _check_url(value: str) -> str:
-    """An absolute http(s) URL the sender can use, without credentials in it."""
-    if any(char.isspace() for char in value):
-        raise ValueError("must not contain whitespace")
+    """An absolute http(s) URL the sender can use, without credentials in it.
+
+    Where it points is checked by the route (``targets.check_url``), which knows whether private
+    targets are allowed.
+    """
     try:
-        url = httpx2.URL(value)
-    except Exception as exc:  # the client's own parser decides what it can send to
-        raise ValueError("is not a valid URL") from exc
-    if url.scheme not in ("http", "https"):
-        raise ValueError("must be an http or https URL")
-    if not url.host:
-        raise ValueError("must name a host")
-    if url.port is not None and not 0 < url.port < 65536:
-        raise ValueError("must name a port between 1 and 65535")
-    if url.userinfo:
-        raise ValueError("must not contain credentials; authenticate with the signature")
+        check_url(value, allow_private=True)
+    except TargetRefused as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 
@@ -89,12 +90,18 @@ class WebhookOut(ResponseModel):
     url: str
     event_types: list[str]
     is_active: bool
-    #: Why the server disabled it (a long run of failures); null when active or disabled by hand.
-    disabled_reason: str | None
+    #: Why the server disabled it: a long run of failures, or the member who answers for it
+    #: losing webhook:write in the workspace.
+    disabled_reason: str | None = Field(
+        description="Why the server disabled it; null if active or disabled by hand."
+    )
     #: Failed attempts in a row, and since when; both reset by a success.
     failure_count: int
     failing_since: Timestamp | None
-    created_by: str | None
+    #: Its creator, or whoever last re-enabled it or changed its URL.
+    created_by: str | None = Field(
+        description="The member who answers for it; it stops if they lose webhook:write."
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -111,6 +118,11 @@ class WebhookList(BaseModel):
 
 
 class DeliveryOut(ResponseModel):
+    # Every key is always there, ``last_response_body`` (default null) included.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
     id: str
     webhook_id: str
     event_id: str
@@ -120,8 +132,15 @@ class DeliveryOut(ResponseModel):
     next_attempt_at: Timestamp | None
     last_attempt_at: Timestamp | None
     last_status_code: int | None
-    last_error: str | None
-    last_response_body: str | None
+    #: Every attempt without an answer (refused, timed out, name not resolving, target not
+    #: public) reads the same, so the log cannot map a network.
+    last_error: str | None = Field(
+        description="'the receiver answered <status>' or 'delivery failed: no response'."
+    )
+    # Still typed as it was, so clients built for contract 1.1 read it unchanged.
+    last_response_body: str | None = Field(
+        default=None, description="Always null: receivers' answers are not kept."
+    )
     last_duration_ms: int | None
     created_at: Timestamp
     updated_at: Timestamp

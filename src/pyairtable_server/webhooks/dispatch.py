@@ -8,7 +8,9 @@ and then starts where the first stopped.
 
 The log's head is read before the webhooks: an event committed after a webhook was created has a
 ``seq`` above the head that webhook saw, and is read in a round that also sees the webhook, so
-nothing that happens after a webhook exists is missed.
+nothing that happens after a webhook exists is missed. For the same reason the webhooks read
+are only those whose member still holds ``webhook:write`` (``accountability``): an event
+committed after their access was taken away is read in a round that sees it gone.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..db.engine import Database
 from ..db.models import Event, Webhook, WebhookDelivery, WebhookDispatchState
 from ..events import position, to_wire
 from ..ids import new_id
+from .accountability import accountable
 from .policy import wants
 
 STATE_ROW = 1
@@ -72,7 +75,7 @@ async def pending_events(db: Database) -> bool:
         head = await position(session)
         wanted = await session.scalar(
             select(Webhook.id)
-            .where(Webhook.is_active.is_(True), Webhook.created_after_seq < head)
+            .where(Webhook.is_active.is_(True), Webhook.created_after_seq < head, accountable())
             .limit(1)
         )
         done = await session.scalar(
@@ -94,7 +97,9 @@ async def dispatch_once(db: Database, *, batch_size: int, now: datetime) -> Disp
         head = await position(session)
         webhooks = list(
             await session.scalars(
-                select(Webhook).where(Webhook.is_active.is_(True), Webhook.created_after_seq < head)
+                select(Webhook).where(
+                    Webhook.is_active.is_(True), Webhook.created_after_seq < head, accountable()
+                )
             )
         )
         start = cursor.dispatched_seq

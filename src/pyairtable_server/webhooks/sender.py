@@ -1,7 +1,9 @@
 """Send deliveries: claim the due ones under a lease, POST them, record each outcome.
 
-Claiming is one conditional ``UPDATE``: a delivery that is pending, due, and not leased (or whose
-lease ran out) gets ``locked_until`` and a fresh ``lease_token``. Two processes never hold the same
+Which deliveries to claim is shared out fairly among webhooks (``slots``); only deliveries of
+active webhooks whose member may still manage them are claimed (``accountability``). Claiming is
+one conditional ``UPDATE``: a delivery that is pending, due, and not leased (or whose lease ran
+out) gets ``locked_until`` and a fresh ``lease_token``. Two processes never hold the same
 delivery at once (PostgreSQL skips rows another claimer has locked; SQLite runs one writer at a
 time), so an attempt is never sent twice concurrently. Recording an outcome requires the lease
 token still to be ours.
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import anyio
 import httpx2
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,15 +35,21 @@ from ..db.engine import Database
 from ..db.models import Webhook, WebhookDelivery
 from ..db.types import UTCDateTime
 from ..settings import Settings
+from .accountability import accountable
+from .network import PinnedTransport, Resolver, system_resolver
 from .policy import TEST_EVENT_TYPE, retry_delay, should_disable
 from .signing import signature_headers
+from .slots import Ready, SendSlots
 
 logger = logging.getLogger("pyairtable_server.webhooks")
 
 USER_AGENT = f"pyairtable-webhooks/{__version__}"
-#: How much of a receiver's answer is kept for the delivery log.
-MAX_RESPONSE_CHARS = 1024
-MAX_ERROR_CHARS = 500
+#: The one failure text for every attempt that got no answer (refused, timed out, name not
+#: resolving, target not public, TLS failing): telling them apart would let a workspace admin map
+#: which ports answer where the server stands.
+NO_RESPONSE = "delivery failed: no response"
+#: How much of an answer is read (and thrown away) so that its connection can serve the next one.
+DRAIN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class Claimed:
 
     delivery_id: str
     webhook_id: str
+    workspace_id: str
     url: str
     secret: str
     body: str
@@ -59,11 +69,14 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one attempt got: a 2xx answer is success, anything else (or no answer) a failure."""
+    """What one attempt got: a 2xx answer is success, anything else (or no answer) a failure.
+
+    The receiver's body is never kept: it is the receiver's, and handing it back to whoever set
+    the URL would make the server a proxy that reads other hosts' answers.
+    """
 
     status_code: int | None
     error: str | None
-    response_body: str | None
     duration_ms: int
     attempted_at: datetime
 
@@ -72,19 +85,27 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def clean_text(value: str, limit: int) -> str:
-    """Text a database keeps as given: no NUL (PostgreSQL refuses it), at most ``limit`` chars."""
-    return value.replace("\x00", "\ufffd")[:limit]
-
-
-def new_client(settings: Settings) -> httpx2.AsyncClient:
+def new_client(
+    settings: Settings,
+    *,
+    resolver: Resolver = system_resolver,
+    ssl_context: ssl.SSLContext | None = None,
+) -> httpx2.AsyncClient:
     """The HTTP client deliveries go out on.
 
-    No redirects (a 3xx is a failure: the receiver must name its final URL) and ``trust_env``
-    off: the targets are URLs that workspace admins typed, and the server's ambient proxy
-    settings or ``.netrc`` credentials must not travel to them.
+    It connects only to public addresses, checked after resolving and pinned for the connection
+    (``network.PinnedTransport``), unless ``webhook_allow_private_targets`` is on. No redirects
+    (a 3xx is a failure: the receiver must name its final URL, and a redirect could lead
+    anywhere) and ``trust_env`` off: the targets are URLs that workspace admins typed, and the
+    server's ambient proxy settings or ``.netrc`` credentials must not travel to them.
+    ``resolver`` and ``ssl_context`` replace the system's, for tests.
     """
     return httpx2.AsyncClient(
+        transport=PinnedTransport(
+            allow_private=settings.webhook_allow_private_targets,
+            resolver=resolver,
+            ssl_context=ssl_context,
+        ),
         timeout=httpx2.Timeout(settings.webhook_request_timeout_seconds),
         follow_redirects=False,
         trust_env=False,
@@ -102,7 +123,11 @@ async def attempt(
     time_limit: float,
     now: datetime,
 ) -> Outcome:
-    """POST one signed attempt; never raises for the receiver's failures, they are the outcome."""
+    """POST one signed attempt; never raises for the receiver's failures, they are the outcome.
+
+    Any attempt without an answer fails with ``NO_RESPONSE``; why is logged for the operator
+    (at DEBUG, without the URL), never stored where the webhook's admins read it.
+    """
     content = body.encode()
     headers = {
         "Content-Type": "application/json",
@@ -111,38 +136,35 @@ async def attempt(
     }
     started = time.perf_counter()
     status_code: int | None = None
-    error: str | None = None
-    answer: str | None = None
     try:
         # The client's timeout bounds each read; this bounds the whole attempt, so a receiver
         # that answers one byte at a time cannot hold the lease past its end.
         with anyio.fail_after(time_limit):
             async with client.stream("POST", url, content=content, headers=headers) as response:
                 status_code = response.status_code
-                answer = await _prefix(response)
-    except TimeoutError:
-        error = f"no answer within {time_limit:g} s"
-    except Exception as exc:  # any failure to reach the receiver is this attempt's outcome
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if status_code is not None and error is None and not 200 <= status_code < 300:
+                await _drain(response)
+    except Exception as exc:  # any failure to get an answer is this attempt's outcome
+        logger.debug("webhook delivery %s: %s", delivery_id, type(exc).__name__)
+    error: str | None = None
+    if status_code is None:
+        error = NO_RESPONSE
+    elif not 200 <= status_code < 300:
         error = f"the receiver answered {status_code}"
     return Outcome(
         status_code=status_code,
-        error=clean_text(error, MAX_ERROR_CHARS) if error is not None else None,
-        response_body=answer,
+        error=error,
         duration_ms=round((time.perf_counter() - started) * 1000),
         attempted_at=now,
     )
 
 
-async def _prefix(response: httpx2.Response) -> str:
-    """The start of the receiver's answer, without downloading more than the log keeps."""
-    kept = bytearray()
-    async for chunk in response.aiter_bytes():
-        kept.extend(chunk)
-        if len(kept) >= MAX_RESPONSE_CHARS * 4:
+async def _drain(response: httpx2.Response) -> None:
+    """Read and drop the start of the answer, so a short one leaves its connection reusable."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read >= DRAIN_BYTES:
             break
-    return clean_text(kept.decode("utf-8", errors="replace"), MAX_RESPONSE_CHARS)
 
 
 def _due(now: datetime) -> list[ColumnElement[bool]]:
@@ -153,15 +175,61 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries of active webhooks, oldest due first; commit."""
+async def _ready(session: AsyncSession, now: datetime) -> list[Ready]:
+    """The active, accountable webhooks with at least one delivery due."""
+    rows = await session.execute(
+        select(Webhook.id, Webhook.workspace_id).where(
+            Webhook.is_active.is_(True),
+            accountable(),
+            exists().where(WebhookDelivery.webhook_id == Webhook.id, *_due(now)),
+        )
+    )
+    return [Ready(webhook_id, workspace_id) for webhook_id, workspace_id in rows]
+
+
+async def _oldest_due(session: AsyncSession, shares: dict[str, int], now: datetime) -> list[str]:
+    """The ids of each webhook's oldest due deliveries, as many as its share."""
+    firsts = [
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.webhook_id == webhook_id, *_due(now))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(count)
+        .subquery()
+        for webhook_id, count in shares.items()
+    ]
+    # One index range per webhook (webhook_id, status, next_attempt_at), however long the queue
+    # of a slow one: a window over every due delivery would cost that much on each claim.
+    query = union_all(*(select(first.c.id) for first in firsts))
+    return list(await session.scalars(query))
+
+
+async def claim(
+    db: Database, *, slots: SendSlots, lease: timedelta, now: datetime
+) -> list[Claimed]:
+    """Lease due deliveries of active, accountable webhooks: each webhook's oldest due ones, as
+    many as ``slots`` shares out to it; commit.
+
+    The choice is read first; the lease is then taken by one conditional ``UPDATE`` that checks
+    everything again, so a delivery another sender took meanwhile (or of a webhook disabled
+    meanwhile) is left out. ``slots`` is not told: the caller counts what it starts.
+    """
+    if not slots.free:
+        return []
+    async with db.reader() as session:
+        shares = slots.shares(await _ready(session, now))
+        chosen = await _oldest_due(session, shares, now) if shares else []
+    if not chosen:
+        return []
     token = secrets.token_hex(16)
-    candidates = (
+    lockable = (
         select(WebhookDelivery.id)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(*_due(now), Webhook.is_active.is_(True))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
+        .where(
+            WebhookDelivery.id.in_(chosen),
+            *_due(now),
+            Webhook.is_active.is_(True),
+            accountable(),
+        )
         # PostgreSQL: rows another claimer is taking right now are skipped, not waited for.
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
@@ -169,7 +237,7 @@ async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) ->
         claimed_ids = list(
             await session.scalars(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(candidates.scalar_subquery()), *_due(now))
+                .where(WebhookDelivery.id.in_(lockable.scalar_subquery()), *_due(now))
                 .values(locked_until=now + lease, lease_token=token)
                 .returning(WebhookDelivery.id)
             )
@@ -179,7 +247,7 @@ async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) ->
             return []
         rows = (
             await session.execute(
-                select(WebhookDelivery, Webhook.url, Webhook.secret)
+                select(WebhookDelivery, Webhook.workspace_id, Webhook.url, Webhook.secret)
                 .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
                 .where(WebhookDelivery.id.in_(claimed_ids))
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
@@ -190,6 +258,7 @@ async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) ->
         Claimed(
             delivery_id=delivery.id,
             webhook_id=delivery.webhook_id,
+            workspace_id=workspace_id,
             url=url,
             secret=secret,
             body=delivery.body,
@@ -197,7 +266,7 @@ async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) ->
             is_test=delivery.event_type == TEST_EVENT_TYPE,
             lease_token=token,
         )
-        for delivery, url, secret in rows
+        for delivery, workspace_id, url, secret in rows
     ]
 
 
@@ -213,7 +282,6 @@ def outcome_values(
         "last_attempt_at": outcome.attempted_at,
         "last_status_code": outcome.status_code,
         "last_error": outcome.error,
-        "last_response_body": outcome.response_body,
         "last_duration_ms": outcome.duration_ms,
         "locked_until": None,
         "lease_token": None,

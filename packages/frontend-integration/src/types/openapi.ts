@@ -775,7 +775,8 @@ export type paths = {
          * @description Create a webhook; the answer shows its signing secret, this once.
          *
          *     It receives the matching events that happen after it was created. Raises
-         *     ``ValidationFailed`` when ``table_id`` is not a table of the workspace.
+         *     ``ValidationFailed`` when ``url`` points at a non-public address (unless private targets
+         *     are allowed) or ``table_id`` is not a table of the workspace.
          */
         post: operations["create_webhook_api_v1_webhooks_post"];
         delete?: never;
@@ -800,9 +801,11 @@ export type paths = {
          * Update Webhook
          * @description Change a webhook; keys left out keep their value.
          *
-         *     Turning ``is_active`` back on, or pointing it at a new URL, starts its failure run afresh
-         *     and clears ``disabled_reason``. Raises ``ValidationFailed`` when ``table_id`` is not a
-         *     table of the workspace.
+         *     Turning ``is_active`` back on, or pointing it at a new URL, starts its failure run afresh,
+         *     clears ``disabled_reason`` and makes the caller the member accountable for it
+         *     (``created_by``): it delivers only while they hold ``webhook:write`` here. Raises
+         *     ``ValidationFailed`` when ``url`` points at a non-public address (unless private targets
+         *     are allowed) or ``table_id`` is not a table of the workspace.
          */
         put: operations["update_webhook_api_v1_webhooks__webhook_id__put"];
         post?: never;
@@ -1594,7 +1597,9 @@ export type components = {
         Webhook: {
             /** Format: date-time */
             created_at: string;
+            /** @description The member who answers for it; it stops if they lose webhook:write. */
             created_by: string | null;
+            /** @description Why the server disabled it; null if active or disabled by hand. */
             disabled_reason: string | null;
             event_types: string[];
             failing_since: string | null;
@@ -1614,7 +1619,9 @@ export type components = {
         WebhookCreated: {
             /** Format: date-time */
             created_at: string;
+            /** @description The member who answers for it; it stops if they lose webhook:write. */
             created_by: string | null;
+            /** @description Why the server disabled it; null if active or disabled by hand. */
             disabled_reason: string | null;
             event_types: string[];
             failing_since: string | null;
@@ -1639,7 +1646,9 @@ export type components = {
             id: string;
             last_attempt_at: string | null;
             last_duration_ms: number | null;
+            /** @description 'the receiver answered <status>' or 'delivery failed: no response'. */
             last_error: string | null;
+            /** @description Always null: receivers' answers are not kept. */
             last_response_body: string | null;
             last_status_code: number | null;
             next_attempt_at: string | null;
