@@ -63,32 +63,24 @@ async def test_concurrent_guesses_spread_over_two_workers_share_one_limit(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     """``serve --workers 2``: each worker counts in the shared database, not in its memory."""
-    database_url = make_settings().database_url
+    settings = make_settings()
+    # Made, migrated and given its user here: the workers only have to start.
+    async with running_api(settings) as api:
+        await api.register("target@example.com")
     env = clean_environment(
         PYAIRTABLE_ARGON2_TIME_COST="1",
         PYAIRTABLE_ARGON2_MEMORY_KIB="1024",
         PYAIRTABLE_ARGON2_PARALLELISM="1",
         PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT=f"{LIMIT}/15 minutes",
         PYAIRTABLE_LOGIN_FAILURES_PER_IP="1000/minute",
-        **({"PYAIRTABLE_DATABASE_URL": database_url} if database_url else {}),
+        **({"PYAIRTABLE_DATABASE_URL": settings.database_url} if settings.database_url else {}),
     )
-    with serving(
-        "--workers", "2", "--data-dir", str(tmp_path / "data"), env=env, cwd=tmp_path
-    ) as s:
+    data_dir = str(settings.data_dir)
+    with serving("--workers", "2", "--data-dir", data_dir, env=env, cwd=tmp_path) as served:
         # No keep-alive: every guess is a new connection, which the kernel spreads over workers.
         async with httpx2.AsyncClient(
-            base_url=s.base_url, timeout=30, limits=httpx2.Limits(max_keepalive_connections=0)
+            base_url=served.base_url, timeout=30, limits=httpx2.Limits(max_keepalive_connections=0)
         ) as client:
-            registered = await client.post(
-                "/auth/register",
-                json={
-                    "email": "target@example.com",
-                    "password": PASSWORD,
-                    "first_name": "T",
-                    "last_name": "U",
-                },
-            )
-            assert registered.status_code == 201, registered.text
             statuses = await _guess_all_at_once(client, "target@example.com")
     assert statuses == Counter({401: LIMIT, 429: GUESSES - LIMIT})
 
