@@ -1,4 +1,8 @@
+import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+
+/** Debian's Chromium: the browser projects download nothing. */
+const chromium = playwright({ launchOptions: { executablePath: '/usr/bin/chromium' } });
 
 export default defineConfig({
   test: {
@@ -13,6 +17,24 @@ export default defineConfig({
           execArgv: ['--experimental-websocket'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // The React hooks in a real browser page against the real backend (its CORS opened to
+        // the test page by the setup).
+        test: {
+          name: 'react',
+          include: ['test/react/**/*.test.tsx'],
+          globalSetup: ['test/setup/backend.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: chromium,
+            instances: [{ browser: 'chromium' }],
+            screenshotFailures: false,
+          },
         },
       },
     ],

@@ -34,6 +34,8 @@ export interface CacheStats {
 }
 
 type Known = { version: number; record: AirtableRecord | null };
+/** A TanStack infinite query's data: the record pages loaded so far. */
+type InfiniteRecords = { pages: RecordList[]; pageParams: unknown[] };
 
 export class CacheSync implements ReadThrough {
   private readonly known = new Map<string, Known>();
@@ -46,10 +48,7 @@ export class CacheSync implements ReadThrough {
   ) {}
 
   async read<T>(key: readonly unknown[], fetch: () => Promise<T>, lifetime: Lifetime): Promise<T> {
-    const staleTime =
-      lifetime === 'default'
-        ? (this.options.defaultLifetime ?? LIFETIMES.default)
-        : LIFETIMES[lifetime];
+    const staleTime = this.staleTime(lifetime);
     const state = this.queryClient.getQueryState(key);
     // Invalidated data is known to be wrong (a write or an event changed it): fetched again
     // before answering. Data merely past its lifetime is answered at once and refreshed behind.
@@ -71,14 +70,34 @@ export class CacheSync implements ReadThrough {
     return structuredClone(data);
   }
 
+  /** How long an answer of this kind stays fresh (ms). */
+  staleTime(lifetime: Lifetime): number {
+    return lifetime === 'default'
+      ? (this.options.defaultLifetime ?? LIFETIMES.default)
+      : LIFETIMES[lifetime];
+  }
+
+  /**
+   * `fetch`'s answer for `key`, made consistent the way `read` stores it (buffered events newer
+   * than a list's `event_position` applied, no record older than one already seen). For a
+   * TanStack observer (a `useQuery`) whose `queryFn` fetches the data itself.
+   */
+  settled<T>(key: readonly unknown[], fetch: () => Promise<T>): Promise<T> {
+    return this.guarded(key, fetch);
+  }
+
   getStats(): CacheStats {
     const { cacheHits: hits, cacheMisses: misses } = this.metrics;
     return { hits, misses, ratio: hits + misses ? hits / (hits + misses) : null };
   }
 
-  /** Invalidates every query under `key` (a prefix; all of ours without one). */
+  /**
+   * Invalidates every query under `key` (a prefix; all of ours without one). Queries a component
+   * shows (with a TanStack observer, as the React hooks have) are fetched again at once; the
+   * others on their next read.
+   */
   invalidate(key: readonly unknown[] = keys.all()): Promise<void> {
-    return this.queryClient.invalidateQueries({ queryKey: key, refetchType: 'none' });
+    return this.queryClient.invalidateQueries({ queryKey: key, refetchType: 'active' });
   }
 
   /** Forgets everything (sign-out, another user). */
@@ -214,17 +233,22 @@ export class CacheSync implements ReadThrough {
   ): void {
     const prefix = tableId ? keys.records(tableId) : [ROOT, 'records'];
     for (const query of this.queryClient.getQueryCache().findAll({ queryKey: prefix })) {
-      const list = query.state.data as RecordList | undefined;
-      if (list === undefined) continue;
+      const data = query.state.data as RecordList | InfiniteRecords | undefined;
+      if (data === undefined) continue;
       const listTable = String(query.queryKey[2]);
       const options = (query.queryKey[3] ?? {}) as Omit<RecordListQuery, 'tableId'>;
+      if ('pages' in data) {
+        this.patchPages(query.queryKey, data, listTable, options, recordId, record);
+        continue;
+      }
+      const list = data;
       const complete = !list.pagination.has_next && !options.offset;
       const rows = this.patchRows(list.data, listTable, options, recordId, record, complete);
       if (rows === null) {
         void this.queryClient.invalidateQueries({
           queryKey: query.queryKey,
           exact: true,
-          refetchType: 'none',
+          refetchType: 'active',
         });
         continue;
       }
@@ -237,6 +261,41 @@ export class CacheSync implements ReadThrough {
         });
       }
     }
+  }
+
+  /**
+   * An infinite list (pages fetched as the user scrolls): a record already on a page is replaced
+   * or removed in place; one that may enter the list cannot be placed among unloaded pages, so the
+   * list is invalidated.
+   */
+  private patchPages(
+    queryKey: readonly unknown[],
+    data: InfiniteRecords,
+    tableId: string,
+    options: Omit<RecordListQuery, 'tableId'>,
+    recordId: string,
+    record: AirtableRecord | null,
+  ): void {
+    let changed = false;
+    const pages: RecordList[] = [];
+    for (const page of data.pages) {
+      const present = page.data.some((row) => row.id === recordId);
+      const rows = present
+        ? this.patchRows(page.data, tableId, options, recordId, record, false)
+        : page.data;
+      if (rows === null) {
+        void this.queryClient.invalidateQueries({ queryKey, exact: true, refetchType: 'active' });
+        return;
+      }
+      if (rows !== page.data) changed = true;
+      pages.push(rows === page.data ? page : { ...page, data: rows });
+    }
+    const found = data.pages.some((page) => page.data.some((row) => row.id === recordId));
+    if (!found && record !== null) {
+      void this.queryClient.invalidateQueries({ queryKey, exact: true, refetchType: 'active' });
+      return;
+    }
+    if (changed) this.queryClient.setQueryData(queryKey, { ...data, pages });
   }
 
   /** `rows` with the record placed by the list's filter and sort; null when undecidable. */

@@ -60,7 +60,9 @@ async function waitForHealth(url: string, child: ChildProcess, output: string[])
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'pyat-ts-'));
-  const origins = process.env.PYAT_TEST_CORS_ORIGINS ?? '';
+  // A browser project's test page is served from a port chosen at start: any origin may call
+  // this loopback, throwaway backend.
+  const origins = process.env.PYAT_TEST_CORS_ORIGINS ?? (project.config.browser.enabled ? '*' : '');
   const child = spawn(
     CLI,
     ['serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warning'],
