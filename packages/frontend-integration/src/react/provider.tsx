@@ -17,6 +17,7 @@ import {
   type PyAirtableIntegration,
 } from '../integration.js';
 import { type ClientSession, PyAirtableContext } from './context.js';
+import { useOwnedIntegration } from './lifetime.js';
 
 export type PyAirtableProviderProps = {
   children?: ReactNode;
@@ -44,7 +45,7 @@ export function PyAirtableProvider(props: PyAirtableProviderProps): ReactNode {
   );
   const integration = props.integration ?? owned;
   if (integration === null) throw new Error('PyAirtableProvider needs a config or an integration.');
-  useOwnedLifetime(owned);
+  useOwnedIntegration(owned);
 
   // Without caching the integration has no QueryClient; the hooks still need one.
   const queryClient = useMemo(
@@ -69,24 +70,3 @@ export function PyAirtableProvider(props: PyAirtableProviderProps): ReactNode {
     </PyAirtableContext.Provider>
   );
 }
-
-/** Closes `owned` a task after the last unmount, unless it is mounted again meanwhile. */
-function useOwnedLifetime(owned: PyAirtableIntegration | null): void {
-  useEffect(() => {
-    if (owned === null) return;
-    const pending = pendingClose.get(owned);
-    if (pending !== undefined) clearTimeout(pending);
-    pendingClose.delete(owned);
-    return () => {
-      pendingClose.set(
-        owned,
-        setTimeout(() => {
-          pendingClose.delete(owned);
-          void owned.close();
-        }, 0),
-      );
-    };
-  }, [owned]);
-}
-
-const pendingClose = new WeakMap<PyAirtableIntegration, ReturnType<typeof setTimeout>>();

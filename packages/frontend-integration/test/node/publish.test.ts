@@ -18,13 +18,19 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('the published package', () => {
-  it('keeps "use client" first in every built React module', async () => {
+  it('keeps "use client" first in every built React module, and off the server ones', async () => {
     const folder = join(PACKAGE, 'dist', 'react');
-    const modules = (await readdir(folder)).filter((name) => name.endsWith('.js'));
+    const modules = (await readdir(folder))
+      .filter((name) => name.endsWith('.js'))
+      .map((name) => join('react', name));
     expect(modules.length).toBeGreaterThan(0);
-    for (const name of modules) {
-      const code = await readFile(join(folder, name), 'utf8');
+    for (const name of [...modules, 'next/client.js']) {
+      const code = await readFile(join(PACKAGE, 'dist', name), 'utf8');
       expect(code.startsWith("'use client';"), name).toBe(true);
+    }
+    for (const name of ['next/index.js', 'next/server.js', 'index.js', 'query/index.js']) {
+      const code = await readFile(join(PACKAGE, 'dist', name), 'utf8');
+      expect(code.includes("'use client'"), name).toBe(false);
     }
   });
 

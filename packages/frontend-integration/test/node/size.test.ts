@@ -5,7 +5,15 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-const PEERS = ['react', 'react-dom', 'react/jsx-runtime', '@tanstack/react-query'];
+const PEERS = [
+  'react',
+  'react-dom',
+  'react/jsx-runtime',
+  '@tanstack/react-query',
+  'next',
+  'next/headers',
+  'next/server',
+];
 
 /** Budgets in bytes, gzipped: what each subpath adds on top of its peers. */
 const BUDGETS: { entry: string; source: string; budget: number; note: string }[] = [
@@ -26,6 +34,18 @@ const BUDGETS: { entry: string; source: string; budget: number; note: string }[]
     source: '../../src/react/index.ts',
     budget: 36 * 1024,
     note: 'the provider and hooks, with the core the provider builds',
+  },
+  {
+    entry: './next',
+    source: '../../src/next/index.ts',
+    budget: 48 * 1024,
+    note: 'server only, never shipped to browsers: the session, jose and the core',
+  },
+  {
+    entry: './next/client',
+    source: '../../src/next/client.tsx',
+    budget: 38 * 1024,
+    note: 'the browser provider, its token provider and the React layer',
   },
 ];
 
