@@ -1,0 +1,224 @@
+'use client';
+// The table's grid: inline edits, add and delete rows, sort and filter, the conflict dialog.
+import {
+  type AirtableRecord,
+  ConflictError,
+  ErrorHandler,
+  type FilterGroup,
+  type RecordQuery,
+} from '@pyairtable/frontend-integration';
+import {
+  PyAirtableErrorBoundary,
+  usePyAirtable,
+  useRecords,
+  useTable,
+} from '@pyairtable/frontend-integration/react';
+import { useState } from 'react';
+
+/** The first page as the server prefetches it (no sort or filter chosen yet). */
+export const INITIAL_QUERY: RecordQuery = { pageSize: 100 };
+
+interface Conflict {
+  record: AirtableRecord;
+  field: string;
+  mine: unknown;
+  theirs: unknown;
+  version: number;
+}
+
+export function Grid({ tableId }: { tableId: string }) {
+  return (
+    <PyAirtableErrorBoundary>
+      <GridBody tableId={tableId} />
+    </PyAirtableErrorBoundary>
+  );
+}
+
+function GridBody({ tableId }: { tableId: string }) {
+  const pa = usePyAirtable();
+  const table = useTable(tableId, { throwOnError: true });
+  const [sortField, setSortField] = useState('');
+  const [descending, setDescending] = useState(false);
+  const [search, setSearch] = useState('');
+  const [conflict, setConflict] = useState<Conflict | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const fields = table.data?.fields ?? [];
+  const primary = fields[0]?.name;
+  const query: RecordQuery = { ...INITIAL_QUERY };
+  if (sortField) query.sort = [{ field: sortField, direction: descending ? 'desc' : 'asc' }];
+  if (search && primary) {
+    query.filter = {
+      conjunction: 'and',
+      conditions: [{ field: primary, operator: 'contains', value: search }],
+    } satisfies FilterGroup;
+  }
+  const records = useRecords(tableId, query, { throwOnError: true });
+
+  async function save(record: AirtableRecord, field: string, value: unknown) {
+    if (record.fields[field] === value) return;
+    setError(null);
+    try {
+      await pa.services.record.updateRecord(
+        record.id,
+        { [field]: value },
+        { expectedVersion: record.version, typecast: true },
+      );
+    } catch (failure) {
+      if (failure instanceof ConflictError && failure.current) {
+        const current = failure.current as AirtableRecord;
+        setConflict({
+          record: current,
+          field,
+          mine: value,
+          theirs: current.fields[field],
+          version: current.version,
+        });
+      } else {
+        setError(ErrorHandler.getErrorMessage(failure));
+      }
+    }
+  }
+
+  async function resolve(keepMine: boolean) {
+    const open = conflict;
+    setConflict(null);
+    if (open === null || !keepMine) return;
+    await pa.services.record.updateRecord(
+      open.record.id,
+      { [open.field]: open.mine },
+      { expectedVersion: open.version, typecast: true },
+    );
+  }
+
+  return (
+    <section>
+      <h1>{table.data?.name ?? '…'}</h1>
+      <div className="toolbar">
+        <input
+          aria-label="Filter"
+          placeholder={primary ? `${primary} contains…` : 'Filter'}
+          value={search}
+          onChange={(event) => setSearch(event.target.value)}
+        />
+        <select
+          aria-label="Sort by"
+          value={sortField}
+          onChange={(event) => setSortField(event.target.value)}
+        >
+          <option value="">No sort</option>
+          {fields.map((field) => (
+            <option key={field.id} value={field.name}>
+              {field.name}
+            </option>
+          ))}
+        </select>
+        <label>
+          <input
+            type="checkbox"
+            checked={descending}
+            onChange={(event) => setDescending(event.target.checked)}
+          />{' '}
+          descending
+        </label>
+        <button
+          type="button"
+          onClick={() =>
+            pa.services.record
+              .createRecord(tableId, primary ? { [primary]: 'New row' } : {})
+              .catch((failure: unknown) => setError(ErrorHandler.getErrorMessage(failure)))
+          }
+        >
+          Add row
+        </button>
+      </div>
+      {error && <p role="alert">{error}</p>}
+      <table>
+        <thead>
+          <tr>
+            {fields.map((field) => (
+              <th key={field.id}>{field.name}</th>
+            ))}
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {records.data?.data.map((record) => (
+            <tr key={record.id} data-record={record.id}>
+              {fields.map((field) => (
+                <td key={field.id}>
+                  <Cell
+                    label={`${field.name} of ${String(record.fields[primary ?? ''] ?? record.id)}`}
+                    value={record.fields[field.name]}
+                    onCommit={(value) => save(record, field.name, value)}
+                  />
+                </td>
+              ))}
+              <td>
+                <button
+                  type="button"
+                  aria-label={`Delete ${String(record.fields[primary ?? ''] ?? record.id)}`}
+                  onClick={() =>
+                    pa.services.record
+                      .deleteRecord(record.id, { tableId })
+                      .catch((failure: unknown) => setError(ErrorHandler.getErrorMessage(failure)))
+                  }
+                >
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {conflict && (
+        <dialog open aria-label="Conflict">
+          <p>
+            Someone else changed <b>{conflict.field}</b> to “{String(conflict.theirs ?? '')}” while
+            you wrote “{String(conflict.mine ?? '')}”.
+          </p>
+          <button type="button" onClick={() => resolve(true)}>
+            Keep mine
+          </button>
+          <button type="button" onClick={() => resolve(false)}>
+            Take theirs
+          </button>
+        </dialog>
+      )}
+    </section>
+  );
+}
+
+/** A cell edited in place: committed on Enter or when it loses focus. */
+function Cell({
+  label,
+  value,
+  onCommit,
+}: {
+  label: string;
+  value: unknown;
+  onCommit: (value: unknown) => void;
+}) {
+  const shown = value === null || value === undefined ? '' : String(value);
+  const [draft, setDraft] = useState<string | null>(null);
+  return (
+    <input
+      aria-label={label}
+      value={draft ?? shown}
+      onFocus={() => setDraft(shown)}
+      onChange={(event) => setDraft(event.target.value)}
+      onKeyDown={(event) => {
+        if (event.key === 'Enter') event.currentTarget.blur();
+        if (event.key === 'Escape') {
+          setDraft(null);
+        }
+      }}
+      onBlur={() => {
+        if (draft !== null && draft !== shown) {
+          const numeric = typeof value === 'number' && draft.trim() !== '' ? Number(draft) : draft;
+          onCommit(Number.isNaN(numeric) ? draft : numeric);
+        }
+        setDraft(null);
+      }}
+    />
+  );
+}
