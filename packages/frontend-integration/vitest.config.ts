@@ -20,6 +20,20 @@ export default defineConfig({
         },
       },
       {
+        // The Next.js demo in Chromium (playwright-core) against the real backend, and the
+        // package as published; the setup builds both once.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/setup/next-app.ts'],
+          execArgv: ['--experimental-websocket'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         // The React hooks in a real browser page against the real backend (its CORS opened to
         // the test page by the setup).
         test: {

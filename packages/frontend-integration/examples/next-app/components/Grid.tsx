@@ -54,14 +54,14 @@ function GridBody({ tableId }: { tableId: string }) {
   }
   const records = useRecords(tableId, query, { throwOnError: true });
 
-  async function save(record: AirtableRecord, field: string, value: unknown) {
-    if (record.fields[field] === value) return;
+  /** Writes `value` if the record is still at `baseVersion` (what the user saw when editing began). */
+  async function save(record: AirtableRecord, field: string, value: unknown, baseVersion: number) {
     setError(null);
     try {
       await pa.services.record.updateRecord(
         record.id,
         { [field]: value },
-        { expectedVersion: record.version, typecast: true },
+        { expectedVersion: baseVersion, typecast: true },
       );
     } catch (failure) {
       if (failure instanceof ConflictError && failure.current) {
@@ -149,7 +149,8 @@ function GridBody({ tableId }: { tableId: string }) {
                   <Cell
                     label={`${field.name} of ${String(record.fields[primary ?? ''] ?? record.id)}`}
                     value={record.fields[field.name]}
-                    onCommit={(value) => save(record, field.name, value)}
+                    version={record.version}
+                    onCommit={(value, base) => save(record, field.name, value, base)}
                   />
                 </td>
               ))}
@@ -188,34 +189,44 @@ function GridBody({ tableId }: { tableId: string }) {
   );
 }
 
-/** A cell edited in place: committed on Enter or when it loses focus. */
+/**
+ * A cell edited in place: committed on Enter or when it loses focus, against the version the
+ * record had when editing began (so a change someone made meanwhile is a conflict, not lost).
+ */
 function Cell({
   label,
   value,
+  version,
   onCommit,
 }: {
   label: string;
   value: unknown;
-  onCommit: (value: unknown) => void;
+  version: number;
+  onCommit: (value: unknown, baseVersion: number) => void;
 }) {
   const shown = value === null || value === undefined ? '' : String(value);
-  const [draft, setDraft] = useState<string | null>(null);
+  const [draft, setDraft] = useState<{ text: string; original: string; base: number } | null>(null);
   return (
     <input
       aria-label={label}
-      value={draft ?? shown}
-      onFocus={() => setDraft(shown)}
-      onChange={(event) => setDraft(event.target.value)}
+      value={draft?.text ?? shown}
+      onFocus={() => setDraft({ text: shown, original: shown, base: version })}
+      onChange={(event) =>
+        setDraft({
+          text: event.target.value,
+          original: draft?.original ?? shown,
+          base: draft?.base ?? version,
+        })
+      }
       onKeyDown={(event) => {
         if (event.key === 'Enter') event.currentTarget.blur();
-        if (event.key === 'Escape') {
-          setDraft(null);
-        }
+        if (event.key === 'Escape') setDraft(null);
       }}
       onBlur={() => {
-        if (draft !== null && draft !== shown) {
-          const numeric = typeof value === 'number' && draft.trim() !== '' ? Number(draft) : draft;
-          onCommit(Number.isNaN(numeric) ? draft : numeric);
+        if (draft !== null && draft.text !== draft.original) {
+          const text = draft.text;
+          const numeric = typeof value === 'number' && text.trim() !== '' ? Number(text) : text;
+          onCommit(Number.isNaN(numeric) ? text : numeric, draft.base);
         }
         setDraft(null);
       }}

@@ -1,21 +1,18 @@
-// The package as published: built once with tsc, then checked the way a consumer's tools see it
-// (publint, Are The Types Wrong under the ESM-only profile) and for the `"use client"` directive
-// that every React module must keep in its built file (Next.js reads it there).
+// The package as published (built once, by the end-to-end setup), checked the way a consumer's
+// tools see it (publint, Are The Types Wrong under the ESM-only profile) and for the
+// `"use client"` directive that every React module must keep in its built file (Next.js reads it
+// there).
 import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const PACKAGE = join(import.meta.dirname, '..', '..');
 const BIN = join(PACKAGE, 'node_modules', '.bin');
-
-beforeAll(async () => {
-  await run(join(BIN, 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: PACKAGE });
-}, 120_000);
 
 describe('the published package', () => {
   it('keeps "use client" first in every built React module, and off the server ones', async () => {
