@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/node/**/*.test.ts', 'src/**/*.test.ts'],
+          include: ['test/node/**/*.test.ts', 'test/conformance/**/*.test.ts', 'src/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/setup/backend.ts'],
           // Node 20 has WebSocket only behind this flag (it is on by default from Node 22).
