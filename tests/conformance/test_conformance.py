@@ -256,6 +256,28 @@ async def expect_events(run: Run, step: Step) -> None:
     assert seqs == sorted(set(seqs))
 
 
+async def block_websocket(run: Run, step: Step) -> None:
+    proxy = (await run.actor(step["as"])).proxy
+    proxy.reject = lambda chunk: b"upgrade: websocket" in chunk.lower()
+
+
+async def expect_transport(run: Run, step: Step) -> None:
+    manager = (await run.actor(step["as"])).pa.realtime.manager
+
+    def reached() -> bool:
+        return manager.state.live and manager.state.transport == step["transport"]
+
+    changed = asyncio.Event()
+    stop = manager.on_state_change(lambda _state: changed.set())
+    try:
+        with anyio.fail_after(WAIT):
+            while not reached():
+                changed.clear()
+                await changed.wait()
+    finally:
+        stop()
+
+
 async def cut_connection(run: Run, step: Step) -> None:
     proxy = (await run.actor(step["as"])).proxy
     proxy.cut()
@@ -280,6 +302,8 @@ VERBS: dict[str, Callable[[Run, Step], Awaitable[None]]] = {
     "subscribe": subscribe,
     "expectEvents": expect_events,
     "cutConnection": cut_connection,
+    "blockWebSocket": block_websocket,
+    "expectTransport": expect_transport,
 }
 
 

@@ -33,6 +33,7 @@ class Actor {
   readonly clock = new ShiftedClock();
   readonly sent: Sent[] = [];
   private readonly lose: { method: string; path: string }[] = [];
+  webSocketBlocked = false;
   readonly pa: PyAirtableIntegration;
 
   constructor(realtime: boolean) {
@@ -55,9 +56,21 @@ class Actor {
       }
       return fetch(input, init);
     };
+    // WebSocket handshakes fail while `blockWebSocket` (SSE and polling go through fetch).
+    const actor = this;
+    const Native = globalThis.WebSocket;
+    class Gated extends Native {
+      constructor(url: string) {
+        super(actor.webSocketBlocked ? 'ws://127.0.0.1:9/' : url);
+      }
+    }
     this.pa = createPyAirtableIntegration(
-      testOptions({ enableCaching: false, features: { enableRealtime: realtime } }),
-      { fetch: fetcher, clock: this.clock },
+      testOptions({
+        enableCaching: false,
+        features: { enableRealtime: realtime },
+        realtimeConfig: { reconnectDelay: 50, reconnectMaxDelay: 500, probeDelay: 200 },
+      }),
+      { fetch: fetcher, clock: this.clock, WebSocket: Gated },
     );
   }
 
@@ -213,6 +226,21 @@ const VERBS: { [verb: string]: (run: Run, step: Step) => Promise<void> } = {
     expect(feed.map((event) => event.seq)).toEqual(
       [...feed.map((event) => event.seq)].sort((a, b) => a - b),
     );
+  },
+  async blockWebSocket(run, step) {
+    run.actor(step.as).webSocketBlocked = true;
+  },
+  async expectTransport(run, step) {
+    const realtime = run.actor(step.as).pa.realtime;
+    await expect
+      .poll(
+        () => {
+          const { state, transport } = realtime.getState();
+          return (state === 'live' || state === 'fallback') && transport === step.transport;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(true);
   },
   async cutConnection(run, step) {
     run.actor(step.as).pa.realtime.connection.reconnectNow();
