@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import startBackend, { freePort } from './backend.js';
+import { freePort, startBackend } from './backend.js';
 
 const PACKAGE = resolve(import.meta.dirname, '..', '..');
 const APP = join(PACKAGE, 'examples', 'next-app');
@@ -36,9 +36,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const port = await freePort();
   // The browser reaches the app at localhost (a secure context, so the Secure cookie is kept).
   const appURL = `http://localhost:${port}`;
-  process.env.PYAT_TEST_CORS_ORIGINS = appURL;
-  const stopBackend = await startBackend(project);
-  const apiURL = project.getProvidedContext().apiURL;
+  const { url: apiURL, stop: stopBackend } = await startBackend({
+    PYAIRTABLE_CORS_ORIGINS: appURL,
+  });
+  project.provide('apiURL', apiURL);
   const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
   try {
     await run(join(BIN, 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: PACKAGE });
