@@ -21,6 +21,7 @@ from .http.cors import EnvelopeCORSMiddleware
 from .http.rate_limit import Limit, Limiter, RateLimitMiddleware
 from .http.request_id import RequestIdMiddleware
 from .http.security_headers import SecurityHeadersMiddleware
+from .quotas import Quotas
 from .realtime import sse, websocket
 from .realtime.admission import Admission
 from .realtime.broker import RedisBroker
@@ -33,7 +34,7 @@ from .security.tokens import TokenService
 from .services import AppServices, AuthLimits
 from .settings import Settings, load_secret_key
 from .signed_urls import derive_key
-from .storage import LocalFolderStorage
+from .storage import storage_for
 from .webhooks import WebhookWorker
 
 API_PREFIX = "/api/v1"
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.uses_default_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = load_secret_key(settings)
-    storage = LocalFolderStorage(settings.resolved_files_dir)
+    storage = storage_for(settings)
     limiter = Limiter.from_url(
         settings.rate_limit_storage_url, key_prefix=settings.rate_limit_key_prefix
     )
@@ -120,6 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 offset_key=hashlib.sha256(b"pyairtable-offsets:" + secret_key.encode()).digest(),
                 storage=storage,
+                quotas=Quotas(
+                    per_user=settings.quota_bytes_per_user,
+                    per_workspace=settings.quota_bytes_per_workspace,
+                    dialect="sqlite" if db.is_sqlite else "postgresql",
+                ),
                 file_url_key=derive_key(secret_key),
                 webhooks=WebhookWorker(db, settings),
             )
@@ -129,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await background.start(hub.run)
                 if broker is not None:
                     await background.start(broker.run, hub)
-                background.start_soon(maintenance.run_forever, db, settings)
+                background.start_soon(maintenance.run_forever, db, settings, storage)
                 background.start_soon(app.state.services.webhooks.run)
                 yield
                 background.cancel_scope.cancel()

@@ -38,6 +38,11 @@ REALTIME_SEND_TIMEOUT_SECONDS = 30.0
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 FILE_URL_TTL_SECONDS = 3600
 FILES_SUBDIR = "files"
+#: Bytes of stored files one account may have uploaded, and one workspace may hold (0: no limit).
+QUOTA_BYTES_PER_USER = 1024 * 1024 * 1024
+QUOTA_BYTES_PER_WORKSPACE = 10 * 1024 * 1024 * 1024
+#: How long a private file (uploaded without a table) may wait for a record to attach it.
+PRIVATE_FILE_GRACE_SECONDS = 24 * 3600
 # Webhooks: Svix's schedule (then 5s, 5min, 30min, 2h, 5h, 10h, 10h: 27.6 hours in all).
 WEBHOOK_RETRY_SCHEDULE_SECONDS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 WEBHOOK_RETRY_JITTER = 0.2
@@ -122,6 +127,12 @@ class Settings(BaseSettings):
     files_dir: Path | None = None
     max_upload_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
     file_url_ttl_seconds: int = Field(default=FILE_URL_TTL_SECONDS, gt=0)
+    # Quotas on the bytes of stored files: all an account uploaded, all a workspace holds
+    # (0: no limit). An upload past either is 413 QUOTA_EXCEEDED, refused while it streams.
+    quota_bytes_per_user: int = Field(default=QUOTA_BYTES_PER_USER, ge=0)
+    quota_bytes_per_workspace: int = Field(default=QUOTA_BYTES_PER_WORKSPACE, ge=0)
+    # A private file no record attached within this long is deleted by the housekeeping round.
+    private_file_grace_seconds: int = Field(default=PRIVATE_FILE_GRACE_SECONDS, gt=0)
 
     # Webhooks (contract §7) ----------------------------------------------------------------
     # Delays between attempts (the first is immediate); a delivery fails after the last one.

@@ -21,6 +21,8 @@ from typing import BinaryIO, Protocol
 
 import anyio
 
+from .settings import Settings
+
 #: Bytes read per chunk when streaming a stored file out.
 READ_CHUNK_BYTES = 64 * 1024
 _KEY = re.compile(r"^[0-9A-Za-z]{1,64}$")
@@ -143,6 +145,11 @@ class LocalFolderStorage:
             await anyio.to_thread.run_sync(probe)
         except OSError as exc:
             raise _unavailable(exc, "write") from exc
+
+
+def storage_for(settings: Settings) -> LocalFolderStorage:
+    """The storage the settings configure: the local folder ``resolved_files_dir``."""
+    return LocalFolderStorage(settings.resolved_files_dir)
 
 
 def _create(path: Path) -> BinaryIO:

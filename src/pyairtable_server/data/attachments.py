@@ -24,6 +24,7 @@ from starlette.requests import Request
 
 from ..db.models import StoredFile
 from ..errors import ValidationFailed
+from ..quotas import Quotas
 from .schema import TableSchema
 
 #: The name of the route that serves a file's bytes (``routes/files.py``).
@@ -61,6 +62,7 @@ async def bind_attachments(
     *,
     user_id: str,
     url_for: Callable[[str], str],
+    quotas: Quotas,
     prefixes: Sequence[str] | None = None,
 ) -> None:
     """Fill the attachment cells of validated writes from the files they name; bind private files.
@@ -69,8 +71,11 @@ async def bind_attachments(
     values before it (None for a new record). The files named anew are locked until commit, so
     a concurrent delete either sees the record holding them or makes this write fail.
 
+    Private files bound here start counting against the workspace's storage quota.
+
     Raises ``ValidationFailed`` naming each attachment field (after its write's prefix) with
-    files the writer may not attach.
+    files the writer may not attach, ``QuotaExceeded`` when the private files would take the
+    workspace past its quota.
     """
     fields = [f for f in schema.fields if f.type == "attachment"]
     if not fields:
@@ -103,14 +108,6 @@ async def bind_attachments(
         if file is None or not readable_by(file, user_id, table.workspace_id):
             key = f"{prefixes[index] if prefixes else ''}{schema.by_id[field_id].name}"
             refused.setdefault(key, []).append(file_id)
-            continue
-        if file.workspace_id is None:
-            file.workspace_id, file.table_id = table.workspace_id, table.id
-        values = writes[index][0]
-        values[field_id] = [
-            attachment_of(file, url_for(file_id)) if item["id"] == file_id else item
-            for item in values[field_id]
-        ]
     if refused:
         problems = {
             key: f"no such files in this workspace: {sorted(set(ids))[:MAX_IDS_NAMED]}"
@@ -120,3 +117,16 @@ async def bind_attachments(
         raise ValidationFailed(
             f"Attachments of unknown files: {names}.", details={"fields": problems}
         )
+    private = [file for file in files.values() if file.workspace_id is None]
+    if private:
+        # The file rows are locked already (see quotas: row locks before quota locks).
+        await quotas.admit(db, sum(file.size for file in private), workspace_id=table.workspace_id)
+        for file in private:
+            file.workspace_id, file.table_id = table.workspace_id, table.id
+    for index, field_id, file_id in wanted:
+        file = files[file_id]
+        values = writes[index][0]
+        values[field_id] = [
+            attachment_of(file, url_for(file_id)) if item["id"] == file_id else item
+            for item in values[field_id]
+        ]

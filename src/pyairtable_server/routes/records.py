@@ -163,6 +163,7 @@ async def _attach(
         writes,
         user_id=change.caller.id,
         url_for=lambda file_id: content_url(request, file_id),
+        quotas=request.app.state.services.quotas,
         prefixes=[f"records.{index}." for index in range(len(writes))] if batch else None,
     )
 
