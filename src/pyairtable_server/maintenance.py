@@ -17,7 +17,7 @@ from .db.engine import Database
 from .db.models import IdempotentAnswer, StoredFile
 from .security import attempts
 from .settings import Settings
-from .storage import Storage, StorageUnavailable, storage_for
+from .storage import Storage, remove_unreferenced, storage_for
 
 logger = logging.getLogger("pyairtable_server.maintenance")
 #: Private files deleted per transaction by ``collect_private_files``.
@@ -80,13 +80,7 @@ async def collect_private_files(
                 )
             )
             await session.commit()
-        for file_id in ids:
-            try:
-                await storage.delete(file_id)
-            except StorageUnavailable:
-                logger.warning(
-                    "could not remove the bytes of collected file %s", file_id, exc_info=True
-                )
+        await remove_unreferenced(storage, ids, whose="collected private file")
         collected += len(ids)
         if len(ids) < COLLECT_BATCH:
             break

@@ -235,3 +235,19 @@ async def test_private_files_never_attached_are_collected_after_the_grace_period
         assert stored_names(api) == sorted([attached["id"], in_table["id"], fresh["id"]])
         assert (await usage(api, owner))["user"]["used_bytes"] == 2 * KIB + 10
         await upload(api, owner, b"f" * KIB)  # the freed room is usable again
+
+
+async def test_deleting_a_workspace_removes_its_files_bytes_and_frees_the_quota(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_api(make_settings(quota_bytes_per_user=2 * KIB)) as api:
+        owner, workspace_id, table = await new_table(api)
+        await upload(api, owner, b"a" * 2 * KIB, table_id=table["id"])
+        private = (await upload(api, owner, b"", filename="empty.txt"))["file"]
+
+        deleted = await api.client.delete(f"/workspaces/{workspace_id}", headers=owner.headers)
+
+        assert deleted.status_code == 204
+        assert stored_names(api) == [private["id"]]
+        assert (await usage(api, owner))["user"]["used_bytes"] == 0
+        await upload(api, owner, b"b" * 2 * KIB)

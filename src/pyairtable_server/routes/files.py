@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import APIKeyQuery
 from sqlalchemy import or_, select
@@ -70,7 +69,7 @@ from ..schemas.files import (
 from ..services import AppServices
 from ..settings import Settings
 from ..signed_urls import MAX_EXPIRES, InvalidSignature, sign, verify
-from ..storage import Storage, StorageUnavailable
+from ..storage import Storage, StorageUnavailable, remove_unreferenced
 from .common import SCOPED
 from .records import _apply, _require_record
 
@@ -294,16 +293,6 @@ async def _store(
     return _Blob(size=size, sha256=digest.hexdigest())
 
 
-async def _discard(storage: Storage, key: str) -> None:
-    """Remove stored bytes no row will point at; a failure is logged, not raised (the bytes are
-    only unreferenced)."""
-    with anyio.CancelScope(shield=True):
-        try:
-            await storage.delete(key)
-        except StorageUnavailable:
-            logger.warning("could not remove the bytes of an upload that failed", exc_info=True)
-
-
 async def _caller(services: AppServices, credentials: BearerCredentials) -> Principal:
     """Authenticate on a short read session (the write session is opened only to commit)."""
     if credentials is None:
@@ -479,7 +468,7 @@ async def upload_file(
             return await change.commit(FileEnvelope(file=file_out(request, file)), status_code=201)
     except BaseException:
         if blob is not None:
-            await _discard(storage, file_id)
+            await remove_unreferenced(storage, [file_id], whose="failed upload")
         raise
 
 
@@ -788,9 +777,5 @@ async def delete_file(file_id: str, change: Write, services: Services) -> Respon
         details={"filename": file.filename, "detached_from": detached},
     )
     response = await change.commit(status_code=204)
-    try:
-        await services.storage.delete(file_id)
-    except StorageUnavailable:
-        # The row is gone, so nothing can reach the bytes any more; they only take space.
-        logger.warning("could not remove the bytes of deleted file %s", file_id, exc_info=True)
+    await remove_unreferenced(services.storage, [file_id], whose="deleted file")
     return response
