@@ -11,11 +11,12 @@ from datetime import timedelta
 import anyio
 from fastapi import FastAPI
 
-from . import __version__, maintenance
+from . import __version__, data_dir, maintenance
 from .changes import install_replay_handler
 from .db.engine import Database
 from .db.migrate import upgrade_to_head
 from .errors import install_error_handlers
+from .http import log_redaction
 from .http.body_limit import BodyLimitMiddleware
 from .http.cors import EnvelopeCORSMiddleware
 from .http.rate_limit import Limit, Limiter, RateLimitMiddleware
@@ -53,12 +54,14 @@ _ALLOWED_HEADERS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. The database is opened and migrated when the lifespan starts.
 
-    Raises ``OSError`` if the data dir cannot hold the generated secret key. The lifespan raises
+    Raises ``OSError`` if the data dir cannot hold the generated secret key or the SQLite
+    database file (both private to this account, see ``data_dir``). The lifespan raises
     it if the files folder cannot be created.
     """
     settings = settings or Settings()
-    if settings.uses_default_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Tokens and download signatures in query strings stay out of uvicorn's logs.
+    log_redaction.install()
+    data_dir.prepare(settings)
     secret_key = load_secret_key(settings)
     storage = storage_for(settings)
     limiter = Limiter.from_url(

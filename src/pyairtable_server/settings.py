@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -125,6 +126,12 @@ class Settings(BaseSettings):
     # ``resolved_files_dir``); one upload may be ``max_upload_bytes``, which replaces the general
     # body limit on the upload route; signed download URLs live ``file_url_ttl_seconds``.
     files_dir: Path | None = None
+    # The address clients reach this server at (scheme, host, port and any path prefix a proxy
+    # adds), e.g. "https://api.example.com": file and attachment URLs are built under it.
+    # Unset, they use the address the connection came in on (never the client's Host header,
+    # which would let a client plant its own host in attachments other members read); behind a
+    # proxy that is the proxy's upstream address, so set this in production.
+    public_url: str | None = None
     max_upload_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
     file_url_ttl_seconds: int = Field(default=FILE_URL_TTL_SECONDS, gt=0)
     # Quotas on the bytes of stored files: all an account uploaded, all a workspace holds
@@ -178,6 +185,18 @@ class Settings(BaseSettings):
             raise ValueError("webhook_lease_seconds must exceed webhook_request_timeout_seconds")
         return self
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("public_url must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("public_url takes no query, fragment or credentials")
+        return value.strip().rstrip("/")
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -225,7 +244,7 @@ def load_secret_key(settings: Settings) -> str:
     path = settings.data_dir / SECRET_KEY_FILE
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting together must not write two different keys.
     try:

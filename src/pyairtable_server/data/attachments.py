@@ -33,8 +33,33 @@ MAX_IDS_NAMED = 10
 
 
 def content_url(request: Request, file_id: str) -> str:
-    """The absolute URL of a file's bytes, as the client reached this server."""
-    return str(request.url_for(CONTENT_ROUTE, file_id=file_id))
+    """The absolute URL of a file's bytes: under the configured ``public_url``, else under the
+    address the connection came in on.
+
+    Never under the request's ``Host`` header: the client writes it, and these URLs are stored
+    in attachment cells and event payloads that other members read.
+    """
+    path = request.app.url_path_for(CONTENT_ROUTE, file_id=file_id)
+    public_url: str | None = request.app.state.services.settings.public_url
+    if public_url is not None:
+        return f"{public_url}{path}"
+    return f"{server_origin(request.scope)}{request.scope.get('root_path', '')}{path}"
+
+
+def server_origin(scope: Mapping[str, Any]) -> str:
+    """``scheme://host[:port]`` of the socket the server accepted the connection on (the ASGI
+    scope's ``server``); empty when the server does not say or listens on a Unix socket
+    (``[path, None]``), which leaves URLs relative."""
+    server = scope.get("server")
+    if not server or not server[0] or str(server[0]).startswith("/"):
+        return ""
+    host, port = str(server[0]), server[1]
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    if ":" in host:
+        host = f"[{host}]"
+    # No port (as in-process ASGI clients send for a URL without one): the scheme's default.
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 def attachment_of(file: StoredFile, url: str) -> dict[str, Any]:
