@@ -956,7 +956,8 @@ export type paths = {
         post?: never;
         /**
          * Delete Workspace
-         * @description Delete a workspace with its memberships and data (owners only).
+         * @description Delete a workspace with its memberships and data (owners only), its files' bytes too
+         *     (after the commit), which frees their room in their uploaders' storage quotas.
          *
          *     The audit log keeps its entries; the ``workspace.deleted`` event stays readable by everyone
          *     who was a member.
