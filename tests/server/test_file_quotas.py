@@ -19,7 +19,14 @@ from pyairtable_server.settings import Settings
 from pyairtable_server.storage import LocalFolderStorage
 
 from .backend import Actor, Api, running_api
-from .test_files import ATTACHMENT_FIELDS, file_rows, new_table, stored_names, upload
+from .test_files import (
+    ATTACHMENT_FIELDS,
+    WrappedStorage,
+    file_rows,
+    new_table,
+    stored_names,
+    upload,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -147,12 +154,12 @@ async def test_usage_of_a_workspace_is_only_for_its_members(api: Api) -> None:
     assert response.status_code == 404
 
 
-class MeetingStorage:
+class MeetingStorage(WrappedStorage):
     """Local storage whose uploads all finish together: each waits, bytes written, until
     ``expected`` uploads have, so their commits race."""
 
     def __init__(self, inner: LocalFolderStorage, expected: int) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.arrived = 0
         self.expected = expected
         self.all_here = asyncio.Event()
@@ -167,17 +174,6 @@ class MeetingStorage:
             await self.all_here.wait()
 
         await self.inner.put(key, meeting())
-
-    async def open(
-        self, key: str, *, start: int = 0, length: int | None = None
-    ) -> AsyncIterator[bytes]:
-        return await self.inner.open(key, start=start, length=length)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
-
-    async def check(self) -> None:
-        await self.inner.check()
 
 
 async def test_two_parallel_uploads_cannot_both_take_the_last_room_of_a_quota(
