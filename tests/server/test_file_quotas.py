@@ -247,3 +247,28 @@ async def test_deleting_a_workspace_removes_its_files_bytes_and_frees_the_quota(
         assert stored_names(api) == [private["id"]]
         assert (await usage(api, owner))["user"]["used_bytes"] == 0
         await upload(api, owner, b"b" * 2 * KIB)
+
+
+async def test_a_table_named_after_the_file_part_is_held_to_its_workspace_quota(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(quota_bytes_per_user=0, quota_bytes_per_workspace=KIB)
+    async with running_api(settings) as api:
+        owner, _, table = await new_table(api)
+        # The workspace is unknown while the bytes stream: the check before the commit refuses.
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="late.bin"\r\n\r\n'
+            + b"x" * (KIB + 1)
+            + b'\r\n--b\r\nContent-Disposition: form-data; name="table_id"\r\n\r\n'
+            + table["id"].encode()
+            + b"\r\n--b--\r\n"
+        )
+        response = await api.client.post(
+            "/files/upload",
+            content=body,
+            headers={**owner.headers, "Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert response.status_code == 413, response.text
+        quota_error(response.json(), "workspace")
+        assert stored_names(api) == []
+        assert await file_rows(api) == 0
