@@ -117,3 +117,22 @@ async def test_delete_file_removes_it(pa: PyAirtableIntegration) -> None:
         await pa.services.file.get_file(uploaded.id)
     with pytest.raises(NotFoundError):
         await pa.services.file.get_file_content(uploaded.id)
+
+
+async def test_storage_usage_counts_the_callers_files_and_a_workspaces(
+    pa: PyAirtableIntegration,
+) -> None:
+    table_id = await _attachment_table(pa)
+    await pa.services.file.upload_file(b"12345", filename="private.txt")
+    in_table = await pa.services.file.upload_file(b"123", filename="t.txt", table_id=table_id)
+
+    mine = await pa.services.file.get_storage_usage()
+    both = await pa.services.file.get_storage_usage(workspace_id=in_table.workspace_id)
+
+    assert mine.user.used_bytes == 8
+    assert mine.user.quota_bytes is not None and mine.user.quota_bytes > 8
+    assert mine.workspace is None
+    assert both.workspace is not None
+    assert both.workspace.used_bytes == 3
+    with pytest.raises(NotFoundError):
+        await pa.services.file.get_storage_usage(workspace_id="wspNoSuchWorkspace0")
