@@ -13,21 +13,23 @@
      └── ServiceUnavailable       503 SERVICE_UNAVAILABLE (Retry-After)
 
 A database error that only means "try again" (deadlock, serialization failure, a lock held too
-long) is answered 503 with ``Retry-After``; anything else that escapes a handler is answered as
-500 ``SERVER_ERROR`` without internals.
+long) is answered 503 with ``Retry-After``; a statement past the database's size limits is 422
+naming ``filter``; anything else that escapes a handler is answered as 500 ``SERVER_ERROR``
+without internals, and logged without the SQL statement or its parameters.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -194,6 +196,15 @@ def envelope(
 
 # PostgreSQL: deadlock detected, serialization failure, lock not available.
 _TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+# A statement past the database's own limits: the request asked too much, nothing is broken.
+# PostgreSQL: statement too complex (stack depth); SQLite and asyncpg say it in words.
+_TOO_COMPLEX_SQLSTATES = frozenset({"54001"})
+_TOO_COMPLEX_MESSAGES = (
+    "expression tree is too large",
+    "too many sql variables",
+    "too many terms in compound select",
+    "number of query arguments cannot exceed",
+)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -206,6 +217,29 @@ def is_transient(exc: BaseException) -> bool:
     if state in _TRANSIENT_SQLSTATES:
         return True
     return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+def is_too_complex(exc: BaseException) -> bool:
+    """Whether a database error means the statement exceeded the database's limits on size
+    (expression depth, bound variables) rather than that something is broken."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    if state in _TOO_COMPLEX_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return any(message in text for message in _TOO_COMPLEX_MESSAGES)
+
+
+def loggable(exc: BaseException) -> str:
+    """A one-line description of ``exc`` safe for the log: for a database error the driver's
+    message only (cut short), never the statement or its bound parameters, which SQLAlchemy
+    puts in the exception's text and which can hold user data and megabytes of SQL."""
+    if isinstance(exc, StatementError):
+        cause = exc.orig if exc.orig is not None else exc
+        return f"{type(exc).__name__} ({type(cause).__name__}): {str(cause)[:300]}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -270,6 +304,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_database_error(request: Request, exc: Exception) -> Response:
+        if is_too_complex(exc):
+            return envelope(
+                422,
+                "VALIDATION_ERROR",
+                "The query is too complex for the database; use fewer conditions or values.",
+                request_id=request_id_of(request),
+                details={"fields": {"filter": "too complex for the database"}},
+            )
         if is_transient(exc):
             return envelope(
                 503,
@@ -281,7 +323,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return await on_crash(request, exc)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error", extra={"request_id": request_id_of(request)})
+        # The stack without the exception's own text (see ``loggable``).
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        logger.error(
+            "unhandled error: %s\n%s",
+            loggable(exc),
+            stack,
+            extra={"request_id": request_id_of(request)},
+        )
         return envelope(
             500,
             "SERVER_ERROR",

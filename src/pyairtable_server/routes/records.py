@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -26,6 +26,7 @@ from ..db.models import DataField, DataRecord, DataTable
 from ..deps import DB, CurrentUser, Services
 from ..errors import Conflict, NotFound, ValidationFailed, error_responses
 from ..events import EventDraft
+from ..http.json_nesting import MAX_JSON_DEPTH, nesting_depth
 from ..ids import looks_like, new_id
 from ..permissions import Permission
 from ..schemas.records import (
@@ -72,8 +73,12 @@ def expected_version(header: str | None) -> int | None:
 
 
 def _json_param(name: str, raw: str | None) -> Any:
+    """The decoded JSON of a query parameter. Raises ``ValidationFailed`` naming it when it is
+    not JSON or nests deeper than ``MAX_JSON_DEPTH`` (checked before decoding, which recurses)."""
     if raw is None:
         return None
+    if nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise ValidationFailed.field(name, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw)
     except ValueError as exc:
@@ -261,9 +266,7 @@ async def _unlink(change: Change, schema: TableSchema, deleted: list[str]) -> No
         linking = (
             schema if link.table_id == table.id else await _schema_of(db, link.table_id, schema)
         )
-        holds_any = or_(
-            *(Compiler(linking, change.dialect).has_element(link, rid) for rid in deleted)
-        )
+        holds_any = Compiler(linking, change.dialect).has_any(link, deleted)
         holders = await db.scalars(
             select(DataRecord)
             .where(DataRecord.table_id == link.table_id, holds_any)
