@@ -21,7 +21,7 @@ from ..data.fields import (
 from ..data.schema import TableSchema, require_table
 from ..db.models import DataField
 from ..deps import DB, CurrentUser, Services
-from ..errors import NotFound, ValidationFailed, error_responses
+from ..errors import NotFound, ValidationFailed, error_responses, missing_as
 from ..events import EventDraft, position
 from ..fieldtypes import COMPUTED_TYPES
 from ..ids import looks_like, new_id
@@ -63,7 +63,8 @@ async def _require_field(
     )
     if table_id is None:
         raise NotFound("No such field.")
-    schema = await require_table(db, user_id, table_id, permission, lock=lock)
+    with missing_as("field"):
+        schema = await require_table(db, user_id, table_id, permission, lock=lock)
     found = schema.by_id.get(field_id)
     if found is None:  # removed between the two reads
         raise NotFound("No such field.")

@@ -24,8 +24,7 @@ from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.security import APIKeyQuery
+from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response, StreamingResponse
@@ -488,10 +487,8 @@ async def get_file_url(
 
 # -- download ---------------------------------------------------------------------------------
 
-_signed = APIKeyQuery(
-    name="signature",
-    scheme_name="SignedUrl",
-    auto_error=False,
+_SIGNATURE = Query(
+    max_length=256,
     description=(
         "The signature of a URL from GET /files/{file_id}/url (with its `expires`): the content "
         "route works with it instead of a bearer token until it expires."
@@ -575,7 +572,7 @@ async def get_file_content(
     file_id: str,
     services: Services,
     credentials: BearerCredentials,
-    signature: Annotated[str | None, Depends(_signed)],
+    signature: Annotated[str | None, _SIGNATURE] = None,
     expires: Annotated[
         int | None,
         Query(ge=0, le=MAX_EXPIRES, description="Unix seconds; part of a signed URL."),

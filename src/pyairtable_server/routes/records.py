@@ -24,7 +24,14 @@ from ..data.schema import TableSchema, require_table
 from ..data.values import Projection, changes_between, check_links, record_out, validate_write
 from ..db.models import DataField, DataRecord, DataTable
 from ..deps import DB, CurrentUser, Services
-from ..errors import Conflict, NotFound, ValidationFailed, error_responses
+from ..errors import (
+    Conflict,
+    ErrorEnvelope,
+    NotFound,
+    ValidationFailed,
+    error_responses,
+    missing_as,
+)
 from ..events import EventDraft
 from ..http.json_nesting import MAX_JSON_DEPTH, nesting_depth
 from ..ids import looks_like, new_id
@@ -130,7 +137,8 @@ async def _require_record(
     record = await db.get(DataRecord, record_id) if looks_like(record_id, "rec") else None
     if record is None:
         raise NotFound("No such record.")
-    schema = await require_table(db, user_id, record.table_id, permission, lock=lock_table)
+    with missing_as("record"):
+        schema = await require_table(db, user_id, record.table_id, permission, lock=lock_table)
     if lock:
         locked = await db.scalar(
             select(DataRecord)
@@ -455,10 +463,14 @@ async def delete_records(body: BatchDelete, change: Write) -> Response:
 # -- reads ------------------------------------------------------------------------------------
 
 
-# A URL longer than the HTTP server accepts (uvicorn's h11: 16 KiB) is refused before it reaches
-# the app with a plain 400; queries that long belong in ``POST /records/query``.
+# A URL over 64 KiB is refused with 400 and the envelope (``http.head_limit``); queries that
+# long belong in ``POST /records/query``.
 _URL_TOO_LONG: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The URL is too long: send the query to /records/query."}
+    400: {
+        "model": ErrorEnvelope,
+        "description": "VALIDATION_ERROR: the URL is longer than 64 KiB; send the query to "
+        "POST /records/query.",
+    }
 }
 
 

@@ -1,4 +1,5 @@
-"""partial field indexes: each per-field index covers only its own table's records
+"""partial field indexes: each per-field index covers only its own table's records; events by
+aggregate
 
 Revision ID: 0007
 Revises: 0006
@@ -68,7 +69,12 @@ def _rebuild(*, partial: bool) -> None:
 
 def upgrade() -> None:
     _rebuild(partial=True)
+    # The event log's aggregate_id filter (GET /events, WebSocket and SSE replay).
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index("ix_events_aggregate_id_seq", ["aggregate_id", "seq"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_aggregate_id_seq")
     _rebuild(partial=False)
