@@ -24,7 +24,8 @@ from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.security import APIKeyQuery
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response, StreamingResponse
@@ -487,13 +488,25 @@ async def get_file_url(
 
 # -- download ---------------------------------------------------------------------------------
 
-_SIGNATURE = Query(
-    max_length=256,
+_signed = APIKeyQuery(
+    name="signature",
+    scheme_name="SignedUrl",
+    auto_error=False,
     description=(
         "The signature of a URL from GET /files/{file_id}/url (with its `expires`): the content "
         "route works with it instead of a bearer token until it expires."
     ),
 )
+# The signature is a credential (the ``SignedUrl`` scheme, an alternative to the bearer token)
+# and, for generators that read parameters only, a declared query parameter too.
+_SIGNATURE_PARAMETER = {
+    "name": "signature",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "With `expires`, from GET /files/{file_id}/url: works instead of a bearer "
+    "token until it expires (403 when expired or tampered with).",
+}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _DOWNLOAD_HEADERS = {
     name: {"description": text, "schema": {"type": "string"}}
@@ -567,12 +580,13 @@ async def _downloadable(
     name=CONTENT_ROUTE,
     response_class=Response,
     responses=_DOWNLOAD_RESPONSES,
+    openapi_extra={"parameters": [_SIGNATURE_PARAMETER]},
 )
 async def get_file_content(
     file_id: str,
     services: Services,
     credentials: BearerCredentials,
-    signature: Annotated[str | None, _SIGNATURE] = None,
+    signature: Annotated[str | None, Depends(_signed)],
     expires: Annotated[
         int | None,
         Query(ge=0, le=MAX_EXPIRES, description="Unix seconds; part of a signed URL."),

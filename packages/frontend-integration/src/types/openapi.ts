@@ -4024,8 +4024,8 @@ export interface operations {
             query?: {
                 /** @description Unix seconds; part of a signed URL. */
                 expires?: number | null;
-                /** @description The signature of a URL from GET /files/{file_id}/url (with its `expires`): the content route works with it instead of a bearer token until it expires. */
-                signature?: string | null;
+                /** @description With `expires`, from GET /files/{file_id}/url: works instead of a bearer token until it expires (403 when expired or tampered with). */
+                signature?: string;
             };
             header?: {
                 "If-None-Match"?: string | null;
