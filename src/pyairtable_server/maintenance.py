@@ -1,5 +1,5 @@
 """Housekeeping the server runs in the background: event retention, expired idempotent answers,
-attempt counters whose window has passed."""
+attempt counters whose window has passed, per-field indexes left behind or missing."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import delete
 from . import events
 from .changes import IDEMPOTENCY_TTL
 from .clock import utcnow
+from .data import indexes
 from .db.engine import Database
 from .db.models import IdempotentAnswer
 from .security import attempts
@@ -22,8 +23,9 @@ logger = logging.getLogger("pyairtable_server.maintenance")
 
 
 async def run_once(db: Database, settings: Settings) -> int:
-    """Prune the event log and forget idempotent answers past 24 hours; return the new
-    ``pruned_through`` of the event log."""
+    """Prune the event log, forget idempotent answers past 24 hours and attempt windows that have
+    passed, and reconcile the per-field indexes with the fields (PostgreSQL, see
+    ``data.indexes.reconcile``); return the new ``pruned_through`` of the event log."""
     now = utcnow()
     async with db.writer() as session:
         pruned = await events.prune(
@@ -39,6 +41,11 @@ async def run_once(db: Database, settings: Settings) -> int:
         await session.commit()
     async with db.writer() as session:
         await attempts.prune(session, now=time.time())
+    built, dropped = await indexes.reconcile(
+        db.engine, dialect="sqlite" if db.is_sqlite else "postgresql"
+    )
+    if built or dropped:
+        logger.info("field indexes reconciled: %d built, %d dropped", built, dropped)
     return pruned
 
 

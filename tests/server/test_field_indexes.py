@@ -12,6 +12,8 @@ from alembic import command
 from sqlalchemy import event, select, text
 from sqlalchemy.dialects import sqlite
 
+from pyairtable_server import maintenance
+from pyairtable_server.data.indexes import reconcile
 from pyairtable_server.data.query import Compiler
 from pyairtable_server.data.schema import require_table
 from pyairtable_server.db.migrate import alembic_config, upgrade_to_head
@@ -298,3 +300,41 @@ async def test_migration_0007_makes_existing_field_indexes_partial(
         definitions = await index_definitions(api)
         assert set(definitions) >= ids(table, "Score", "Status", "Due", "At")
         assert scoped_to(definitions[score], table["id"])
+
+
+async def test_housekeeping_builds_missing_field_indexes_and_drops_strays(api: Api) -> None:
+    """PostgreSQL changes indexes after the schema change commits, so a crash in between or two
+    racing changes can leave them out of step; housekeeping puts them right. (SQLite changes
+    them in the schema change's transaction: nothing to do.)"""
+    _, table = await api.new_table(FIELDS)
+    db = api.app.state.services.db
+    settings = api.app.state.services.settings
+    score, status = ids(table, "Score").pop(), ids(table, "Status").pop()
+    stray = "ix_rec_fld" + "Z" * 16
+    if db.is_sqlite:
+        before = await index_definitions(api)
+        await maintenance.run_once(db, settings)
+        assert await index_definitions(api) == before
+        return
+    async with db.engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text(f'DROP INDEX "{score}"'))  # a crash before it was built
+        await auto.execute(text(f'DROP INDEX "{status}"'))  # rebuilt as if it were a number's
+        await auto.execute(
+            text(
+                f'CREATE INDEX "{status}" ON records (table_id, (CASE WHEN jsonb_typeof(fields -> '
+                f"'x') = 'number' THEN 1 END)) WHERE table_id = '{table['id']}'"
+            )
+        )
+        await auto.execute(text(f'CREATE INDEX "{stray}" ON records (autonumber)'))
+    await maintenance.run_once(db, settings)
+    definitions = await index_definitions(api)
+    assert stray not in definitions
+    assert scoped_to(definitions[score], table["id"]) and "jsonb_typeof" in definitions[score]
+    assert scoped_to(definitions[status], table["id"]) and "jsonb_typeof" not in definitions[status]
+    assert await indexes_reconciled(api) == (0, 0)
+
+
+async def indexes_reconciled(api: Api) -> tuple[int, int]:
+    db = api.app.state.services.db
+    return await reconcile(db.engine, dialect="sqlite" if db.is_sqlite else "postgresql")

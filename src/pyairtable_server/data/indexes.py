@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Boolean, ColumnElement, Float, String, literal_column, text
+from sqlalchemy import Boolean, ColumnElement, Float, String, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ..db.models import DataField
 from ..errors import loggable
 from ..fieldtypes import FieldType
 from ..ids import Prefix, looks_like
@@ -148,26 +149,85 @@ class IndexChanges:
             self._pending.append(statement)
 
     async def run_after_commit(self, engine: AsyncEngine) -> None:
-        """Run the staged PostgreSQL DDL, each statement in autocommit (``CONCURRENTLY`` may not
-        run in a transaction). A failed build is logged and its leftover (an INVALID index,
-        which ``IF NOT EXISTS`` would keep forever) dropped; queries stay correct without it.
-        """
+        """Run the staged PostgreSQL DDL (see ``run_concurrently``)."""
         pending, self._pending = self._pending, []
-        for statement in pending:
-            try:
-                async with engine.connect() as conn:
-                    auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    await auto.execute(text(statement))
-            except (DBAPIError, OSError) as exc:
-                logger.error("index change failed: %s", loggable(exc))
-                if statement.startswith("CREATE"):
-                    await self._drop_leftover(engine, statement)
+        await run_concurrently(engine, pending)
 
-    async def _drop_leftover(self, engine: AsyncEngine, create: str) -> None:
-        name = create.split('"')[1]
+
+async def run_concurrently(engine: AsyncEngine, statements: Iterable[str]) -> None:
+    """Run PostgreSQL index DDL, each statement in autocommit (``CONCURRENTLY`` may not run in a
+    transaction). A failed build is logged and its leftover (an INVALID index, which ``IF NOT
+    EXISTS`` would keep forever) dropped; queries stay correct without it, and ``reconcile``
+    builds it again later.
+    """
+    for statement in statements:
         try:
-            async with engine.connect() as conn:
-                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await auto.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'))
+            await _autocommit(engine, statement)
         except (DBAPIError, OSError) as exc:
-            logger.error("dropping a failed index build failed: %s", loggable(exc))
+            logger.error("index change failed: %s", loggable(exc))
+            if statement.startswith("CREATE"):
+                name = statement.split('"')[1]
+                try:
+                    await _autocommit(engine, f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+                except (DBAPIError, OSError) as again:
+                    logger.error("dropping a failed index build failed: %s", loggable(again))
+
+
+async def _autocommit(engine: AsyncEngine, statement: str) -> None:
+    async with engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text(statement))
+
+
+_PG_FIELD_INDEXES = text(
+    "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid "
+    "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "WHERE c.relname LIKE 'ix\\_rec\\_fld%'"
+)
+
+
+async def reconcile(engine: AsyncEngine, *, dialect: Dialect) -> tuple[int, int]:
+    """Make PostgreSQL's per-field indexes match the fields; return (built, dropped).
+
+    After commit, a schema change's index DDL runs on its own (``IndexChanges``): a crash in
+    between leaves a field without its index, and two changes of one field racing may leave a
+    stray or an index of the field's old type. This builds what is missing, rebuilds what is
+    invalid or of another type or table, and drops indexes whose field is gone or no longer
+    indexed. SQLite changes indexes in the schema change's own transaction: nothing to do.
+    """
+    if dialect != "postgresql":
+        return 0, 0
+    async with engine.connect() as conn:
+        rows = await conn.execute(_PG_FIELD_INDEXES)
+        found = {name: (sql, bool(valid)) for name, sql, valid in rows}
+        wanted = {
+            index_name(field_id): (field_id, table_id, cast(FieldType, kind))
+            for field_id, table_id, kind in await conn.execute(
+                select(DataField.id, DataField.table_id, DataField.type).where(
+                    DataField.type.in_(sorted(INDEXED_TYPES))
+                )
+            )
+        }
+    statements: list[str] = []
+    built = dropped = 0
+    for name, (field_id, table_id, kind) in wanted.items():
+        current = found.get(name)
+        if current is not None and _matches(current, kind, table_id):
+            continue
+        if current is not None:
+            statements.append(_drop_sql(dialect, field_id))
+            dropped += 1
+        statements.append(_create_sql(dialect, field_id, kind, table_id))
+        built += 1
+    for name in found.keys() - wanted.keys():
+        statements.append(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+        dropped += 1
+    await run_concurrently(engine, statements)
+    return built, dropped
+
+
+def _matches(current: tuple[str, bool], kind: FieldType, table_id: str) -> bool:
+    """Whether an index (its definition, its validity) is the one a field of ``kind`` in
+    ``table_id`` gets: valid, partial on that table, numeric exactly when the field is."""
+    sql, valid = current
+    return valid and f"'{table_id}'" in sql and ("jsonb_typeof" in sql) == (kind == "number")
