@@ -33,7 +33,9 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {"echo": echo}
+        # Bound parameters hold user data (cell values, emails, tokens' hashes): keep them out of
+        # every exception text and log line SQLAlchemy writes. ``echo`` stays off in the app.
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if not self.is_sqlite:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
