@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import secrets
 import sys
 import tempfile
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx2
 from asgi_lifespan import LifespanManager
 from pyinstrument import Profiler
+from sqlalchemy import Engine, event
 
 from pyairtable_server.app import create_app
 from pyairtable_server.settings import Settings
@@ -100,8 +102,9 @@ async def _run(args: argparse.Namespace) -> None:
                     response = await client.patch(f"/records/{record_id}", json=body)
                     assert response.status_code == 200, response.text
 
+                engine = app.state.services.db.engine.sync_engine
                 for name, call in (("create", create), ("update", patch)):
-                    await _profile(name, call, args)
+                    await _profile(name, call, args, engine)
 
 
 async def _prepare(client: httpx2.AsyncClient) -> str:
@@ -119,7 +122,7 @@ async def _prepare(client: httpx2.AsyncClient) -> str:
 
 
 async def _profile(
-    name: str, call: Callable[[], Awaitable[None]], args: argparse.Namespace
+    name: str, call: Callable[[], Awaitable[None]], args: argparse.Namespace, engine: Engine
 ) -> None:
     await _many(call, WARMUP_REQUESTS, args.concurrency)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -128,6 +131,25 @@ async def _profile(
     print(
         f"{name}: {cpu / args.requests * 1000:.2f} ms CPU and {wall / args.requests * 1000:.2f} ms"
         f" wall per request (unprofiled, {args.requests} requests, {args.concurrency} at a time)"
+    )
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    # Counts that do not depend on what else the machine is doing: SQL statements, and Python
+    # function calls of the event loop's thread (background tasks included) per request.
+    event.listen(engine, "before_cursor_execute", count)
+    calls = cProfile.Profile()
+    calls.enable()
+    await _many(call, args.requests, args.concurrency)
+    calls.disable()
+    event.remove(engine, "before_cursor_execute", count)
+    total_calls = sum(entry[1] for entry in calls.getstats())
+    print(
+        f"{name}: {statements / args.requests:.1f} SQL statements and "
+        f"{total_calls / args.requests:,.0f} Python calls (event-loop thread) per request"
     )
     if args.no_tree:
         return
