@@ -97,27 +97,33 @@ class Database:
 
 
 class InlineWrites(aiosqlite.Connection):
-    """An aiosqlite connection that runs the statements of a write transaction inline.
+    """An aiosqlite connection that runs on the caller's thread what cannot wait.
 
-    Between a successful ``BEGIN IMMEDIATE`` and the end of that transaction, calls run on the
-    caller's thread instead of the connection's; everything else (the ``BEGIN`` itself, which may
-    wait for the lock; ``COMMIT`` and ``ROLLBACK``, which may write the WAL back; reads outside a
-    write) goes to the thread as in aiosqlite. Calls on one connection never overlap (SQLAlchemy
-    awaits each), so the sqlite3 connection is used by one thread at a time.
+    Inside a write transaction (after a successful ``BEGIN IMMEDIATE``, until it ends) every call
+    runs inline except ``COMMIT``, which may write the WAL back to the database file. Anywhere,
+    making or closing a cursor and ``ROLLBACK`` run inline (no I/O to wait for). The rest goes
+    to the connection's thread as in aiosqlite: ``BEGIN``, which may wait for another writer,
+    and statements outside a write, which may scan. Calls on one connection never overlap
+    (SQLAlchemy awaits each), so the sqlite3 connection is used by one thread at a time.
     """
 
     _writing = False
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        ends = _ends_transaction(fn, args, self._connection)
-        if self._writing and not ends and self._connection is not None:
-            return fn(*args, **kwargs)
-        try:
-            result = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-        finally:
-            if ends:
+        kind = _kind(fn, args, self._connection)
+        if kind == "ends" or (kind == "other" and not self._writing):
+            try:
+                result = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+            finally:
+                if kind == "ends":
+                    self._writing = False
+        else:
+            if self._connection is None:
+                raise ValueError("Connection closed")
+            result = fn(*args, **kwargs)
+            if kind == "rollback":
                 self._writing = False
-        if _statement(args).startswith("BEGIN IMMEDIATE"):
+        if kind == "other" and _statement(args).startswith("BEGIN IMMEDIATE"):
             self._writing = True
         return result
 
@@ -126,20 +132,28 @@ def _statement(args: tuple[Any, ...]) -> str:
     return args[0].lstrip()[:16].upper() if args and isinstance(args[0], str) else ""
 
 
-def _ends_transaction(
+def _kind(
     fn: Callable[..., Any], args: tuple[Any, ...], connection: sqlite3.Connection | None
-) -> bool:
-    """Whether calling ``fn(*args)`` ends the transaction (a cursor's ``close`` does not)."""
-    if getattr(fn, "__self__", None) is connection and getattr(fn, "__name__", "") in (
-        "commit",
-        "rollback",
-        "close",
-    ):
-        return True
+) -> str:
+    """``ends`` (commit or close: on the thread), ``rollback`` and ``cheap`` (inline anywhere),
+    or ``other`` (inline only inside a write transaction)."""
+    name = getattr(fn, "__name__", "")
+    owner = getattr(fn, "__self__", None)
+    if owner is connection:
+        if name in ("commit", "close"):
+            return "ends"
+        if name == "rollback":
+            return "rollback"
+        if name == "cursor":
+            return "cheap"
+    elif isinstance(owner, sqlite3.Cursor) and name == "close":
+        return "cheap"
     statement = _statement(args)
-    return statement.startswith(("COMMIT", "END")) or (
-        statement.startswith("ROLLBACK") and not statement.startswith("ROLLBACK TO")
-    )
+    if statement.startswith(("COMMIT", "END")):
+        return "ends"
+    if statement.startswith("ROLLBACK") and not statement.startswith("ROLLBACK TO"):
+        return "rollback"
+    return "other"
 
 
 async def _connect_inline_writes(database: str) -> InlineWrites:
