@@ -1,11 +1,13 @@
-"""Where one record write spends its CPU: create and update requests profiled in process.
+"""Where one record request spends its CPU: create, update and list profiled in process.
 
 The reference backend runs in this process (its lifespan started, ASGI called directly, no
 socket), on a fresh SQLite database (or ``--database-url``), with a small table. After a warm-up,
-``--requests`` ``POST /records`` and then as many ``PATCH /records/{id}`` are sent one after the
-other, each scenario under ``pyinstrument`` (a sampling profiler: its overhead is small and the
-same for every frame). For each scenario it prints the CPU time of this process per request
-(``time.process_time``, which counts SQLite's driver thread too) and the profile's call tree.
+``--requests`` ``POST /records``, then as many ``PATCH /records/{id}``, then as many
+``GET /records`` (the first 100 records) are sent, ``--concurrency`` at a time. For each scenario
+it prints the CPU time of this process per request (``time.process_time``, which counts SQLite's
+driver thread too); the SQL statements and the event loop thread's Python calls per request,
+which do not move with the machine's load (the figures to compare between runs on a busy
+machine); and the call tree of ``pyinstrument`` (a sampling profiler), unless ``--no-tree``.
 
 HTTP parsing by uvicorn is not included: this is the application's own cost per request.
 
@@ -48,6 +50,7 @@ FIELDS = [
 ]
 NEW_RECORD = {"Name": "New task", "Status": "Todo", "Score": 42.5, "Done": False}
 UNREACHABLE = "10000000/minute"
+PAGE_SIZE = 100
 
 
 def main() -> int:
@@ -60,6 +63,13 @@ def main() -> int:
     parser.add_argument("--no-tree", action="store_true", help="print only the CPU per request")
     parser.add_argument(
         "--concurrency", type=int, default=1, help="requests in flight at once (default: 1)"
+    )
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=("create", "update", "list"),
+        default=["create", "update", "list"],
+        help="in this order; list reads the first 100 of the records the creates made",
     )
     args = parser.parse_args()
     asyncio.run(_run(args))
@@ -102,9 +112,16 @@ async def _run(args: argparse.Namespace) -> None:
                     response = await client.patch(f"/records/{record_id}", json=body)
                     assert response.status_code == 200, response.text
 
+                async def first_page() -> None:
+                    query: dict[str, str | int] = {"table_id": table_id, "page_size": PAGE_SIZE}
+                    response = await client.get("/records", params=query)
+                    assert response.status_code == 200, response.text
+                    assert len(response.json()["data"]) == PAGE_SIZE
+
                 engine = app.state.services.db.engine.sync_engine
-                for name, call in (("create", create), ("update", patch)):
-                    await _profile(name, call, args, engine)
+                scenarios = {"create": create, "update": patch, "list": first_page}
+                for name in args.scenarios:
+                    await _profile(name, scenarios[name], args, engine)
 
 
 async def _prepare(client: httpx2.AsyncClient) -> str:
