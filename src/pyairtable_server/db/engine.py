@@ -37,6 +37,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from .. import json_codec
+
 _IMMEDIATE = "pyairtable_begin_immediate"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -47,7 +49,12 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {"echo": echo}
+        # Stored JSON (record fields, event payloads) through orjson: see ``json_codec``.
+        options: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": json_codec.dumps,
+            "json_deserializer": json_codec.loads,
+        }
         if not self.is_sqlite:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         database = make_url(url).database if self.is_sqlite else None
