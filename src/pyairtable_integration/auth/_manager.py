@@ -21,6 +21,7 @@ from .._errors import (
     ServerError,
     ServiceError,
 )
+from .._ids import check_id
 from ..transport import Transport
 from ..types import Permissions, TokenPair, User
 from ._session import Session
@@ -249,7 +250,9 @@ class AuthManager:
         Raises:
             NotFoundError: the caller is not a member of the workspace (or it does not exist).
             AuthenticationError: signed out or the session ended.
+            InvalidIdError: ``workspace_id`` is not a workspace id (nothing is sent).
         """
+        check_id(workspace_id, "wsp")
         cached = self._permissions.get(workspace_id)
         if cached is not None and cached[0] > self._clock.monotonic():
             return cached[1]

@@ -27,6 +27,7 @@ from websockets.exceptions import WebSocketException
 from .._clock import Clock
 from .._config import IntegrationConfig, RealtimeConfig
 from .._errors import APIConnectionError
+from .._ids import check_any_id, check_request_ids
 from ..auth import AuthManager, SessionEvent
 from ..services.events import EventService
 from ..transport import RetryPolicy, backoff_delay
@@ -250,9 +251,13 @@ class RealtimeManager:
 
         Raises:
             RuntimeError: realtime is switched off or the integration is closed.
+            InvalidIdError: a filter's value is not an id of its type.
             ValueError: an unknown filter name.
         """
         self._check_usable()
+        check_request_ids(filters)
+        if filters.get("aggregate_id") is not None:
+            check_any_id(filters["aggregate_id"], parameter="aggregate_id")
         subscription = Subscription(
             f"sub_{secrets.token_hex(6)}",
             channel,

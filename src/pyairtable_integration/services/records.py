@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
+from .._ids import check_id, check_ids, id_segment
 from ..cache import ListQuery
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
 from ._base import Service, compact
@@ -218,11 +219,10 @@ class RecordService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
+        path = f"/records/{id_segment(record_id, 'rec')}"
         if self._cache is not None:
-            return await self._cache.read_record(
-                record_id, lambda: self._call(Record, "GET", f"/records/{record_id}")
-            )
-        return await self._call(Record, "GET", f"/records/{record_id}")
+            return await self._cache.read_record(record_id, lambda: self._call(Record, "GET", path))
+        return await self._call(Record, "GET", path)
 
     async def create_record(
         self,
@@ -299,7 +299,7 @@ class RecordService(Service):
         record = await self._call(
             Record,
             method,
-            f"/records/{record_id}",
+            f"/records/{id_segment(record_id, 'rec')}",
             json=compact({"fields": dict(fields), "typecast": typecast}),
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
@@ -321,7 +321,7 @@ class RecordService(Service):
         """
         await self._send(
             "DELETE",
-            f"/records/{record_id}",
+            f"/records/{id_segment(record_id, 'rec')}",
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
@@ -383,7 +383,11 @@ class RecordService(Service):
                 {
                     "table_id": table_id,
                     "records": [
-                        {"id": record["id"], "fields": dict(record["fields"])} for record in records
+                        {
+                            "id": check_id(record["id"], "rec", parameter=f"records[{index}].id"),
+                            "fields": dict(record["fields"]),
+                        }
+                        for index, record in enumerate(records)
                     ],
                     "typecast": typecast,
                 }
@@ -411,7 +415,10 @@ class RecordService(Service):
             DeletedBatch,
             "POST",
             "/records/batch-delete",
-            json={"table_id": table_id, "ids": list(record_ids)},
+            json={
+                "table_id": table_id,
+                "ids": check_ids(record_ids, "rec", parameter="record_ids"),
+            },
             idempotency_key=idempotency_key,
         )
         if self._cache is not None:

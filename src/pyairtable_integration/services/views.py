@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
+from .._ids import id_segment
 from ..types import View, ViewList
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -46,7 +47,7 @@ class ViewService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(View, "GET", f"/views/{view_id}")
+        return await self._call(View, "GET", f"/views/{id_segment(view_id, 'viw')}")
 
     async def create_view(
         self,
@@ -97,7 +98,7 @@ class ViewService(Service):
         return await self._call(
             View,
             "PUT",
-            f"/views/{view_id}",
+            f"/views/{id_segment(view_id, 'viw')}",
             json=compact(
                 {
                     "name": name,
@@ -113,4 +114,4 @@ class ViewService(Service):
         Raises:
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
         """
-        await self._send("DELETE", f"/views/{view_id}")
+        await self._send("DELETE", f"/views/{id_segment(view_id, 'viw')}")
