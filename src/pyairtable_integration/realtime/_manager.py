@@ -32,7 +32,7 @@ from ..auth import AuthManager, SessionEvent
 from ..services.events import EventService
 from ..transport import RetryPolicy, backoff_delay
 from ..types import Event
-from ._fallback import FALLBACK_ERRORS, polling_feed, run_per_subscription, sse_feed
+from ._fallback import FALLBACK_ERRORS, polling_session, sse_session
 from ._state import (
     Ladder,
     RealtimeState,
@@ -128,6 +128,9 @@ class RealtimeManager:
         self._session_changed = asyncio.Event()
         self._live = asyncio.Event()
         self._attempted = asyncio.Event()
+        #: Set by the WebSocket probe (run while on a fallback) when a socket opened.
+        self._socket_answered = asyncio.Event()
+        self._prober: asyncio.Task[None] | None = None
         self._remove_auth_listener = auth.on_session_change(self._session_change)
         self._policy = RetryPolicy(
             base_delay=self.options.reconnect_delay, max_delay=self.options.reconnect_max_delay
@@ -381,6 +384,12 @@ class RealtimeManager:
         )
         try:
             while True:
+                if self._socket_answered.is_set():
+                    # The probe opened a WebSocket while a fallback ran (or failed): climb back.
+                    await self._stop_probe()
+                    ladder.back_to_top()
+                if ladder.in_fallback:
+                    self._start_probe()
                 self._session_changed.clear()
                 self._set_state(state_when_trying(ladder, self.state))
                 try:
@@ -408,9 +417,8 @@ class RealtimeManager:
                 except _CONNECTION_ERRORS as exc:
                     await self._after_failure(ladder, exc)
                     continue
-                # A fallback session returns when the WebSocket probe succeeded.
-                ladder.back_to_top()
         finally:
+            await self._stop_probe()
             self._ladder = None
             self.outbox = None
 
@@ -419,14 +427,39 @@ class RealtimeManager:
         ladder.failed()
         self._set_state(state_after_failure(ladder, _describe(error)))
         self._attempted.set()
-        await self.clock.sleep(backoff_delay(self._policy, ladder.attempt))
+        wait = self.clock.sleep(backoff_delay(self._policy, ladder.attempt))
+        if ladder.in_fallback:
+            self._start_probe()
+            # The WebSocket probe goes on through the fallback's failures and backoff: when
+            # the network returns, whichever transport answers first ends the wait.
+            await first_of(wait, self._socket_answered.wait())
+        else:
+            await wait
 
     async def _fallback(self, ladder: Ladder) -> None:
-        feed = sse_feed if ladder.current == "sse" else polling_feed
-        await first_of(run_per_subscription(self, feed), self._probe())
+        """Run the fallback transport until the WebSocket probe succeeds (then return).
+
+        Raises:
+            Exception: the fallback session's failure (the probe goes on regardless).
+        """
+        session = sse_session if ladder.current == "sse" else polling_session
+        await first_of(session(self), self._socket_answered.wait())
+
+    def _start_probe(self) -> None:
+        if self._prober is None or self._prober.done():
+            self._socket_answered.clear()
+            self._prober = asyncio.get_running_loop().create_task(self._probe())
+
+    async def _stop_probe(self) -> None:
+        prober, self._prober = self._prober, None
+        self._socket_answered.clear()
+        if prober is not None:
+            prober.cancel()
+            await asyncio.gather(prober, return_exceptions=True)
 
     async def _probe(self) -> None:
-        """Return once a WebSocket opens and authenticates (tried with a growing backoff)."""
+        """Set ``_socket_answered`` once a WebSocket opens and authenticates (tried with a
+        growing backoff, whatever the fallback transport does meanwhile)."""
         attempt = 0
         while True:
             attempt += 1
@@ -439,6 +472,7 @@ class RealtimeManager:
                 logger.debug("realtime WebSocket probe failed: %r", exc)
                 continue
             await ws.close()
+            self._socket_answered.set()
             return
 
     # Deliveries --------------------------------------------------------------------------------
