@@ -107,8 +107,11 @@ class PyAirtableIntegration:
                 clock=self.clock,
             )
         )
+        # The outbox replays, and pa.mutate sends, through record clients of their own: theirs
+        # must not park what fails (the outbox keeps its own entries; a mutation rolls back).
+        direct = Services(self.transport, cache=self.cache)
         self.offline = OfflineOutbox(
-            services=self.services,
+            services=direct,
             auth=self.auth,
             clock=self.clock,
             path=default_outbox_path(os.environ if environ is None else environ)
@@ -118,11 +121,14 @@ class PyAirtableIntegration:
         )
         self.optimistic = OptimisticManager(self.cache.records, clock=self.clock)
         self.mutate = Mutations(
-            self.services.record,
+            direct.record,
             self.optimistic,
             enabled=config.enable_optimistic_updates and config.features.enable_optimistic_updates,
         )
         self.offline.use_optimistic(self.optimistic if self.mutate.optimistic_enabled else None)
+        if self.offline.enabled:
+            # A record write made through pa.services that gets no answer is kept, not lost.
+            self.services.record.parking = self.offline
         self.live = Live(self)
         self._health: Health | None = None
         self._cache_feed: Subscription | None = None

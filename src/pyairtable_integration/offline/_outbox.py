@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .._clock import Clock
 from .._errors import (
@@ -497,6 +497,34 @@ class OfflineOutbox:
         error.__cause__ = cause
         return error
 
+    async def park(
+        self,
+        operation: str,
+        arguments: Mapping[str, Any],
+        idempotency_key: str,
+        cause: APIConnectionError,
+    ) -> OfflineError | None:
+        """Keep a write ``pa.services.record`` sent without getting an answer; its error.
+
+        The entry keeps the key the write was sent with, so if the backend did apply it, the
+        replay is answered from its idempotency store instead of applying it twice. None when
+        the outbox is off or nobody is signed in (the caller's failure stands).
+
+        Raises:
+            OutboxWriteError: the write could not be recorded.
+        """
+        if not self.enabled or self._store is None or self._auth.session is None:
+            return None
+        if operation not in _operations.OPERATIONS:
+            return None
+        entry = await self._record(
+            cast(_operations.Operation, operation), arguments, None, key=idempotency_key
+        )
+        if not isinstance(cause, CircuitOpenError):
+            self.connectivity.set_online(False)
+        self._wake.set()
+        return self._offline(entry, cause)
+
     async def _record(
         self,
         operation: _operations.Operation,
@@ -504,6 +532,7 @@ class OfflineOutbox:
         update_id: str | None,
         *,
         claim: bool = False,
+        key: str | None = None,
     ) -> OutboxEntry:
         if not self.enabled or self._store is None:
             raise RuntimeError(
@@ -529,7 +558,7 @@ class OfflineOutbox:
                 user_id=session.user_id,
                 operation=operation,
                 arguments=arguments,
-                idempotency_key=uuid.uuid4().hex,
+                idempotency_key=key or uuid.uuid4().hex,
                 update_id=update_id,
                 created_at=self._clock.now(),
             )

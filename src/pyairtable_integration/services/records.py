@@ -2,9 +2,11 @@
 
 Every write takes an optional ``idempotency_key``: the transport generates one per call
 otherwise; a caller that may send the same logical write again later (the offline outbox)
-passes its own so the backend applies it once. ``expected_version`` sends ``If-Match``, so a
-write to a record someone else changed meanwhile fails with ``ConflictError`` (``.current``
-holds the record as it is now) instead of overwriting their change.
+passes its own so the backend applies it once. With ``parking`` set (offline support on), a
+write that gets no answer is kept in the outbox with its key and raises ``OfflineError``.
+``expected_version`` sends ``If-Match``, so a write to a record someone else changed meanwhile
+fails with ``ConflictError`` (``.current`` holds the record as it is now) instead of
+overwriting their change.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .._ids import check_id, check_ids, id_segment
 from ..cache import ListQuery
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
 from ._base import Service, compact
+from ._parking import Parking, parks
 from .tables import TableService
 
 #: The most records one batch call may carry (the backend refuses more, all or nothing).
@@ -64,6 +67,9 @@ class RecordService(Service):
     """``/records``: the rows of a table, as ``{field name: value}`` with a version each."""
 
     name = "record"
+    #: Where writes that get no answer are kept (the offline outbox, when it is on); see
+    #: ``_parking``. None: such a write raises its ``APIConnectionError``.
+    parking: Parking | None = None
 
     async def get_records(
         self,
@@ -224,6 +230,7 @@ class RecordService(Service):
             return await self._cache.read_record(record_id, lambda: self._call(Record, "GET", path))
         return await self._call(Record, "GET", path)
 
+    @parks("create_record")
     async def create_record(
         self,
         table_id: str,
@@ -247,6 +254,7 @@ class RecordService(Service):
         )
         return self._written(record)
 
+    @parks("update_record")
     async def update_record(
         self,
         record_id: str,
@@ -267,6 +275,7 @@ class RecordService(Service):
             "PATCH", record_id, fields, typecast, expected_version, idempotency_key
         )
 
+    @parks("replace_record")
     async def replace_record(
         self,
         record_id: str,
@@ -306,6 +315,7 @@ class RecordService(Service):
         )
         return self._written(record)
 
+    @parks("delete_record")
     async def delete_record(
         self,
         record_id: str,
@@ -328,6 +338,7 @@ class RecordService(Service):
         if self._cache is not None:
             self._cache.deleted([record_id])
 
+    @parks("create_records")
     async def create_records(
         self,
         table_id: str,
@@ -359,6 +370,7 @@ class RecordService(Service):
             self._written(record)
         return answer.data
 
+    @parks("update_records")
     async def update_records(
         self,
         table_id: str,
@@ -398,6 +410,7 @@ class RecordService(Service):
             self._written(record)
         return answer.data
 
+    @parks("delete_records")
     async def delete_records(
         self,
         table_id: str,
