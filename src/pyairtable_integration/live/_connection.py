@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from .._subscribable import Listeners
 from ..offline import OutboxEvent
 from ..realtime import RealtimeState
 from ..realtime._state import Status, TransportKind
@@ -56,8 +57,8 @@ class LiveConnection:
 
     def __init__(self, pa: PyAirtableIntegration) -> None:
         self._pa = pa
-        self._observers: list[ConnectionListener] = []
-        self._online_hooks: list[Callable[[], None]] = []
+        self._observers: Listeners[ConnectionView] = Listeners("connection observer")
+        self._online_hooks: Listeners[None] = Listeners("came-online hook")
         self._state = self._read()
         pa.realtime.manager.on_state_change(self._realtime_changed)
         pa.offline.on_change(self._outbox_changed)
@@ -78,22 +79,17 @@ class LiveConnection:
 
     def subscribe(self, listener: ConnectionListener) -> Callable[[], None]:
         """Call ``listener(view)`` on every change; returns a function that stops it."""
-        self._observers.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._observers:
-                self._observers.remove(listener)
-
-        return unsubscribe
+        return self._observers.subscribe(listener)
 
     @property
     def observer_count(self) -> int:
         """How many observers are subscribed (leak checks)."""
         return len(self._observers)
 
-    def on_online(self, hook: Callable[[], None]) -> None:
-        """Call ``hook()`` each time the backend becomes reachable again (paused queries resume)."""
-        self._online_hooks.append(hook)
+    def on_online(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call ``hook()`` each time the backend becomes reachable again (paused queries resume);
+        returns a function that stops it."""
+        return self._online_hooks.subscribe(lambda _none: hook())
 
     def report_unreachable(self) -> None:
         """A fetch got no answer: with the outbox on, its probe takes over and says when the
@@ -117,14 +113,9 @@ class LiveConnection:
         if after == before:
             return
         self._state = after
-        for listener in tuple(self._observers):
-            try:
-                listener(after)
-            except Exception:
-                logger.exception("a connection observer failed")
+        self._observers.emit(after)
         if after.online and not before.online:
-            for hook in tuple(self._online_hooks):
-                hook()
+            self._online_hooks.emit(None)
 
     def _realtime_changed(self, _state: RealtimeState) -> None:
         self._refresh()

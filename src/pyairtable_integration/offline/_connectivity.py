@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from .._clock import Clock
 from .._errors import ServiceError
+from .._subscribable import Listeners
 
 logger = logging.getLogger("pyairtable_integration.offline")
 
@@ -65,7 +66,7 @@ class Connectivity:
         self._came_online = asyncio.Event()
         self._came_online.set()
         self._went_offline = asyncio.Event()
-        self._listeners: list[ConnectivityListener] = []
+        self._listeners: Listeners[bool] = Listeners("connectivity")
         self.probes = 0
 
     @property
@@ -85,21 +86,11 @@ class Connectivity:
         else:
             self._came_online.clear()
             self._went_offline.set()
-        for listener in tuple(self._listeners):
-            try:
-                listener(online)
-            except Exception:
-                logger.exception("a connectivity listener failed")
+        self._listeners.emit(online)
 
     def on_change(self, listener: ConnectivityListener) -> Callable[[], None]:
         """Call ``listener(online)`` on every change; returns a function that stops it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.subscribe(listener)
 
     async def wait_online(self) -> None:
         """Return once the backend is believed reachable (at once when it is)."""

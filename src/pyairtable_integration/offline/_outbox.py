@@ -38,6 +38,7 @@ from .._errors import (
     ServiceError,
     ServiceUnavailableError,
 )
+from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
 from ..optimistic._manager import OptimisticManager
 from ..services import Services
@@ -148,7 +149,7 @@ class OfflineOutbox:
         self._max_bytes = max_bytes
         self._store: OutboxStore | None = None
         self._unsent: dict[str, OutboxEntry] = {}
-        self._listeners: list[OutboxListener] = []
+        self._listeners: Listeners[OutboxEvent] = Listeners("outbox")
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         # Entries a writer waits for, and their outcomes once a replay (any) has sent them.
@@ -217,13 +218,7 @@ class OfflineOutbox:
     def on_change(self, listener: OutboxListener) -> Callable[[], None]:
         """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
         pending count); returns a function that stops it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.subscribe(listener)
 
     def pending(self) -> list[OutboxEntry]:
         """The signed-in user's unsent entries, in the order they will be sent."""
@@ -763,12 +758,7 @@ class OfflineOutbox:
         return None if session is None else session.user_id
 
     def _emit(self, kind: EventKind, entry: OutboxEntry, error: ServiceError | None = None) -> None:
-        event = OutboxEvent(kind, entry, self.pending_count, error)
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("an outbox listener failed")
+        self._listeners.emit(OutboxEvent(kind, entry, self.pending_count, error))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .._clock import Clock
 from .._config import IntegrationConfig, RealtimeConfig
 from .._errors import APIConnectionError
 from .._ids import check_any_id, check_request_ids
+from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
 from ..services.events import EventService
 from ..transport import RetryPolicy, backoff_delay
@@ -114,9 +115,9 @@ class RealtimeManager:
         #: Set when subscriptions come or go (the fallback sessions follow it).
         self.changed = asyncio.Event()
         self._subscriptions: dict[str, Subscription] = {}
-        self._state_listeners: list[StateListener] = []
-        self._event_listeners: list[EventListener] = []
-        self._reset_listeners: list[ResetListener] = []
+        self._state_listeners: Listeners[RealtimeState] = Listeners("realtime state")
+        self._event_listeners: Listeners[Event] = Listeners("realtime event")
+        self._reset_listeners: Listeners[Reset] = Listeners("realtime reset")
         self._recent: OrderedDict[int, None] = OrderedDict()
         self._local: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._deliveries: dict[str, asyncio.Task[None]] = {}
@@ -211,8 +212,7 @@ class RealtimeManager:
 
     def on_state_change(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener(state)`` on every change of state; returns a function to stop."""
-        self._state_listeners.append(listener)
-        return lambda: _discard(self._state_listeners, listener)
+        return self._state_listeners.subscribe(listener)
 
     def on_event(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener(event)`` once for every event delivered to any subscription.
@@ -220,13 +220,11 @@ class RealtimeManager:
         Events of the app's own writes (``mark_local``) are not passed on: whoever wrote has
         applied them already. Returns a function to stop.
         """
-        self._event_listeners.append(listener)
-        return lambda: _discard(self._event_listeners, listener)
+        return self._event_listeners.subscribe(listener)
 
     def on_reset(self, listener: ResetListener) -> Callable[[], None]:
         """Call ``listener(reset)`` whenever a subscription's missed events are gone."""
-        self._reset_listeners.append(listener)
-        return lambda: _discard(self._reset_listeners, listener)
+        return self._reset_listeners.subscribe(listener)
 
     def mark_local(self, aggregate_id: str, version: int) -> None:
         """Remember that the app itself wrote ``version`` of ``aggregate_id``."""
@@ -521,14 +519,12 @@ class RealtimeManager:
         self._recent[event.seq] = None
         while len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
-        for listener in tuple(self._event_listeners):
-            await _call(listener, event)
+        await self._event_listeners.emit_async(event)
 
     async def _notify_reset(self, subscription: Subscription, reset: Reset) -> None:
         if subscription.on_reset is not None:
             await _call(subscription.on_reset, reset)
-        for listener in tuple(self._reset_listeners):
-            await _call(listener, reset)
+        await self._reset_listeners.emit_async(reset)
 
     # State and session -------------------------------------------------------------------------
 
@@ -536,11 +532,7 @@ class RealtimeManager:
         if state == self.state:
             return
         self.state = state
-        for listener in tuple(self._state_listeners):
-            try:
-                listener(state)
-            except Exception:
-                logger.exception("realtime state listener failed")
+        self._state_listeners.emit(state)
 
     def _session_change(self, event: SessionEvent) -> None:
         self._session_changed.set()
@@ -564,11 +556,6 @@ async def _call(callback: Callable[[Any], object], argument: Any) -> None:
         raise
     except Exception:
         logger.exception("realtime callback %r failed", callback)
-
-
-def _discard(items: list[Any], item: Any) -> None:
-    if item in items:
-        items.remove(item)
 
 
 def _describe(error: BaseException) -> str:
