@@ -157,6 +157,9 @@ class OfflineOutbox:
         self._outcomes: dict[str, _Sent | ServiceError] = {}
         #: The last error that stopped the background replay (it goes on at the next wake-up).
         self.last_error: BaseException | None = None
+        #: Told of every failure of the background replay (the integration's ``Background``
+        #: reports it to ``pa.on_background_error`` and raises it from ``aclose``).
+        self.report_failure: Callable[[Exception, str], None] | None = None
         # Optimistic layers of the unsent entries (None: writes are not shown before sent).
         self._display: OutboxDisplay | None = None
         self._showing = asyncio.Lock()
@@ -689,7 +692,7 @@ class OfflineOutbox:
                 # An outcome that could not be recorded, or a conflict strategy that failed: the
                 # entry stays unsent and is tried at the next wake-up, not in a tight loop.
                 self.last_error = exc
-                logger.exception("replaying the outbox failed")
+                self._report(exc, "offline outbox replay")
                 continue
             if result.stopped_by is None:
                 failures = 0
@@ -706,7 +709,7 @@ class OfflineOutbox:
             except Exception as exc:
                 # The link could not be recorded; the layers are shown and it is tried again.
                 self.last_error = exc
-                logger.exception("showing the outbox's writes failed")
+                self._report(exc, "offline outbox display")
 
     async def _show_pending(self) -> None:
         """Apply the layers of the signed-in user's unsent entries that have none yet."""
@@ -752,6 +755,12 @@ class OfflineOutbox:
 
     def _forget(self, entry: OutboxEntry) -> None:
         self._unsent.pop(entry.id, None)
+
+    def _report(self, error: Exception, where: str) -> None:
+        if self.report_failure is None:
+            logger.error("%s failed: %r", where, error, exc_info=error)
+        else:
+            self.report_failure(error, where)
 
     def _user_id_or_none(self) -> str | None:
         session = self._auth.session

@@ -131,6 +131,9 @@ class RealtimeManager:
         self._attempted = asyncio.Event()
         #: Set by the WebSocket probe (run while on a fallback) when a socket opened.
         self._socket_answered = asyncio.Event()
+        #: Told when the connection's loop dies of an unexpected error (the integration reports
+        #: it to ``pa.on_background_error`` and raises it from ``aclose``).
+        self.report_failure: Callable[[Exception, str], None] | None = None
         self._prober: asyncio.Task[None] | None = None
         self._remove_auth_listener = auth.on_session_change(self._session_change)
         self._policy = RetryPolicy(
@@ -366,6 +369,18 @@ class RealtimeManager:
             return
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._run())
+            self._runner.add_done_callback(self._runner_ended)
+
+    def _runner_ended(self, runner: asyncio.Task[None]) -> None:
+        if runner.cancelled():
+            return
+        error = runner.exception()
+        if isinstance(error, Exception):
+            self._set_state(RealtimeState("closed", None, 0, _describe(error)))
+            if self.report_failure is None:
+                logger.error("the realtime connection failed: %r", error, exc_info=error)
+            else:
+                self.report_failure(error, "realtime connection")
 
     async def _stop_runner(self) -> None:
         runner, self._runner = self._runner, None
