@@ -17,6 +17,7 @@ from ._clock import Clock, SystemClock
 from ._config import IntegrationConfig, build_config
 from ._errors import APIConnectionError, CircuitOpenError
 from ._metrics import Metrics, ServiceMetrics
+from ._online import OnlineStatus
 from ._session_client import SessionClient
 from .auth import AuthManager, MemoryTokenStore, Session, SessionEvent, TokenStore
 from .cache import Cache, CacheLevel
@@ -114,6 +115,9 @@ class PyAirtableIntegration:
         # The outbox replays, and pa.mutate sends, through record clients of their own: theirs
         # must not park what fails (the outbox keeps its own entries; a mutation rolls back).
         direct = Services(self.transport, cache=self.cache)
+        #: Whether the backend answers: the one status the outbox, live queries and
+        #: ``live.connection`` read; its health probe runs in the background task group.
+        self.online = OnlineStatus(direct.health.get_health, clock=self.clock)
         self.offline = OfflineOutbox(
             services=direct,
             auth=self.auth,
@@ -122,6 +126,7 @@ class PyAirtableIntegration:
             if config.offline_path is None
             else Path(config.offline_path),
             enabled=config.features.enable_offline_support or config.enable_offline_queue,
+            online=self.online,
         )
         self.optimistic = OptimisticManager(self.cache.records, clock=self.clock)
         self.mutate = Mutations(
@@ -165,7 +170,8 @@ class PyAirtableIntegration:
             await self.offline.open()
             self._initialized = True
             loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-                ("token refresher", self.auth.keep_fresh)
+                ("token refresher", self.auth.keep_fresh),
+                ("online probe", self.online.run),
             ]
             if self.offline.enabled:
                 loops.append(("offline outbox", self.offline.run))
@@ -227,7 +233,7 @@ class PyAirtableIntegration:
         # A live realtime connection proves the backend is reachable: the offline outbox need
         # not wait for its next health probe to start replaying.
         if state.status == "connected":
-            self.offline.connectivity.set_online(True)
+            self.online.set_online(True)
 
     async def __aenter__(self) -> Self:
         await self.initialize()

@@ -26,8 +26,8 @@ class ConnectionView:
 
     ``status`` and ``transport`` are the realtime connection's (``closed`` when realtime is
     off); ``pending_writes`` counts the signed-in user's unsent outbox entries; ``online`` is
-    False while the backend is known unreachable (the outbox's probe says so, or realtime has
-    fallen to ``offline``).
+    False while the backend is known unreachable (the integration's ``OnlineStatus`` says so,
+    or realtime has fallen to ``offline``).
     """
 
     status: Status
@@ -62,7 +62,7 @@ class LiveConnection:
         self._state = self._read()
         pa.realtime.manager.on_state_change(self._realtime_changed)
         pa.offline.on_change(self._outbox_changed)
-        pa.offline.connectivity.on_change(self._connectivity_changed)
+        pa.online.subscribe(self._connectivity_changed)
 
     def __repr__(self) -> str:
         return f"LiveConnection({self._state!r})"
@@ -92,15 +92,14 @@ class LiveConnection:
         return self._online_hooks.subscribe(lambda _none: hook())
 
     def report_unreachable(self) -> None:
-        """A fetch got no answer: with the outbox on, its probe takes over and says when the
-        backend is back (without it nothing would, so reachability is left alone)."""
-        if self._pa.offline.enabled:
-            self._pa.offline.connectivity.set_online(False)
+        """A fetch got no answer: the integration's online status turns offline, and its probe
+        says when the backend is back (paused queries then resume by themselves)."""
+        self._pa.online.set_online(False)
 
     def _read(self) -> ConnectionView:
         realtime: RealtimeState = self._pa.realtime.manager.state
         offline = self._pa.offline
-        reachable = offline.connectivity.online if offline.enabled else True
+        reachable = self._pa.online.online
         return ConnectionView(
             status=realtime.status,
             transport=realtime.transport,

@@ -38,6 +38,7 @@ from .._errors import (
     ServiceError,
     ServiceUnavailableError,
 )
+from .._online import OnlineStatus, probe_delay
 from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
 from ..optimistic._manager import OptimisticManager
@@ -47,7 +48,6 @@ from ..services.records import RecordUpdate
 from ..types import DeletedRecord, Record
 from . import _operations
 from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
-from ._connectivity import Connectivity, probe_delay
 from ._display import OutboxDisplay
 from ._store import UNSENT, OutboxEntry, OutboxStore
 
@@ -137,12 +137,16 @@ class OfflineOutbox:
         enabled: bool,
         max_bytes: int | None = None,
         on_conflict: ConflictStrategy = server_wins,
+        online: OnlineStatus | None = None,
     ) -> None:
         self.path = path
         self.enabled = enabled
         #: Decides what a 409 on replay does; ``server_wins`` (drop) unless replaced.
         self.on_conflict: ConflictStrategy = on_conflict
-        self.connectivity = Connectivity(services.health.get_health, clock=clock)
+        #: Whether the backend answers: the integration's one ``OnlineStatus`` (whose probe
+        #: runs in its task group), or one of the outbox's own (probed by ``run``).
+        self.connectivity = online or OnlineStatus(services.health.get_health, clock=clock)
+        self._probes_itself = online is None
         self._services = services
         self._auth = auth
         self._clock = clock
@@ -198,7 +202,8 @@ class OfflineOutbox:
         """Probe connectivity while offline and replay unsent entries whenever there is work
         and the backend is reachable, until cancelled."""
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.connectivity.run())
+            if self._probes_itself:
+                tasks.create_task(self.connectivity.run())
             tasks.create_task(self._flush_forever())
             tasks.create_task(self._show_forever())
 
