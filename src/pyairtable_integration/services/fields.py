@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from .._ids import id_segment
-from ..types import FieldList, TableField
+from ..types import FieldList, FieldType, TableField
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
-
-FieldType = Literal[
-    "text",
-    "long_text",
-    "number",
-    "checkbox",
-    "date",
-    "datetime",
-    "select",
-    "multiselect",
-    "email",
-    "url",
-    "phone",
-    "attachment",
-    "reference",
-    "created_time",
-    "last_modified_time",
-    "autonumber",
-]
 
 
 class FieldService(Service):

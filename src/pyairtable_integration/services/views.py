@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from .._ids import id_segment
-from ..types import View, ViewList
+from ..types import View, ViewList, ViewType
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
-
-ViewType = Literal["grid", "form", "calendar", "gallery", "kanban"]
 
 
 class ViewService(Service):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from .._ids import id_segment
-from ..types import DeliveryList, Webhook, WebhookCreated, WebhookDelivery, WebhookList
+from ..types import (
+    DeliveryList,
+    DeliveryStatus,
+    Webhook,
+    WebhookCreated,
+    WebhookDelivery,
+    WebhookList,
+)
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
-
-DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
 class _Keep(enum.Enum):

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
-from typing import Literal
 
 from .._ids import id_segment
 from ..cache import WORKSPACE_LIST
-from ..types import AuditEntry, AuditLog, Workspace, WorkspaceList, WorkspaceMember
+from ..types import (
+    AuditEntry,
+    AuditLog,
+    Workspace,
+    WorkspaceList,
+    WorkspaceMember,
+    WorkspaceRole,
+)
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
-Role = Literal["owner", "admin", "editor", "viewer"]
+#: A member's role (the generated ``WorkspaceRole``, by its former name).
+Role = WorkspaceRole
 
 
 class WorkspaceService(Service):
