@@ -129,7 +129,9 @@ def main(argv: list[str]) -> int:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
     ensure_environment()
-    if command in {"demo", "serve"}:
+    if command == "demo":
+        os.execv(BIN / "pyairtable-demo", [str(BIN / "pyairtable-demo"), *rest])
+    if command == "serve":
         os.execv(
             BIN / "pyairtable-integration", [str(BIN / "pyairtable-integration"), command, *rest]
         )
