@@ -65,6 +65,9 @@ logger = logging.getLogger("pyairtable_integration.realtime")
 StateListener = Callable[[RealtimeState], object]
 EventListener = Callable[[Event], object]
 ResetListener = Callable[[Reset], object]
+#: Frames (subscribe, unsubscribe, token renewals) that may wait for the live socket. A socket
+#: that falls this far behind is replaced: the new one subscribes afresh from the positions.
+SEND_BUFFER = 256
 #: How many recently delivered ``seq`` the global listeners remember, to see each event once.
 _RECENT = 10_000
 #: How many (aggregate_id, version) pairs of the app's own writes are remembered.
@@ -110,8 +113,10 @@ class RealtimeManager:
         self.http = http
         self.clock = clock
         self.state = RealtimeState()
-        #: Where the live WebSocket session takes frames to send (None when there is none).
-        self.outbox: asyncio.Queue[str] | None = None
+        # Frames for the live WebSocket (None when there is none), bounded by SEND_BUFFER;
+        # ``send`` is the only way in, ``open_send_buffer`` the socket's only way to read.
+        self._send_buffer: asyncio.Queue[str] | None = None
+        self._send_overflow = asyncio.Event()
         #: Set when subscriptions come or go (the fallback sessions follow it).
         self.changed = asyncio.Event()
         self._subscriptions: dict[str, Subscription] = {}
@@ -273,8 +278,7 @@ class RealtimeManager:
         )
         self._subscriptions[subscription.id] = subscription
         self.changed.set()
-        if self.outbox is not None:
-            self.outbox.put_nowait(subscribe_message(subscription))
+        self.send(subscribe_message(subscription))
         self._run_if_wanted()
         return subscription
 
@@ -285,8 +289,7 @@ class RealtimeManager:
         if self._subscriptions.pop(subscription.id, None) is None:
             return
         self.changed.set()
-        if self.outbox is not None:
-            self.outbox.put_nowait(unsubscribe_message(subscription.id))
+        self.send(unsubscribe_message(subscription.id))
 
     def subscription(self, subscription_id: object) -> Subscription | None:
         """The active subscription with this id, if any."""
@@ -296,6 +299,33 @@ class RealtimeManager:
 
     def active_subscriptions(self) -> list[Subscription]:
         return [sub for sub in self._subscriptions.values() if sub.active]
+
+    # The live socket's frames ------------------------------------------------------------------
+
+    def send(self, frame: str) -> None:
+        """Queue ``frame`` for the live WebSocket; nothing without one (the next socket
+        subscribes from the positions). A full buffer ends the socket (``overflowed``)."""
+        buffer = self._send_buffer
+        if buffer is None:
+            return
+        try:
+            buffer.put_nowait(frame)
+        except asyncio.QueueFull:
+            self._send_overflow.set()
+
+    def open_send_buffer(self) -> asyncio.Queue[str]:
+        """A fresh, empty buffer for a socket that has just subscribed everything."""
+        self._send_overflow.clear()
+        self._send_buffer = asyncio.Queue(maxsize=SEND_BUFFER)
+        return self._send_buffer
+
+    def close_send_buffer(self) -> None:
+        """The socket is gone: frames are no longer queued."""
+        self._send_buffer = None
+
+    async def overflowed(self) -> None:
+        """Return when ``send`` found the buffer full (the socket cannot keep up)."""
+        await self._send_overflow.wait()
 
     # Called by the transports ------------------------------------------------------------------
 
@@ -387,7 +417,7 @@ class RealtimeManager:
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
-        self.outbox = None
+        self.close_send_buffer()
         self._set_state(RealtimeState("closed"))
 
     async def _run(self) -> None:
@@ -433,7 +463,7 @@ class RealtimeManager:
         finally:
             await self._stop_probe()
             self._ladder = None
-            self.outbox = None
+            self.close_send_buffer()
 
     async def _after_failure(self, ladder: Ladder, error: BaseException) -> None:
         logger.info("realtime %s failed: %r", ladder.current, error)
@@ -551,11 +581,10 @@ class RealtimeManager:
 
     def _session_change(self, event: SessionEvent) -> None:
         self._session_changed.set()
-        renewable = self._token_override is None and self.outbox is not None
+        renewable = self._token_override is None and self._send_buffer is not None
         if event.kind == "refreshed" and event.session is not None and renewable:
             # Renew the token on the live socket, so the backend does not close it (4401).
-            assert self.outbox is not None
-            self.outbox.put_nowait(auth_message(event.session.tokens.access_token))
+            self.send(auth_message(event.session.tokens.access_token))
 
     def __repr__(self) -> str:
         return f"RealtimeManager(state={self.state}, subscriptions={len(self._subscriptions)})"
