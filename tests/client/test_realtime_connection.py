@@ -49,3 +49,23 @@ async def test_the_send_buffer_is_bounded_and_a_full_one_ends_the_socket() -> No
     assert buffer.qsize() == SEND_BUFFER
     manager.close_send_buffer()
     await pa.aclose()
+
+
+@pytest.mark.anyio
+async def test_the_public_client_connects_disconnects_and_shows_its_state() -> None:
+    pa = create_integration(
+        environ={},
+        features={"enable_realtime": True},
+        realtime_config={"websocket_url": "ws://127.0.0.1:9/ws", "reconnect_delay": 60},
+    )
+    states: list[str] = []
+    stop = pa.realtime.on_state_change(lambda state: states.append(state.status))
+    assert pa.realtime.state.status == "closed"
+    await pa.realtime.connect("a-token")  # nothing listens: returns after the first failure
+    assert pa.realtime.state.status in {"connecting", "reconnecting"}
+    assert pa.realtime.state.error is not None
+    await pa.realtime.disconnect()
+    assert pa.realtime.state.status == "closed"
+    assert states[0] == "connecting" and states[-1] == "closed"
+    stop()
+    await pa.aclose()
