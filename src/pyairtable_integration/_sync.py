@@ -37,8 +37,7 @@ from .auth import Session, SessionListener
 from .cache import CacheStats
 from .offline import OfflineOutbox, OutboxEntry, SyncResult
 from .optimistic import Mutations, OptimisticManager
-from .realtime import RealtimeClient, Subscription
-from .realtime._subscription import EventCallback, ResetCallback
+from .realtime import EventCallback, RealtimeClient, ResetCallback, Subscription
 from .services import Services
 from .types import Health, Permissions, User
 

@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Literal
 
 from .._subscribable import Listeners
 from ..offline import OutboxEvent
-from ..realtime import RealtimeState
-from ..realtime._state import Status, TransportKind
+from ..realtime import RealtimeState, Status, TransportKind
 
 if TYPE_CHECKING:
-    from .._integration import PyAirtableIntegration
+    from ._host import LiveHost
 
 logger = logging.getLogger("pyairtable_integration.live")
 Indicator = Literal["live", "fallback", "offline"]
@@ -55,7 +54,7 @@ class LiveConnection:
     live as long as the integration); observers come and go with ``subscribe``.
     """
 
-    def __init__(self, pa: PyAirtableIntegration) -> None:
+    def __init__(self, pa: LiveHost) -> None:
         self._pa = pa
         self._observers: Listeners[ConnectionView] = Listeners("connection observer")
         self._online_hooks: Listeners[None] = Listeners("came-online hook")

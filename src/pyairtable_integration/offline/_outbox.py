@@ -41,9 +41,8 @@ from .._errors import (
 from .._online import OnlineStatus, probe_delay
 from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
-from ..optimistic._manager import OptimisticManager
-from ..services import Services
-from ..services._base import compact
+from ..optimistic import OptimisticManager
+from ..services import Services, compact
 from ..services.records import RecordUpdate
 from ..types import DeletedRecord, Record
 from . import _operations

@@ -11,8 +11,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .._errors import ResponseValidationError
 from .._ids import check_request_ids
-from ..transport import Transport
-from ..transport._client import Params
+from ..transport import Params, Transport
 
 if TYPE_CHECKING:
     from ..cache import Cache
