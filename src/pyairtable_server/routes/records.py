@@ -24,7 +24,7 @@ from ..data.schema import TableSchema, require_table
 from ..data.values import Projection, changes_between, check_links, record_out, validate_write
 from ..db.models import DataField, DataRecord, DataTable
 from ..deps import DB, CurrentUser, Services
-from ..errors import Conflict, NotFound, ValidationFailed, error_responses
+from ..errors import Conflict, ErrorEnvelope, NotFound, ValidationFailed, error_responses
 from ..events import EventDraft
 from ..ids import looks_like, new_id
 from ..permissions import Permission
@@ -58,6 +58,15 @@ IfMatch = Annotated[
     ),
 ]
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
+#: Writes that may attach files: a private file past its new workspace's quota is 413 too.
+ATTACHING = {
+    **BODY,
+    413: {
+        "model": ErrorEnvelope,
+        "description": "PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here "
+        "would take the workspace past its storage quota",
+    },
+}
 _SORTS = TypeAdapter(list[SortSpec])
 
 
@@ -163,6 +172,7 @@ async def _attach(
         writes,
         user_id=change.caller.id,
         url_for=lambda file_id: content_url(request, file_id),
+        quotas=request.app.state.services.quotas,
         prefixes=[f"records.{index}." for index in range(len(writes))] if batch else None,
     )
 
@@ -347,7 +357,9 @@ async def _batch_records(
     return [found[rid] for rid in ids]
 
 
-@router.post("/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **BODY})
+@router.post(
+    "/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **ATTACHING}
+)
 async def create_records(body: BatchCreate, change: Write, request: Request) -> Response:
     """Create up to 100 records: all of them, or none when any is invalid."""
     db = change.db
@@ -388,7 +400,7 @@ def _merge_grown(
         schema.by_id[field_id].options = options
 
 
-@router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **BODY})
+@router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **ATTACHING})
 async def update_records(body: BatchUpdate, change: Write, request: Request) -> Response:
     """Merge fields into up to 100 records of one table: all of them, or none."""
     db = change.db
@@ -524,7 +536,7 @@ async def get_record(record_id: str, caller: CurrentUser, db: DB) -> RecordOut:
 # -- single writes ----------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **BODY})
+@router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **ATTACHING})
 async def create_record(body: RecordIn, change: Write, request: Request) -> Response:
     """Create a record; ``typecast`` converts loose values and adds missing select choices.
 
@@ -577,7 +589,9 @@ async def _write_one(
     return await change.commit(record_out(schema, record))
 
 
-@router.patch("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+@router.patch(
+    "/{record_id}", response_model=RecordOut, responses={**SCOPED, **ATTACHING, **CONFLICT}
+)
 async def update_record(
     record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:
@@ -589,7 +603,7 @@ async def update_record(
     return await _write_one(record_id, body, change, request, if_match, merge=True)
 
 
-@router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+@router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **ATTACHING, **CONFLICT})
 async def replace_record(
     record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:
