@@ -25,7 +25,7 @@ from typing import Any
 
 from pyairtable_integration import PyAirtableIntegration, create_integration
 
-PASSWORD = "bench-password-0123"
+PASSWORD = "quiet-harbour-7305"
 TABLE_RECORDS = 100
 BATCH = 100  # records per batch create and per page (the contract's maximum)
 MIB = 1024 * 1024
@@ -86,7 +86,7 @@ async def measure_cache(base_url: str, *, calls: int = 500, records: int = 10_00
     try:
         email = f"bench-{secrets.token_hex(4)}@example.com"
         await pa.services.auth.register(
-            email=email, password=PASSWORD, first_name="Bench", last_name="Mark"
+            email=email, password=PASSWORD, first_name="Timing", last_name="Run"
         )
         await pa.auth.login(email, PASSWORD)
         workspace = await pa.services.workspace.create_workspace(name="Cache bench")

@@ -59,7 +59,7 @@ QUICK_DURATION = 1.0
 WARMUP_SECONDS = 1.0
 BASELINE_CAPTION = "baseline: bare Starlette; vs base: target ÷ baseline, measured in this run"
 _SERVER_APP = "pyairtable_server.app:create_app"
-_PASSWORD = "bench-password-0123"
+_PASSWORD = "quiet-harbour-7305"
 # High enough that the limiter is measured but never refuses.
 _UNREACHABLE_LIMIT = "10000000/minute"
 _LOAD_COLUMNS = (

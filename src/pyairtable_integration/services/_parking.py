@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from .._errors import APIConnectionError, OfflineError
@@ -47,11 +47,10 @@ class _HasParking(Protocol):
 S = TypeVar("S", bound=_HasParking)
 
 
-def parks(
-    operation: str,
-) -> Callable[
-    [Callable[Concatenate[S, P], Awaitable[T]]], Callable[Concatenate[S, P], Awaitable[T]]
-]:
+_Method = Callable[Concatenate[S, P], Coroutine[Any, Any, T]]
+
+
+def parks(operation: str) -> Callable[[_Method[S, P, T]], _Method[S, P, T]]:
     """Make a record write method hand itself to the service's ``parking`` when unanswered.
 
     The method's own parameters (but ``idempotency_key``) are the outbox operation's
@@ -59,9 +58,7 @@ def parks(
     none, so the kept write carries the key its lost attempt was sent with.
     """
 
-    def decorate(
-        method: Callable[Concatenate[S, P], Awaitable[T]],
-    ) -> Callable[Concatenate[S, P], Awaitable[T]]:
+    def decorate(method: _Method[S, P, T]) -> _Method[S, P, T]:
         signature = inspect.signature(method)
 
         @functools.wraps(method)

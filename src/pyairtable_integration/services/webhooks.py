@@ -18,13 +18,18 @@ from ..types import (
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
 
-class _Keep(enum.Enum):
+class Keep(enum.Enum):
+    """The type of ``KEEP``: a value that means "leave it as it is"."""
+
     KEEP = "keep"
+
+
+_Keep = Keep  # its former name
 
 
 #: ``update_webhook(table_id=KEEP)`` (the default) leaves the table filter as it is; ``None``
 #: is a real value there (the whole workspace), so it cannot mean "left out".
-KEEP: Final = _Keep.KEEP
+KEEP: Final = Keep.KEEP
 
 
 class WebhookService(Service):
@@ -109,7 +114,7 @@ class WebhookService(Service):
         *,
         url: str | None = None,
         event_types: Sequence[str] | None = None,
-        table_id: str | _Keep | None = KEEP,
+        table_id: str | Keep | None = KEEP,
         is_active: bool | None = None,
     ) -> Webhook:
         """Change a webhook (left-out values are kept); ``table_id=None`` widens it to the
