@@ -248,3 +248,21 @@ def test_the_outbox_file_is_private_in_private_folders(tmp_path: Path) -> None:
     OutboxStore(old).close()
     assert _mode(old) == 0o600
     assert _mode(tmp_path) == 0o755
+
+
+def test_the_fast_id_check_agrees_with_the_backends_shape() -> None:
+    from pyairtable_integration._ids import _SHAPE, is_id
+
+    samples = [
+        "rec" + "a" * 14,
+        "rec" + "a" * 13,
+        "rec" + "Z9" * 32,
+        "rec" + "Z9" * 32 + "x",
+        "rec" + "é" * 14,
+        "rec" + "٣" * 14,  # a non-ASCII digit
+        "rec" + "a" * 13 + "-",
+        "rec" + "a" * 13 + " ",
+        "recABCDEFGHIJKLMN\n",
+    ]
+    for sample in samples:
+        assert is_id(sample, "rec") == (_SHAPE.fullmatch(sample) is not None), sample
