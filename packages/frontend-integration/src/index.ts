@@ -7,6 +7,8 @@ export type { Session, SessionEvent, SessionEventKind, SessionListener } from '.
 export type { RecordListQuery } from './cache/keys.js';
 export { keys } from './cache/keys.js';
 export { comparator, matches, Undecidable } from './cache/matcher.js';
+export type { PendingUpdate, UpdateKind } from './cache/overlay.js';
+export { isTemporaryId, Overlay, TEMPORARY_ID_PREFIX, temporaryIdOf } from './cache/overlay.js';
 export type { CacheStats } from './cache/sync.js';
 export { CacheSync, LIFETIMES } from './cache/sync.js';
 export type { Clock } from './clock.js';
@@ -51,6 +53,29 @@ export type {
 } from './integration.js';
 export { createPyAirtableIntegration, PyAirtableIntegration } from './integration.js';
 export type { MetricsSnapshot, ServiceMetrics } from './metrics.js';
+export type {
+  ConflictStrategy,
+  Resolution,
+  Resolver,
+  StrategyName,
+} from './mutation/conflict.js';
+export {
+  conflictingFields,
+  resolveConflict,
+  resolveDeleteConflict,
+  serverChanges,
+} from './mutation/conflict.js';
+export type {
+  DurableSink,
+  MutationOptions,
+  MutationResult,
+  RecordWrite,
+  UpdateEvent,
+  UpdateOutcome,
+} from './mutation/mutations.js';
+export { RecordMutations } from './mutation/mutations.js';
+export type { SendOutcome, WriteOp } from './mutation/send.js';
+export { MAX_CONFLICT_ROUNDS, sendWrite } from './mutation/send.js';
 export { OnlineStatus } from './online.js';
 export { RealtimeClient } from './realtime/client.js';
 export type {

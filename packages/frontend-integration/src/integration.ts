@@ -10,6 +10,12 @@ import { CacheSync } from './cache/sync.js';
 import { type Clock, systemClock } from './clock.js';
 import { buildConfig, type IntegrationConfig, type IntegrationOptions } from './config.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
+import {
+  type MutationOptions,
+  type MutationResult,
+  RecordMutations,
+  type RecordWrite,
+} from './mutation/mutations.js';
 import { OnlineStatus } from './online.js';
 import { RealtimeClient } from './realtime/client.js';
 import { RealtimeConnection } from './realtime/connection.js';
@@ -69,6 +75,8 @@ export class PyAirtableIntegration {
   /** The query cache and its sync layer; null when `enableCaching` is off. */
   readonly cache: CacheSync | null;
   private feed: { unsubscribe(): void } | null = null;
+  /** Record writes: optimistic, ordered per record, conflict-resolving (and durable, offline). */
+  readonly mutations: RecordMutations;
 
   constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
     this.config = buildConfig(options);
@@ -107,6 +115,14 @@ export class PyAirtableIntegration {
       reads: cache ?? directReads,
       changed: (change) => cache?.applyLocal(change),
     });
+    this.mutations = new RecordMutations({
+      records: this.services.record,
+      cache,
+      metrics: this.metrics,
+      clock: this.clock,
+      optimisticByDefault: this.config.features.enableOptimisticUpdates,
+      durableByDefault: false,
+    });
     const provider =
       deps.tokenProvider ??
       new DirectTokenProvider(
@@ -134,6 +150,20 @@ export class PyAirtableIntegration {
       user = next;
       if (next !== null) this.startFeed();
     });
+  }
+
+  /** One record write; see `RecordMutations.mutate`. */
+  mutate(write: RecordWrite, options: MutationOptions = {}): Promise<MutationResult> {
+    return this.mutations.mutate(write, options);
+  }
+
+  /**
+   * The original design's `pyairtable.optimistic`: `optimisticCreateRecord`,
+   * `optimisticUpdateRecord`, `optimisticDeleteRecord`, `confirmUpdate`, `rollbackUpdate`,
+   * `getPendingUpdates` (the same object as `mutations`).
+   */
+  get optimistic(): RecordMutations {
+    return this.mutations;
   }
 
   /** Invalidates cached queries under `key` (every one of ours without a key). */
