@@ -18,6 +18,7 @@ export type {
   Features,
   IntegrationConfig,
   IntegrationOptions,
+  OfflineConfig,
   RealtimeConfig,
 } from './config.js';
 export { buildConfig } from './config.js';
@@ -69,6 +70,8 @@ export type {
   DurableSink,
   MutationOptions,
   MutationResult,
+  QueuedEntry,
+  QueuedEvent,
   RecordWrite,
   UpdateEvent,
   UpdateOutcome,
@@ -77,6 +80,8 @@ export { RecordMutations } from './mutation/mutations.js';
 export type { SendOutcome, WriteOp } from './mutation/send.js';
 export { MAX_CONFLICT_ROUNDS, sendWrite } from './mutation/send.js';
 export { OnlineStatus } from './online.js';
+export type { EntryError, OutboxEvent, OutboxOptions } from './outbox/outbox.js';
+export { DEFAULT_REVIEW_AFTER, Outbox } from './outbox/outbox.js';
 export { RealtimeClient } from './realtime/client.js';
 export type {
   ConnectionSnapshot,
@@ -91,7 +96,11 @@ export type { Frame, FrameSource, TransportName, WebSocketFactory } from './real
 export type { CallOptions, WriteOptions } from './services/base.js';
 export type { Services } from './services/index.js';
 export type { Fields, RecordQuery, RecordWriteOptions, SortKey } from './services/records.js';
+export type { EntryState, OutboxEntry, PersistedQueries, Storage } from './storage.js';
+export { DATABASE_NAME, hasIndexedDB, openStorage } from './storage.js';
 export { Subscribable } from './subscribable.js';
+export type { LockRequest } from './tabs.js';
+export { Leadership, platformLocks, TabChannel } from './tabs.js';
 export type { BreakerSnapshot, BreakerState } from './transport/breaker.js';
 export type { Fetch, RequestSpec, TokenSource, UploadProgress } from './transport/client.js';
 export type { RetryPolicy } from './transport/policy.js';

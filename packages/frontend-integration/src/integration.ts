@@ -17,6 +17,7 @@ import {
   type RecordWrite,
 } from './mutation/mutations.js';
 import { OnlineStatus } from './online.js';
+import { Outbox } from './outbox/outbox.js';
 import { RealtimeClient } from './realtime/client.js';
 import { RealtimeConnection } from './realtime/connection.js';
 import {
@@ -28,6 +29,7 @@ import {
 } from './realtime/frames.js';
 import { directReads } from './services/base.js';
 import { createServices, type Services } from './services/index.js';
+import { hasIndexedDB, openStorage, type Storage } from './storage.js';
 import type { BreakerSnapshot } from './transport/breaker.js';
 import { type Fetch, type Logger, Transport } from './transport/client.js';
 import type { Health, paths } from './types/index.js';
@@ -45,6 +47,8 @@ export interface IntegrationDependencies {
   queryClient?: QueryClient;
   /** The WebSocket constructor (default: the global one; none means SSE and polling only). */
   WebSocket?: WebSocketFactory | null;
+  /** The IndexedDB database (default: `offlineConfig.databaseName`, opened on first use). */
+  storage?: Promise<Storage>;
 }
 
 export interface ServiceHealthReport {
@@ -77,6 +81,8 @@ export class PyAirtableIntegration {
   private feed: { unsubscribe(): void } | null = null;
   /** Record writes: optimistic, ordered per record, conflict-resolving (and durable, offline). */
   readonly mutations: RecordMutations;
+  private outbox: Outbox | null = null;
+  private storage: Promise<Storage> | null = null;
 
   constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
     this.config = buildConfig(options);
@@ -121,7 +127,7 @@ export class PyAirtableIntegration {
       metrics: this.metrics,
       clock: this.clock,
       optimisticByDefault: this.config.features.enableOptimisticUpdates,
-      durableByDefault: false,
+      durableByDefault: this.config.features.enableOfflineSupport,
     });
     const provider =
       deps.tokenProvider ??
@@ -146,10 +152,51 @@ export class PyAirtableIntegration {
         this.cache?.clear();
         this.feed?.unsubscribe();
         this.feed = null;
+        this.closeOutbox();
       }
       user = next;
-      if (next !== null) this.startFeed();
+      if (next !== null) {
+        this.openOutbox(next);
+        this.startFeed();
+      }
     });
+  }
+
+  /**
+   * The offline outbox of the signed-in user (`pendingCount`, `sync()`, `needsReview()`,
+   * `retry`, `discard`); null unless `features.enableOfflineSupport` and IndexedDB are there.
+   */
+  get offline(): Outbox | null {
+    return this.outbox;
+  }
+
+  /** The IndexedDB database, opened on first use. */
+  protected openDatabase(): Promise<Storage> {
+    this.storage ??= this.deps.storage ?? openStorage(this.config.offlineConfig.databaseName);
+    return this.storage;
+  }
+
+  private openOutbox(user: string): void {
+    if (this.outbox !== null || !this.config.features.enableOfflineSupport) return;
+    if (this.deps.storage === undefined && !hasIndexedDB()) return;
+    const outbox = new Outbox({
+      user,
+      storage: this.openDatabase(),
+      records: this.services.record,
+      online: this.online,
+      now: () => this.clock.now(),
+      reviewAfter: this.config.offlineConfig.reviewAfter,
+    });
+    outbox.subscribe((event) => this.mutations.queued(event));
+    this.mutations.attachOutbox(outbox);
+    this.outbox = outbox;
+    void outbox.open().catch((error: unknown) => this.deps.logger?.(`outbox: ${String(error)}`));
+  }
+
+  private closeOutbox(): void {
+    this.outbox?.close();
+    this.outbox = null;
+    this.mutations.attachOutbox(null);
   }
 
   /** One record write; see `RecordMutations.mutate`. */
@@ -238,7 +285,10 @@ export class PyAirtableIntegration {
       sleep: (ms, signal) => this.clock.sleep(ms, signal),
       ...(this.deps.random ? { random: this.deps.random } : {}),
       since,
-      onLive: () => this.online.reportReachable(),
+      onLive: () => {
+        this.online.reportReachable();
+        void this.outbox?.sync();
+      },
     });
   }
 
@@ -270,6 +320,9 @@ export class PyAirtableIntegration {
   /** Stops timers and listeners; the integration is unusable afterwards. */
   async close(): Promise<void> {
     this.realtimeClient?.connection.close();
+    this.closeOutbox();
+    if (this.storage !== null && this.deps.storage === undefined)
+      (await this.storage.catch(() => null))?.close();
     if (this.auth.provider instanceof DirectTokenProvider) this.auth.provider.dispose();
     if (this.ownsOnline) this.online.dispose();
   }

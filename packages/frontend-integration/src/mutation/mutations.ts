@@ -76,6 +76,20 @@ export interface UpdateEvent {
   resolution: Resolution | null;
 }
 
+/** What the outbox says about a queued write (see `Outbox`'s events). */
+export type QueuedEvent =
+  | { kind: 'added'; entry: QueuedEntry }
+  | { kind: 'sent'; entry: QueuedEntry; outcome: SendOutcome }
+  | { kind: 'failed' | 'deferred'; entry: QueuedEntry; error: unknown }
+  | { kind: 'needsReview' | 'discarded'; entry: QueuedEntry };
+
+export interface QueuedEntry {
+  id: string;
+  scope: string;
+  op: WriteOp;
+  createdAt: number;
+}
+
 /** The durable path: the outbox stores the op first and settles it (possibly in another tab). */
 export interface DurableSink {
   /**
@@ -102,6 +116,8 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
   /** Temporary ids of creates that failed → why. */
   private readonly failedCreates = new Map<string, unknown>();
   private outbox: DurableSink | null = null;
+  /** Durable writes whose caller is still waiting in `mutate` (their outcome is settled there). */
+  private readonly awaiting = new Set<string>();
 
   constructor(
     private readonly deps: {
@@ -121,6 +137,37 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
     this.outbox = outbox;
   }
 
+  /**
+   * What the outbox reports about queued writes this tab is not waiting for (restored after a
+   * reload, made in another tab, or queued while offline): shown, confirmed or rolled back.
+   */
+  queued(event: QueuedEvent): void {
+    const id = event.entry.id;
+    if (this.awaiting.has(id)) return;
+    const overlay = this.deps.cache?.overlay;
+    if (overlay === undefined) return;
+    if (event.kind === 'added') {
+      if (overlay.get(id) !== undefined) return;
+      const { op, scope } = event.entry;
+      overlay.add({
+        updateId: id,
+        kind: op.kind,
+        tableId: op.tableId,
+        recordId: this.resolveId(scope),
+        fields: { ...op.fields },
+        baseVersion: op.expectedVersion,
+        baseFields: op.baseFields,
+        createdAt: event.entry.createdAt,
+      });
+      return;
+    }
+    const update = overlay.get(id);
+    if (update === undefined) return;
+    if (event.kind === 'sent') this.settle(update, event.outcome);
+    else if (event.kind === 'failed') this.fail(update, event.error);
+    else if (event.kind === 'discarded') this.fail(update, null);
+  }
+
   /** The real id of `recordId` (a temporary id once its create is confirmed). */
   resolveId(recordId: string): string {
     return this.aliases.get(recordId) ?? recordId;
@@ -136,7 +183,7 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
    */
   async mutate(write: RecordWrite, options: MutationOptions = {}): Promise<MutationResult> {
     const updateId = options.idempotencyKey ?? newId();
-    const durable = options.durable ?? this.deps.durableByDefault;
+    const durable = options.durable ?? (this.deps.durableByDefault && this.outbox !== null);
     if (durable && this.outbox === null)
       throw new ConfigurationError({
         durable: 'needs features.enableOfflineSupport and IndexedDB (the offline outbox)',
@@ -170,6 +217,7 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
     const scope = this.scope(recordId);
     const behind = scope.queued > 0;
     scope.queued += 1;
+    if (durable) this.awaiting.add(updateId);
     const run = scope.tail.then(() =>
       this.send(update, write.kind, behind, scope, options, durable),
     );
@@ -182,6 +230,7 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
       if (shown && !isQueued(error)) this.fail(update, error);
       throw error;
     } finally {
+      this.awaiting.delete(updateId);
       scope.queued -= 1;
       if (scope.queued === 0 && this.scopes.get(recordId) === scope) this.scopes.delete(recordId);
     }
@@ -250,9 +299,14 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
   ): Promise<SendOutcome> {
     const failed = this.failedCreates.get(update.recordId);
     if (failed !== undefined) throw failed;
-    const recordId = kind === 'create' ? null : this.resolveId(update.recordId);
-    if (recordId !== null && isTemporaryId(recordId))
-      throw new InvalidRequestError(`${recordId} is not a record the server created.`);
+    let recordId = kind === 'create' ? null : this.resolveId(update.recordId);
+    const scopeId = recordId ?? update.recordId;
+    if (recordId !== null && isTemporaryId(recordId)) {
+      // Queued behind its create in the outbox: sent to the real id once that is known.
+      if (!durable)
+        throw new InvalidRequestError(`${recordId} is not a record the server created.`);
+      recordId = null;
+    }
     // Behind this client's own write: build on what it left, not on what the user first saw.
     const last = behind ? scope.last : null;
     const tableId = update.tableId || last?.table_id || '';
@@ -269,10 +323,7 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
     const strategy = options.onConflict ?? 'merge';
     const outcome =
       durable && this.outbox !== null
-        ? await this.outbox.submit(
-            { ...op, scope: recordId ?? update.recordId, strategy },
-            options.resolver,
-          )
+        ? await this.outbox.submit({ ...op, scope: scopeId, strategy }, options.resolver)
         : await sendWrite(this.deps.records, op, strategy, options.resolver);
     if (!outcome.applied && outcome.record !== null) {
       this.deps.cache?.applyLocal({ kind: 'record', record: outcome.record });

@@ -4,8 +4,11 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-/** The core (`.`) with its runtime dependencies (query-core, openapi-fetch, eventsource-parser). */
-const CORE_BUDGET_BYTES = 35 * 1024;
+/**
+ * The core (`.`) with its runtime dependencies (query-core, openapi-fetch, eventsource-parser,
+ * idb): overlays, the outbox, cache persistence and tab sharing took it past the first 35 kB.
+ */
+const CORE_BUDGET_BYTES = 44 * 1024;
 
 describe('bundle size', () => {
   it(`keeps the core under ${CORE_BUDGET_BYTES / 1024} kB minified and gzipped`, async () => {
