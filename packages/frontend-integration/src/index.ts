@@ -9,6 +9,12 @@ export { keys } from './cache/keys.js';
 export { comparator, matches, Undecidable } from './cache/matcher.js';
 export type { PendingUpdate, UpdateKind } from './cache/overlay.js';
 export { isTemporaryId, Overlay, TEMPORARY_ID_PREFIX, temporaryIdOf } from './cache/overlay.js';
+export {
+  CursorStore,
+  DEFAULT_PERSIST_MAX_AGE,
+  DEFAULT_PERSIST_THROTTLE,
+  QueryPersister,
+} from './cache/persist.js';
 export type { CacheStats } from './cache/sync.js';
 export { CacheSync, LIFETIMES } from './cache/sync.js';
 export type { Clock } from './clock.js';

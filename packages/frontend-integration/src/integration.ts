@@ -6,6 +6,7 @@ import { QueryClient } from '@tanstack/query-core';
 import createClient from 'openapi-fetch';
 import { AuthManager } from './auth/manager.js';
 import { DirectTokenProvider, type TokenProvider } from './auth/provider.js';
+import { CursorStore, QueryPersister } from './cache/persist.js';
 import { CacheSync } from './cache/sync.js';
 import { type Clock, systemClock } from './clock.js';
 import { buildConfig, type IntegrationConfig, type IntegrationOptions } from './config.js';
@@ -83,6 +84,10 @@ export class PyAirtableIntegration {
   readonly mutations: RecordMutations;
   private outbox: Outbox | null = null;
   private storage: Promise<Storage> | null = null;
+  private cursors: CursorStore | null = null;
+  private persister: QueryPersister | null = null;
+  /** Settles when the signed-in user's saved cache and cursor are back (`ready()`). */
+  private resuming: Promise<void> = Promise.resolve();
 
   constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
     this.config = buildConfig(options);
@@ -153,11 +158,12 @@ export class PyAirtableIntegration {
         this.feed?.unsubscribe();
         this.feed = null;
         this.closeOutbox();
+        this.closePersistence(event.kind === 'signedOut' || event.kind === 'ended');
       }
       user = next;
       if (next !== null) {
         this.openOutbox(next);
-        this.startFeed();
+        this.resuming = this.resume(next);
       }
     });
   }
@@ -191,6 +197,57 @@ export class PyAirtableIntegration {
     this.mutations.attachOutbox(outbox);
     this.outbox = outbox;
     void outbox.open().catch((error: unknown) => this.deps.logger?.(`outbox: ${String(error)}`));
+  }
+
+  private usesStorage(): boolean {
+    return this.deps.storage !== undefined || hasIndexedDB();
+  }
+
+  /**
+   * Brings back the user's saved cache (with `cacheConfig.enablePersistence`) and realtime
+   * cursor, then starts the cache's event feed from there: events since the save patch it.
+   */
+  private async resume(user: string): Promise<void> {
+    if (this.cursors === null && this.usesStorage()) {
+      const storage = this.openDatabase();
+      this.cursors = new CursorStore(storage, user);
+      if (this.cache !== null && this.config.cacheConfig.enablePersistence) {
+        this.persister = new QueryPersister({
+          storage,
+          user,
+          cache: this.cache,
+          cursor: () => this.realtimeClient?.getState().cursor ?? null,
+          now: () => this.clock.now(),
+        });
+      }
+      try {
+        const restored = (await this.persister?.restore()) ?? null;
+        const since = restored ?? (await this.cursors.read());
+        if (since !== null) this.realtime.connection.resumeFrom(since);
+      } catch (error) {
+        this.deps.logger?.(`storage: ${String(error)}`);
+      }
+      this.persister?.start();
+    }
+    this.startFeed();
+  }
+
+  /** Resolves once the signed-in user's saved cache and cursor are restored. */
+  ready(): Promise<void> {
+    return this.resuming;
+  }
+
+  private closePersistence(purge: boolean): void {
+    const persister = this.persister;
+    const cursors = this.cursors;
+    this.persister = null;
+    this.cursors = null;
+    if (persister === null && cursors === null) return;
+    persister?.close();
+    void (async () => {
+      await cursors?.flush();
+      if (purge) await (persister ?? cursors)?.purge();
+    })().catch((error: unknown) => this.deps.logger?.(`storage: ${String(error)}`));
   }
 
   private closeOutbox(): void {
@@ -285,6 +342,7 @@ export class PyAirtableIntegration {
       sleep: (ms, signal) => this.clock.sleep(ms, signal),
       ...(this.deps.random ? { random: this.deps.random } : {}),
       since,
+      onCursor: (cursor) => this.cursors?.save(cursor),
       onLive: () => {
         this.online.reportReachable();
         void this.outbox?.sync();
@@ -321,6 +379,9 @@ export class PyAirtableIntegration {
   async close(): Promise<void> {
     this.realtimeClient?.connection.close();
     this.closeOutbox();
+    await this.persister?.flush();
+    await this.cursors?.flush();
+    this.closePersistence(false);
     if (this.storage !== null && this.deps.storage === undefined)
       (await this.storage.catch(() => null))?.close();
     if (this.auth.provider instanceof DirectTokenProvider) this.auth.provider.dispose();

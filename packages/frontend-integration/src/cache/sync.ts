@@ -122,6 +122,19 @@ export class CacheSync implements ReadThrough {
     } as T;
   }
 
+  /** Rebuilds the record index from the cached queries (after a restore from storage). */
+  reindex(): void {
+    for (const query of this.queryClient.getQueryCache().findAll({ queryKey: [ROOT] })) {
+      const data = query.state.data as
+        | { data?: unknown; id?: unknown; version?: unknown }
+        | undefined;
+      if (query.queryKey[1] === 'records' && Array.isArray(data?.data))
+        for (const record of data.data as AirtableRecord[]) this.remember(record);
+      else if (query.queryKey[1] === 'record' && data !== undefined)
+        this.remember(data as unknown as AirtableRecord);
+    }
+  }
+
   /** Forgets the confirmed overlay entries every cached copy has caught up with. */
   settleOverlay(): void {
     this.overlay.collect((recordId, version, created) =>

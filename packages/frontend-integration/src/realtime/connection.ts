@@ -125,6 +125,14 @@ export class RealtimeConnection extends Subscribable<(snapshot: ConnectionSnapsh
     };
   }
 
+  /**
+   * Resumes from `cursor` (a persisted one, a restored cache's) unless this connection has a
+   * cursor already; takes effect on the next stream it opens.
+   */
+  resumeFrom(cursor: number): void {
+    if (this.snapshotValue.cursor === null) this.set({ cursor });
+  }
+
   /** Starts the connection (idempotent). */
   connect(): void {
     if (this.runner !== null || this.snapshotValue.state === 'closed') return;
