@@ -28,9 +28,11 @@ import {
   type WebSocketFactory,
   webSocketFrames,
 } from './realtime/frames.js';
+import { SharedConnection } from './realtime/shared.js';
 import { directReads } from './services/base.js';
 import { createServices, type Services } from './services/index.js';
 import { hasIndexedDB, openStorage, type Storage } from './storage.js';
+import { type LockRequest, platformLocks } from './tabs.js';
 import type { BreakerSnapshot } from './transport/breaker.js';
 import { type Fetch, type Logger, Transport } from './transport/client.js';
 import type { Health, paths } from './types/index.js';
@@ -50,6 +52,8 @@ export interface IntegrationDependencies {
   WebSocket?: WebSocketFactory | null;
   /** The IndexedDB database (default: `offlineConfig.databaseName`, opened on first use). */
   storage?: Promise<Storage>;
+  /** Web Locks for choosing the leading tab (default the platform's; null: no sharing). */
+  locks?: LockRequest | null;
 }
 
 export interface ServiceHealthReport {
@@ -60,6 +64,8 @@ export interface ServiceHealthReport {
 
 export interface ConnectionStatus {
   realtime: import('./realtime/connection.js').ConnectionSnapshot | null;
+  /** Whether this tab holds the shared realtime connection (null: not shared across tabs). */
+  leadsTabs: boolean | null;
   online: boolean;
   lastSuccessAt: number | null;
   lastFailureAt: number | null;
@@ -77,6 +83,7 @@ export class PyAirtableIntegration {
   private readonly ownsOnline: boolean;
   private readonly deps: IntegrationDependencies;
   private realtimeClient: RealtimeClient | null = null;
+  private shared: SharedConnection | null = null;
   /** The query cache and its sync layer; null when `enableCaching` is off. */
   readonly cache: CacheSync | null;
   private feed: { unsubscribe(): void } | null = null;
@@ -336,7 +343,7 @@ export class PyAirtableIntegration {
         sleep: (ms, signal) => this.clock.sleep(ms, signal),
       }),
     );
-    return new RealtimeConnection(sources, {
+    const connection = new RealtimeConnection(sources, {
       config: realtime,
       tokens: this.auth.provider,
       sleep: (ms, signal) => this.clock.sleep(ms, signal),
@@ -348,6 +355,17 @@ export class PyAirtableIntegration {
         void this.outbox?.sync();
       },
     });
+    const locks = this.deps.locks === undefined ? platformLocks() : this.deps.locks;
+    const user = this.auth.provider.userId();
+    const channels = typeof (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel;
+    if (realtime.shareAcrossTabs && locks !== null && channels === 'function' && user !== null) {
+      this.shared = new SharedConnection(connection, sources, {
+        name: `pyat-realtime:${this.config.baseURL}:${user}`,
+        events: this.services.event,
+        locks,
+      });
+    }
+    return connection;
   }
 
   /** The backend's health report and the client's breakers. Never throws. */
@@ -364,6 +382,7 @@ export class PyAirtableIntegration {
   getConnectionStatus(): ConnectionStatus {
     return {
       realtime: this.realtimeClient?.getState() ?? null,
+      leadsTabs: this.shared?.isLeader ?? null,
       online: this.online.isOnline(),
       lastSuccessAt: this.transport.lastSuccessAt,
       lastFailureAt: this.transport.lastFailureAt,
@@ -377,6 +396,7 @@ export class PyAirtableIntegration {
 
   /** Stops timers and listeners; the integration is unusable afterwards. */
   async close(): Promise<void> {
+    this.shared?.close();
     this.realtimeClient?.connection.close();
     this.closeOutbox();
     await this.persister?.flush();

@@ -67,7 +67,7 @@ export class Leadership {
 
 /** A BroadcastChannel that is a no-op where there is none. */
 export class TabChannel<T> {
-  private readonly channel: BroadcastChannel | null;
+  private channel: BroadcastChannel | null;
 
   constructor(name: string, onMessage: (message: T) => void) {
     const Channel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
@@ -76,12 +76,14 @@ export class TabChannel<T> {
       this.channel.onmessage = (event: MessageEvent) => onMessage(event.data as T);
   }
 
+  /** Posts to the other tabs (nothing after `close`). */
   post(message: T): void {
     this.channel?.postMessage(message);
   }
 
   close(): void {
     this.channel?.close();
+    this.channel = null;
   }
 }
 

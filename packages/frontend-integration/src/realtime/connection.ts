@@ -80,7 +80,7 @@ export class RealtimeConnection extends Subscribable<(snapshot: ConnectionSnapsh
   private rung = 0;
 
   constructor(
-    private readonly sources: FrameSource[],
+    private sources: FrameSource[],
     private readonly options: {
       config: RealtimeConfig;
       tokens: TokenSource;
@@ -155,6 +155,12 @@ export class RealtimeConnection extends Subscribable<(snapshot: ConnectionSnapsh
     this.disconnect();
     this.entries.clear();
     this.set({ state: 'closed' });
+  }
+
+  /** Replaces the transport ladder (a tab taking over the shared connection); `reconnectNow` to switch. */
+  useSources(sources: FrameSource[]): void {
+    this.sources = sources;
+    this.rung = 0;
   }
 
   /** Forces the current stream to end (the network dropped); it resumes from the cursor. */
