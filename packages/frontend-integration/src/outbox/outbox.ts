@@ -54,7 +54,7 @@ export type OutboxEvent =
   | { kind: 'needsReview'; entry: OutboxEntry }
   | { kind: 'discarded'; entry: OutboxEntry };
 
-type Message = OutboxEvent | { kind: 'drain' } | { kind: 'leader' };
+type Message = OutboxEvent | { kind: 'drain' } | { kind: 'drained' } | { kind: 'leader' };
 
 export interface OutboxOptions {
   user: string;
@@ -88,6 +88,8 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
   private review: OutboxEntry[] = [];
   private closed = false;
   private opening: Promise<void> | null = null;
+  /** `sync()` calls of this tab waiting for a drain by whichever tab leads. */
+  private drainWaiters: (() => void)[] = [];
 
   constructor(private readonly options: OutboxOptions) {
     super();
@@ -161,11 +163,16 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     return settled;
   }
 
-  /** Sends what is queued now (asks the leading tab when this one does not lead). */
+  /**
+   * Sends what is queued now; resolves after a drain by whichever tab leads (this one, or the
+   * leader it asked over BroadcastChannel). Rows that cannot go now stay queued.
+   */
   async sync(): Promise<void> {
     await this.opening;
-    if (this.leadership.isLeader) await this.drain();
-    else this.channel.post({ kind: 'drain' });
+    if (this.leadership.isLeader) return this.drain();
+    const drained = new Promise<void>((done) => this.drainWaiters.push(done));
+    this.channel.post({ kind: 'drain' });
+    return drained;
   }
 
   /** Sends a `needsReview` row again, under a new key (the old one may have expired). */
@@ -202,6 +209,7 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     this.channel.close();
     for (const [id, waiter] of this.waiters) waiter.reject(offline(id));
     this.waiters.clear();
+    this.wakeDrainWaiters();
   }
 
   private watch(): void {
@@ -254,6 +262,8 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
       } while (this.again && !this.closed);
     })().finally(() => {
       this.draining = null;
+      this.channel.post({ kind: 'drained' });
+      this.wakeDrainWaiters();
     });
     return this.draining;
   }
@@ -370,6 +380,12 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     this.review = rows.filter((entry) => entry.state === 'needsReview');
   }
 
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const done of waiters) done();
+  }
+
   /** Tells this tab's listeners and the other tabs. */
   private announce(event: OutboxEvent): void {
     this.channel.post(event);
@@ -379,6 +395,10 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
   private receive(message: Message): void {
     if (message.kind === 'drain') {
       if (this.leadership.isLeader) void this.drain();
+      return;
+    }
+    if (message.kind === 'drained') {
+      this.wakeDrainWaiters();
       return;
     }
     if (message.kind === 'leader') return;
