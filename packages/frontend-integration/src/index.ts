@@ -86,6 +86,7 @@ export { RecordMutations } from './mutation/mutations.js';
 export type { SendOutcome, WriteOp } from './mutation/send.js';
 export { MAX_CONFLICT_ROUNDS, sendWrite } from './mutation/send.js';
 export { OnlineStatus } from './online.js';
+export { BACKGROUND_SYNC_TAG, requestBackgroundSync } from './outbox/background-sync.js';
 export type { EntryError, OutboxEvent, OutboxOptions } from './outbox/outbox.js';
 export { DEFAULT_REVIEW_AFTER, Outbox } from './outbox/outbox.js';
 export { RealtimeClient } from './realtime/client.js';

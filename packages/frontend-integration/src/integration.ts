@@ -18,6 +18,7 @@ import {
   type RecordWrite,
 } from './mutation/mutations.js';
 import { OnlineStatus } from './online.js';
+import { requestBackgroundSync } from './outbox/background-sync.js';
 import { Outbox } from './outbox/outbox.js';
 import { RealtimeClient } from './realtime/client.js';
 import { RealtimeConnection } from './realtime/connection.js';
@@ -164,7 +165,7 @@ export class PyAirtableIntegration {
         this.cache?.clear();
         this.feed?.unsubscribe();
         this.feed = null;
-        this.closeOutbox();
+        void this.closeOutbox();
         this.closePersistence(event.kind === 'signedOut' || event.kind === 'ended');
       }
       user = next;
@@ -200,7 +201,11 @@ export class PyAirtableIntegration {
       now: () => this.clock.now(),
       reviewAfter: this.config.offlineConfig.reviewAfter,
     });
-    outbox.subscribe((event) => this.mutations.queued(event));
+    outbox.subscribe((event) => {
+      this.mutations.queued(event);
+      // A write that has to wait: let the `/sw` worker send it when the network is back.
+      if (event.kind === 'deferred') void requestBackgroundSync().catch(() => false);
+    });
     this.mutations.attachOutbox(outbox);
     this.outbox = outbox;
     void outbox.open().catch((error: unknown) => this.deps.logger?.(`outbox: ${String(error)}`));
@@ -257,10 +262,11 @@ export class PyAirtableIntegration {
     })().catch((error: unknown) => this.deps.logger?.(`storage: ${String(error)}`));
   }
 
-  private closeOutbox(): void {
-    this.outbox?.close();
+  private closeOutbox(): Promise<void> {
+    const outbox = this.outbox;
     this.outbox = null;
     this.mutations.attachOutbox(null);
+    return outbox?.close() ?? Promise.resolve();
   }
 
   /** One record write; see `RecordMutations.mutate`. */
@@ -352,7 +358,7 @@ export class PyAirtableIntegration {
       onCursor: (cursor) => this.cursors?.save(cursor),
       onLive: () => {
         this.online.reportReachable();
-        void this.outbox?.sync();
+        void this.outbox?.sync().catch(() => undefined);
       },
     });
     const locks = this.deps.locks === undefined ? platformLocks() : this.deps.locks;
@@ -398,7 +404,7 @@ export class PyAirtableIntegration {
   async close(): Promise<void> {
     this.shared?.close();
     this.realtimeClient?.connection.close();
-    this.closeOutbox();
+    await this.closeOutbox();
     await this.persister?.flush();
     await this.cursors?.flush();
     this.closePersistence(false);

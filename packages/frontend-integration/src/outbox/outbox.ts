@@ -90,6 +90,7 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
   private opening: Promise<void> | null = null;
   /** `sync()` calls of this tab waiting for a drain by whichever tab leads. */
   private drainWaiters: (() => void)[] = [];
+  private readonly tasks = new Set<Promise<unknown>>();
 
   constructor(private readonly options: OutboxOptions) {
     super();
@@ -100,7 +101,7 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
       (leading) => {
         if (!leading) return;
         this.channel.post({ kind: 'leader' });
-        void this.drain();
+        this.background(this.drain());
       },
       options.locks === undefined ? platformLocks() : options.locks,
     );
@@ -159,7 +160,7 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     });
     this.announce({ kind: 'added', entry });
     if (!this.options.online.isOnline()) this.defer(entry.id, offline(entry.id));
-    else void this.sync();
+    else this.background(this.sync());
     return settled;
   }
 
@@ -201,27 +202,37 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     await this.recount();
   }
 
-  /** Stops draining and listening; queued rows stay for the next start. */
-  close(): void {
+  /**
+   * Stops draining and listening, after the row being sent (if any) is settled; queued rows stay
+   * for the next start.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     for (const stop of this.detach) stop();
-    this.leadership.resign();
-    this.channel.close();
     for (const [id, waiter] of this.waiters) waiter.reject(offline(id));
     this.waiters.clear();
+    await Promise.allSettled([this.draining, ...this.tasks]);
+    this.leadership.resign();
+    this.channel.close();
     this.wakeDrainWaiters();
+  }
+
+  /** Runs `task` in the background; `close` waits for it, and its failure is not unhandled. */
+  private background(task: Promise<unknown>): void {
+    const tracked = task.catch(() => undefined).finally(() => this.tasks.delete(tracked));
+    this.tasks.add(tracked);
   }
 
   private watch(): void {
     this.detach.push(
       this.options.online.subscribe((online) => {
-        if (online) void this.sync();
+        if (online) this.background(this.sync());
       }),
     );
     const doc = (globalThis as { document?: Document }).document;
     if (doc !== undefined) {
       const visible = (): void => {
-        if (doc.visibilityState === 'visible') void this.sync();
+        if (doc.visibilityState === 'visible') this.background(this.sync());
       };
       doc.addEventListener('visibilitychange', visible);
       this.detach.push(() => doc.removeEventListener('visibilitychange', visible));
@@ -394,7 +405,7 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
 
   private receive(message: Message): void {
     if (message.kind === 'drain') {
-      if (this.leadership.isLeader) void this.drain();
+      if (this.leadership.isLeader) this.background(this.drain());
       return;
     }
     if (message.kind === 'drained') {
@@ -402,7 +413,7 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
       return;
     }
     if (message.kind === 'leader') return;
-    void this.recount().then(() => this.handle(message));
+    if (!this.closed) this.background(this.recount().then(() => this.handle(message)));
   }
 
   private handle(event: OutboxEvent): void {
