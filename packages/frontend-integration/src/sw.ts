@@ -72,7 +72,10 @@ class SessionRouteTokens extends Subscribable<SessionListener> {
       credentials: 'same-origin',
       headers: { Accept: 'application/json', 'X-PyAirtable-Token': '1' },
     });
-    if (!response.ok) return (this.token = null);
+    if (!response.ok) {
+      this.token = null;
+      return null;
+    }
     const body = (await response.json()) as {
       access_token?: string;
       accessToken?: string;
