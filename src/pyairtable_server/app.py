@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import anyio
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import __version__, maintenance
 from .changes import install_replay_handler
@@ -175,4 +176,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefixes=(f"{API_PREFIX}/auth",))
     app.add_middleware(RequestIdMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so that every client-address reader (rate limits, login and sign-up limits,
+        # realtime caps) sees the forwarded client; uvicorn's middleware takes the right-most
+        # address not itself a trusted proxy, so a client cannot forge its way past the proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
