@@ -1,5 +1,9 @@
 // The browser commands' types (implemented in test/setup/tabs.ts) and shared tab code.
+import { inject } from 'vitest';
 import { commands } from 'vitest/browser';
+import { createPyAirtableIntegration } from '../../src/index.js';
+
+export const PASSWORD = 'correct horse battery staple';
 
 declare module 'vitest/browser' {
   interface BrowserCommands {
@@ -29,4 +33,24 @@ export async function untilInTab(tab: string, check: string, args?: unknown): Pr
     await new Promise((done) => setTimeout(done, 50));
   }
   throw new Error(`never true in ${tab}: ${check}`);
+}
+
+/**
+ * A new user signed in from the test page itself (no realtime, so it holds no connection) with
+ * one table of one text field `Name`.
+ */
+export async function userWithTable(label: string) {
+  const api = inject('apiURL');
+  const email = `${label}-${Date.now()}@example.com`;
+  const client = createPyAirtableIntegration({ baseURL: api, features: { enableRealtime: false } });
+  await client.services.auth.register({ email, password: PASSWORD, firstName: 'B', lastName: 'T' });
+  await client.auth.login(email, PASSWORD);
+  const workspace = await client.services.workspace.createWorkspace({ name: label });
+  const base = await client.services.base.createBase({ workspaceId: workspace.id, name: label });
+  const table = await client.services.table.createTable({
+    baseId: base.id,
+    name: label,
+    fields: [{ name: 'Name', type: 'text' }],
+  });
+  return { api, email, client, table };
 }

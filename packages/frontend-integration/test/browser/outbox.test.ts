@@ -1,24 +1,10 @@
 // The IndexedDB outbox in Chromium: a tab queues writes offline, starts replaying them, and is
 // reloaded mid-replay; the reloaded tab finishes the replay. Every write is on the server once.
-import { expect, inject, it } from 'vitest';
-import { createPyAirtableIntegration } from '../../src/index.js';
-import { commands, SIGN_IN, untilInTab } from './commands.js';
-
-const PASSWORD = 'correct horse battery staple';
+import { expect, it } from 'vitest';
+import { commands, PASSWORD, SIGN_IN, untilInTab, userWithTable } from './commands.js';
 
 it('survives a reload mid-replay with nothing lost or doubled', async () => {
-  const api = inject('apiURL');
-  const email = `outbox-${Date.now()}@example.com`;
-  const admin = createPyAirtableIntegration({ baseURL: api, features: { enableRealtime: false } });
-  await admin.services.auth.register({ email, password: PASSWORD, firstName: 'B', lastName: 'T' });
-  await admin.auth.login(email, PASSWORD);
-  const workspace = await admin.services.workspace.createWorkspace({ name: 'Browser' });
-  const base = await admin.services.base.createBase({ workspaceId: workspace.id, name: 'B' });
-  const table = await admin.services.table.createTable({
-    baseId: base.id,
-    name: 'T',
-    fields: [{ name: 'Name', type: 'text' }],
-  });
+  const { api, email, client: admin, table } = await userWithTable('outbox');
   const args = {
     api,
     email,
@@ -51,8 +37,10 @@ it('survives a reload mid-replay with nothing lost or doubled', async () => {
 
   const { queued, left } = await commands.inTab<{ queued: number; left: number }>(
     'app',
-    `${SIGN_IN}
-     const queued = (await window.pa.offline.entries()).length;
+    `const db = await pyat.openStorage(args.options.offlineConfig.databaseName);
+     const queued = (await db.getAll('outbox')).length; // what the reload left, before any drain
+     db.close();
+     ${SIGN_IN}
      await window.pa.offline.sync();
      return { queued, left: window.pa.offline.pendingCount };`,
     args,

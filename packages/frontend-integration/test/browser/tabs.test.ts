@@ -2,25 +2,11 @@
 // backend of this project admits one realtime connection per user, so both tabs getting every
 // event while a third connection of the user is refused (429) shows only one is open. When the
 // leading tab closes, the other takes the connection over and misses nothing.
-import { expect, inject, it } from 'vitest';
-import { createPyAirtableIntegration } from '../../src/index.js';
-import { commands, SIGN_IN, untilInTab } from './commands.js';
-
-const PASSWORD = 'correct horse battery staple';
+import { expect, it } from 'vitest';
+import { commands, PASSWORD, SIGN_IN, untilInTab, userWithTable } from './commands.js';
 
 it('shares one connection between two tabs and hands it over when the leader closes', async () => {
-  const api = inject('apiURL');
-  const email = `tabs-${Date.now()}@example.com`;
-  const writer = createPyAirtableIntegration({ baseURL: api, features: { enableRealtime: false } });
-  await writer.services.auth.register({ email, password: PASSWORD, firstName: 'B', lastName: 'T' });
-  await writer.auth.login(email, PASSWORD);
-  const workspace = await writer.services.workspace.createWorkspace({ name: 'Tabs' });
-  const base = await writer.services.base.createBase({ workspaceId: workspace.id, name: 'B' });
-  const table = await writer.services.table.createTable({
-    baseId: base.id,
-    name: 'T',
-    fields: [{ name: 'Name', type: 'text' }],
-  });
+  const { api, email, client: writer, table } = await userWithTable('tabs');
   /** A third realtime connection of the user: refused while the tabs hold the one allowed. */
   const probe = async (): Promise<number> => {
     const token = await writer.auth.provider.getToken();
