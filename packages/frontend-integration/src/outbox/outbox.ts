@@ -257,7 +257,6 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     };
     entry.seq = await tx.store.add(entry);
     await tx.done;
-    this.count += 1;
     return entry;
   }
 
@@ -413,11 +412,23 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
       return;
     }
     if (message.kind === 'leader') return;
-    if (!this.closed) this.background(this.recount().then(() => this.handle(message)));
+    if (!this.closed) this.handle(message);
   }
 
+  /**
+   * Settles this tab's waiter for the row, keeps `pendingCount` and `needsReview()` current (a
+   * drain and `open` recount from the database too), then tells the listeners.
+   */
   private handle(event: OutboxEvent): void {
     const id = event.entry.id;
+    if (event.kind === 'added') this.count += 1;
+    else if (event.kind === 'needsReview') {
+      this.count = Math.max(0, this.count - 1);
+      this.review = [...this.review.filter((entry) => entry.id !== id), event.entry];
+    } else if (event.kind === 'sent' || event.kind === 'failed' || event.kind === 'discarded') {
+      if (event.entry.state === 'pending') this.count = Math.max(0, this.count - 1);
+      this.review = this.review.filter((entry) => entry.id !== id);
+    }
     if (event.kind === 'sent') this.settle(id, (waiter) => waiter.resolve(event.outcome));
     else if (event.kind === 'failed' || event.kind === 'discarded')
       this.settle(id, (waiter) =>

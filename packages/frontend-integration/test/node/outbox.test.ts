@@ -88,9 +88,15 @@ describe('offline outbox', () => {
       ['new', 8],
     ]);
 
+    const counts: number[] = [];
+    pa.offline?.subscribe((event) => {
+      if (event.kind === 'sent') counts.push(pa.offline?.pendingCount ?? -1);
+    });
     pa.online.set(true);
     await vi.waitFor(() => expect(pa.offline?.pendingCount).toBe(0));
     await vi.waitFor(() => expect(pa.optimistic.getPendingUpdates()).toEqual([]));
+    // Listeners read the count as each write goes (two records drain side by side).
+    expect(counts.sort().reverse()).toEqual([3, 2, 1, 0]);
     const patches = faulty.requests.filter(
       (r) => r.method === 'PATCH' && r.url.endsWith(record.id),
     );
