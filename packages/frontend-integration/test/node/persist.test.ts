@@ -73,4 +73,34 @@ describe('persistence', () => {
       expect(kept).toEqual([undefined, undefined]);
     });
   });
+
+  it('resumes subscriptions after a reload from the saved cursor, without a saved cache', async () => {
+    const databaseName = 'persist-test-2';
+    const email = uniqueEmail('cursor');
+    const cursorOnly = { ...options(databaseName), cacheConfig: { enablePersistence: false } };
+    const pa = await signedIn(cursorOnly, {}, email);
+    opened.push(pa);
+    const writer = await signedIn({ enableCaching: false });
+    await writer.auth.logout();
+    await writer.auth.login(email, PASSWORD);
+    opened.push(writer);
+    const { table } = await makeTable(writer);
+    const first: string[] = [];
+    pa.realtime.subscribeToRecordChanges(table.id, (event) => first.push(event.aggregate_id));
+    await vi.waitFor(() => expect(pa.realtime.getState().state).toBe('live'));
+    const seen = await writer.services.record.createRecord(table.id, { Name: 'seen' });
+    await vi.waitFor(() => expect(first).toContain(seen.id));
+    await pa.close();
+
+    const missed = await writer.services.record.createRecord(table.id, { Name: 'while away' });
+    const reloaded = createPyAirtableIntegration(testOptions(cursorOnly));
+    opened.push(reloaded);
+    await reloaded.auth.login(email, PASSWORD);
+    await reloaded.ready();
+    const heard: string[] = [];
+    reloaded.realtime.subscribeToRecordChanges(table.id, (event) => heard.push(event.aggregate_id));
+    // Without the saved cursor the new connection would start at the head and miss it.
+    await vi.waitFor(() => expect(heard).toContain(missed.id));
+    expect(heard).toEqual([missed.id]);
+  });
 });
