@@ -200,6 +200,7 @@ export class PyAirtableIntegration {
       online: this.online,
       now: () => this.clock.now(),
       reviewAfter: this.config.offlineConfig.reviewAfter,
+      locks: this.deps.locks === undefined ? platformLocks() : this.deps.locks,
     });
     outbox.subscribe((event) => {
       this.mutations.queued(event);

@@ -15,6 +15,7 @@ import {
   testOptions,
   uniqueEmail,
 } from '../support/backend.js';
+import { memoryLocks } from '../support/locks.js';
 
 const opened: PyAirtableIntegration[] = [];
 afterEach(async () => {
@@ -171,6 +172,49 @@ describe('offline outbox', () => {
     expect((await pa.services.record.getRecords(table.id)).data[0]?.fields).toEqual({
       Name: 'a',
       Points: 1,
+    });
+  });
+
+  it('lets only the leading tab send; the other tab shows the write and hears the outcome', async () => {
+    const databaseName = 'outbox-tabs';
+    const locks = memoryLocks();
+    const email = uniqueEmail('outbox-tabs');
+    const leaderFetch = new FaultyFetch();
+    const followerFetch = new FaultyFetch();
+    const leader = await signedIn(
+      offlineOptions(databaseName),
+      { fetch: leaderFetch.fetch, locks },
+      email,
+    );
+    opened.push(leader);
+    const follower = createPyAirtableIntegration(testOptions(offlineOptions(databaseName)), {
+      fetch: followerFetch.fetch,
+      locks,
+    });
+    opened.push(follower);
+    await follower.auth.login(email, PASSWORD);
+    await vi.waitFor(() => expect(leader.offline?.isLeader).toBe(true));
+    expect(follower.offline?.isLeader).toBe(false);
+    const { table } = await makeTable(leader);
+    const record = await leader.services.record.createRecord(table.id, { Name: 'a' });
+    await leader.services.record.getRecords(table.id);
+    await follower.services.record.getRecords(table.id);
+
+    const release = leaderFetch.hold('PATCH', /\/records\//);
+    const write = follower.mutate({ kind: 'update', recordId: record.id, fields: { Name: 'b' } });
+    // The leader sends it, and shows it meanwhile like the tab that made it.
+    await vi.waitFor(async () =>
+      expect((await leader.services.record.getRecords(table.id)).data[0]?.fields.Name).toBe('b'),
+    );
+    expect((await follower.services.record.getRecords(table.id)).data[0]?.fields.Name).toBe('b');
+    release();
+    expect((await write).record).toMatchObject({ version: 2, fields: { Name: 'b' } });
+    expect(leaderFetch.count('PATCH', /\/records\//)).toBe(1);
+    expect(followerFetch.count('PATCH', /\/records\//)).toBe(0);
+    await vi.waitFor(() => expect(leader.optimistic.getPendingUpdates()).toEqual([]));
+    expect((await leader.services.record.getRecords(table.id)).data[0]).toMatchObject({
+      version: 2,
+      fields: { Name: 'b' },
     });
   });
 });
