@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 webhooks=WebhookWorker(db, settings),
             )
             # A commit with events is news for the webhook dispatcher too.
-            hub.on_commit.append(app.state.services.webhooks.wake)
+            hub.on_commit.append(app.state.services.webhooks.committed)
             async with anyio.create_task_group() as background:
                 await background.start(hub.run)
                 if broker is not None:
