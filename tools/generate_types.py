@@ -55,6 +55,8 @@ RENAMES: Mapping[str, str] = {
     "PermissionsOut": "Permissions",
     "ValidateOut": "TokenValidation",
     "SignedUrlOut": "SignedUrl",
+    "StorageUsageOut": "StorageUsage",
+    "QuotaUsageOut": "QuotaUsage",
     "HealthOut": "Health",
 }
 # FastAPI documents these for its default 422 answer; the backend answers every error with

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from ..types import FileEnvelope, FileRecord, SignedUrl
+from ..types import FileEnvelope, FileRecord, SignedUrl, StorageUsage
 from ._base import Service, compact
 
 #: The filename sent for bytes, or a file object without a name, when the caller gives none.
@@ -56,7 +56,8 @@ class FileService(Service):
         defaults to the path's or file object's name; ``content_type`` to a guess from it.
 
         Raises:
-            PayloadTooLargeError: the file is larger than the backend accepts.
+            PayloadTooLargeError: the file is larger than the backend accepts, or does not fit
+                in the caller's or the workspace's storage quota (``type`` ``QUOTA_EXCEEDED``).
             InvalidRequestError: ``field`` is not an attachment field of the record's table.
             NotFoundError: the table or record does not exist or the caller may not see it.
             ServiceUnavailableError: the backend's storage failed (nothing was stored).
@@ -88,6 +89,17 @@ class FileService(Service):
             NotFoundError: it does not exist or the caller may not see it.
         """
         return await self._call(SignedUrl, "GET", f"/files/{file_id}/url")
+
+    async def get_storage_usage(self, *, workspace_id: str | None = None) -> StorageUsage:
+        """The bytes of stored files counted against the caller's storage quota, and against
+        ``workspace_id``'s when given (``quota_bytes`` is None where there is no limit).
+
+        Raises:
+            NotFoundError: the workspace does not exist or the caller is not a member.
+        """
+        return await self._call(
+            StorageUsage, "GET", "/files/usage", params=compact({"workspace_id": workspace_id})
+        )
 
     async def get_file_content(self, file_id: str) -> bytes:
         """A file's bytes, all in memory (``download_file`` streams large ones instead).
