@@ -67,6 +67,8 @@ export interface ConnectionStatus {
   realtime: import('./realtime/connection.js').ConnectionSnapshot | null;
   /** Whether this tab holds the shared realtime connection (null: not shared across tabs). */
   leadsTabs: boolean | null;
+  /** Writes waiting in the offline outbox (null: no outbox). */
+  pendingWrites: number | null;
   online: boolean;
   lastSuccessAt: number | null;
   lastFailureAt: number | null;
@@ -390,6 +392,7 @@ export class PyAirtableIntegration {
     return {
       realtime: this.realtimeClient?.getState() ?? null,
       leadsTabs: this.shared?.isLeader ?? null,
+      pendingWrites: this.outbox?.pendingCount ?? null,
       online: this.online.isOnline(),
       lastSuccessAt: this.transport.lastSuccessAt,
       lastFailureAt: this.transport.lastFailureAt,

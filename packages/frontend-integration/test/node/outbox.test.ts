@@ -77,6 +77,7 @@ describe('offline outbox', () => {
     // Stored before anything was sent; shown in the cached list.
     expect(faulty.requests.filter((r) => r.method !== 'GET')).toEqual([]);
     expect(pa.offline?.pendingCount).toBe(4);
+    expect(pa.getConnectionStatus()).toMatchObject({ online: false, pendingWrites: 4 });
     expect((await pa.offline?.entries())?.map((e) => e.op.kind)).toEqual([
       'update',
       'update',
