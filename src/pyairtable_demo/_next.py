@@ -1,4 +1,4 @@
-"""``pyairtable-integration demo --next``: the backend and the Next.js demo app, together.
+"""``pyairtable-demo --next``: the backend and the Next.js demo app, together.
 
 The app lives in the TypeScript package (``packages/frontend-integration/examples/next-app``)
 and uses its ``node_modules``: this runs from a source checkout with Node.js 20.19+ and npm.

@@ -17,13 +17,23 @@ const PEERS = [
   'next-auth/providers/credentials',
 ];
 
-/** Budgets in bytes, gzipped: what each subpath adds on top of its peers. */
+/**
+ * Budgets in bytes, gzipped, peers excluded. Each subpath is measured alone, with the core it
+ * uses; an app importing several ships that core once (`/react` adds about 1.5 kB to it).
+ */
 const BUDGETS: { entry: string; source: string; budget: number; note: string }[] = [
   {
     entry: '.',
     source: '../../src/index.ts',
-    budget: 35 * 1024,
-    note: 'the core, with query-core, openapi-fetch and eventsource-parser',
+    // Passed its first 35 kB with overlays, the outbox, persistence and tab sharing.
+    budget: 44 * 1024,
+    note: 'the core, with query-core, openapi-fetch, eventsource-parser and idb',
+  },
+  {
+    entry: './sw',
+    source: '../../src/sw.ts',
+    budget: 18 * 1024,
+    note: 'the Service Worker outbox drainer: the services and the outbox, tree-shaken',
   },
   {
     entry: './query',
@@ -34,25 +44,25 @@ const BUDGETS: { entry: string; source: string; budget: number; note: string }[]
   {
     entry: './react',
     source: '../../src/react/index.ts',
-    budget: 36 * 1024,
+    budget: 46 * 1024,
     note: 'the provider and hooks, with the core the provider builds',
   },
   {
     entry: './next',
     source: '../../src/next/index.ts',
-    budget: 48 * 1024,
+    budget: 58 * 1024,
     note: 'server only, never shipped to browsers: the session, jose and the core',
   },
   {
     entry: './next/client',
     source: '../../src/next/client.tsx',
-    budget: 38 * 1024,
-    note: 'the browser provider, its token provider and the React layer',
+    budget: 45 * 1024,
+    note: 'the browser provider, its token provider, the React layer and the core',
   },
   {
     entry: './next-auth',
     source: '../../src/next-auth/index.ts',
-    budget: 34 * 1024,
+    budget: 44 * 1024,
     note: 'server only: the Auth.js callbacks and the core they sign in with',
   },
 ];

@@ -273,6 +273,8 @@ describe('realtime hooks', () => {
     const pa = await integration(true);
     const { table } = await makeTable(pa);
     const connection = pa.realtime.connection;
+    // The integration's own feed keeps the connection live; count only what components add.
+    await expect.poll(() => pa.realtime.getState().state).toBe('live');
     const stateListeners = countListeners(connection);
     const onlineListeners = countListeners(pa.online);
     const sessionListeners = countListeners(pa.auth.provider);

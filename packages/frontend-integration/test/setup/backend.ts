@@ -107,11 +107,7 @@ export async function startBackend(
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // A browser project's test page is served from a port chosen at start: any origin may call
-  // this loopback, throwaway backend.
-  const { url, stop } = await startBackend(
-    project.config.browser.enabled ? { PYAIRTABLE_CORS_ORIGINS: '*' } : {},
-  );
+  const { url, stop } = await startBackend();
   project.provide('apiURL', url);
   return stop;
 }
