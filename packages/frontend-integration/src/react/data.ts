@@ -6,13 +6,14 @@
  */
 import {
   hashKey,
+  type InfiniteData,
   skipToken,
   type UseInfiniteQueryResult,
   type UseQueryResult,
   useInfiniteQuery,
   useQuery,
 } from '@tanstack/react-query';
-import { useMemo } from 'react';
+import { useEffect, useMemo, useReducer } from 'react';
 import type { ServiceQueryOptions } from '../query/options.js';
 import {
   basesQuery,
@@ -45,6 +46,29 @@ export interface DataHookOptions {
 
 const IDLE_KEY = ['pyat', 'idle'] as const;
 
+/**
+ * A number that changes whenever the pending optimistic writes change, so a `select` that shows
+ * them is run again (TanStack reruns `select` when its identity changes).
+ */
+function useOverlayVersion(): number {
+  const pa = usePyAirtable();
+  const [version, bump] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => pa.cache?.overlay.subscribe(bump), [pa]);
+  return version;
+}
+
+/** The cached server data with the pending optimistic writes on top (`CacheSync.view`). */
+function useOverlaySelect<T>(queryKey: readonly unknown[]): ((data: T) => T) | undefined {
+  const pa = usePyAirtable();
+  const version = useOverlayVersion();
+  const hash = hashKey(queryKey);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new function per overlay change
+  return useMemo(() => {
+    const cache = pa.cache;
+    return cache === null ? undefined : (data: T) => cache.view(queryKey, data);
+  }, [pa, hash, version]);
+}
+
 function useServiceQuery<T>(
   build: () => ServiceQueryOptions<T>,
   ready: boolean,
@@ -54,11 +78,14 @@ function useServiceQuery<T>(
   const pa = usePyAirtable();
   // biome-ignore lint/correctness/useExhaustiveDependencies: `deps` hashes the arguments of `build`
   const built = useMemo(() => (ready ? build() : null), [pa, ready, hashKey([...deps])]);
+  const queryKey = built?.queryKey ?? IDLE_KEY;
+  const select = useOverlaySelect<T>(queryKey);
   return useQuery<T, Error, T, readonly unknown[]>({
-    queryKey: built?.queryKey ?? IDLE_KEY,
+    queryKey,
     queryFn: built === null || options.enabled === false ? skipToken : built.queryFn,
     staleTime: built?.staleTime ?? 0,
     throwOnError: options.throwOnError ?? false,
+    ...(select ? { select } : {}),
   });
 }
 
@@ -157,8 +184,11 @@ export function useInfiniteRecords(
     () => (tableId ? infiniteRecordsQuery(pa, tableId, query) : null),
     [pa, tableId, hashKey([query])],
   );
+  const queryKey = built?.queryKey ?? IDLE_KEY;
+  const select = useOverlaySelect<InfiniteData<RecordList, string | undefined>>(queryKey);
   return useInfiniteQuery({
-    queryKey: built?.queryKey ?? IDLE_KEY,
+    queryKey,
+    ...(select ? { select } : {}),
     queryFn: built === null || options.enabled === false ? skipToken : built.queryFn,
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last: RecordList) => last.pagination.next_offset ?? undefined,

@@ -16,6 +16,13 @@ export {
 } from './data.js';
 export type { ErrorFallbackProps, PyAirtableErrorBoundaryProps } from './error-boundary.js';
 export { DefaultErrorFallback, PyAirtableErrorBoundary } from './error-boundary.js';
+export type {
+  OptimisticUpdate,
+  OptimisticUpdateOptions,
+  OutboxState,
+  UpdateStatus,
+} from './mutation.js';
+export { useOptimisticUpdate, useOutbox, usePendingUpdates } from './mutation.js';
 export type { PyAirtableProviderProps } from './provider.js';
 export { PyAirtableProvider } from './provider.js';
 export type { RealtimeOptions, RealtimeStatus } from './realtime.js';
