@@ -80,7 +80,9 @@ export function PyAirtableNextProvider(props: PyAirtableNextProviderProps): Reac
 
 /**
  * Signs out: the server revokes the session and deletes its cookie (the request carries the
- * CSRF token), then the browser forgets the user's cached data.
+ * CSRF token), then the browser forgets everything it kept for the user: the cached data in
+ * memory and in IndexedDB, the realtime cursor, and the writes still waiting in the offline
+ * outbox (ask the user first when `useOutbox().pendingCount` is not 0: they are discarded).
  *
  * @throws Error the server refused (the CSRF token was wrong) or could not be reached.
  */
@@ -95,6 +97,11 @@ export function useSignOut(): () => Promise<void> {
       credentials: 'same-origin',
     });
     if (!response.ok) throw new Error(`Signing out failed (${response.status}).`);
+    const outbox = pa.offline;
+    if (outbox !== null) {
+      for (const entry of await outbox.entries()) await outbox.discard(entry.id);
+    }
+    // The integration drops the in-memory cache and purges the persisted one and the cursor.
     routes.tokens.end('signedOut');
     pa.clearCache();
   }, [pa]);

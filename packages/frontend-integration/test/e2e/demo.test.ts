@@ -49,6 +49,31 @@ async function signIn(email: string): Promise<{ context: BrowserContext; page: P
   return { context, page };
 }
 
+/** How many rows a store of the integration's IndexedDB database holds (0 when it is absent). */
+function storedRows(page: Page, store: string): Promise<number> {
+  return page.evaluate(
+    (name) =>
+      new Promise<number>((done) => {
+        const opening = indexedDB.open('pyairtable-integration');
+        opening.onsuccess = () => {
+          const db = opening.result;
+          if (!db.objectStoreNames.contains(name)) {
+            db.close();
+            done(0);
+            return;
+          }
+          const counting = db.transaction(name).objectStore(name).count();
+          counting.onsuccess = () => {
+            db.close();
+            done(counting.result);
+          };
+        };
+        opening.onerror = () => done(0);
+      }),
+    store,
+  );
+}
+
 /** A row's Notes as the backend has them now (the owner's cache bypassed). */
 async function notesOf(name: string): Promise<unknown> {
   await owner.invalidateCache();
@@ -76,9 +101,16 @@ describe('the session in the browser', () => {
     expect(readable).not.toContain(ownerEmail);
     expect(readable).not.toMatch(/eyJ[\w-]+\.eyJ/); // no JWT inside, in the clear
     await expect.poll(() => page.getByText(ownerEmail).count()).toBe(1);
+    // The grid's data is persisted in IndexedDB for this user...
+    await openTable(page);
+    await expect.poll(() => storedRows(page, 'queries')).toBeGreaterThan(0);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${APP}/signin`);
     expect((await context.cookies()).some((c) => c.name === '__Host-pyat-session')).toBe(false);
+    // ...and signing out purges it, with the cursor and the outbox.
+    await expect.poll(() => storedRows(page, 'queries')).toBe(0);
+    expect(await storedRows(page, 'cursors')).toBe(0);
+    expect(await storedRows(page, 'outbox')).toBe(0);
     await context.close();
   });
 
@@ -219,5 +251,67 @@ describe('two browsers', () => {
       .poll(() => a.page.getByRole('textbox', { name: 'Notes of Alpha' }).inputValue())
       .toBe('after reload');
     await a.context.close();
+  });
+});
+
+describe('offline and tabs', () => {
+  it('keeps an edit made offline and syncs it once when the network is back', async () => {
+    const a = await signIn(ownerEmail);
+    const b = await signIn(editorEmail);
+    await openTable(a.page);
+    await openTable(b.page);
+    const before = (await owner.services.record.getRecords(tableId)).data.find(
+      (row) => row.fields.Name === 'Alpha',
+    );
+    await a.context.setOffline(true);
+    const notes = a.page.getByRole('textbox', { name: 'Notes of Alpha' });
+    await notes.click();
+    await notes.fill('written offline');
+    await notes.press('Enter');
+    await expect
+      .poll(() => a.page.getByTestId('pending-writes').textContent())
+      .toBe('1 pending, 1 offline');
+    expect(await notes.inputValue()).toBe('written offline'); // shown, not yet sent
+    expect(await notesOf('Alpha')).not.toBe('written offline');
+    await a.context.setOffline(false);
+    await expect
+      .poll(() => b.page.getByRole('textbox', { name: 'Notes of Alpha' }).inputValue())
+      .toBe('written offline');
+    await expect.poll(() => a.page.getByTestId('pending-writes').textContent()).toBe('0 pending');
+    await owner.invalidateCache();
+    const after = await owner.services.record.getRecord(before?.id ?? '');
+    expect(after.version).toBe((before?.version ?? 0) + 1); // applied once, not twice
+    await a.context.close();
+    await b.context.close();
+  });
+
+  it('three tabs of one user share one realtime connection, and all of them are live', async () => {
+    const { context, page } = await signIn(editorEmail);
+    const sockets: { url: string; closed: boolean }[] = [];
+    const watch = (tab: Page) =>
+      tab.on('websocket', (socket) => {
+        const entry = { url: socket.url(), closed: false };
+        sockets.push(entry);
+        socket.on('close', () => {
+          entry.closed = true;
+        });
+      });
+    const tabs = [page, await context.newPage(), await context.newPage()];
+    for (const tab of tabs) {
+      watch(tab);
+      await openTable(tab);
+    }
+    const alpha = (await owner.services.record.getRecords(tableId)).data.find(
+      (row) => row.fields.Name === 'Alpha',
+    );
+    await owner.services.record.updateRecord(alpha?.id ?? '', { Notes: 'to every tab' });
+    for (const tab of tabs) {
+      await expect
+        .poll(() => tab.getByRole('textbox', { name: 'Notes of Alpha' }).inputValue())
+        .toBe('to every tab');
+    }
+    // One socket open for the three tabs (the server would refuse a third: the cap is two).
+    expect(sockets.filter((socket) => !socket.closed)).toHaveLength(1);
+    await context.close();
   });
 });

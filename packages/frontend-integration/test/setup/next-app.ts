@@ -38,6 +38,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const appURL = `http://localhost:${port}`;
   const { url: apiURL, stop: stopBackend } = await startBackend({
     PYAIRTABLE_CORS_ORIGINS: appURL,
+    // Three tabs of one user must share one connection: a third would be refused.
+    PYAIRTABLE_REALTIME_MAX_CONNECTIONS_PER_USER: '2',
   });
   project.provide('apiURL', apiURL);
   const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };

@@ -1,7 +1,12 @@
 'use client';
 // The signed-in frame: the provider, who is signed in, the live badge, pending writes, sign-out.
 import { PyAirtableNextProvider, useSignOut } from '@pyairtable/frontend-integration/next/client';
-import { useConnectionState, useSession } from '@pyairtable/frontend-integration/react';
+import {
+  useConnectionState,
+  useOutbox,
+  usePendingUpdates,
+  useSession,
+} from '@pyairtable/frontend-integration/react';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import type { ReactNode } from 'react';
@@ -23,7 +28,12 @@ export function AppShell({
     <PyAirtableNextProvider
       session={session}
       since={since}
-      config={{ baseURL: apiURL, features: { enableRealtime: true } }}
+      config={{
+        baseURL: apiURL,
+        // Writes are shown at once, kept in IndexedDB until sent, and the cache survives reloads.
+        features: { enableRealtime: true, enableOfflineSupport: true },
+        cacheConfig: { enablePersistence: true },
+      }}
     >
       <Header />
       <main>{children}</main>
@@ -36,6 +46,8 @@ function Header() {
   const connection = useConnectionState();
   const signOut = useSignOut();
   const router = useRouter();
+  const pending = usePendingUpdates();
+  const outbox = useOutbox();
   return (
     <header>
       <Link href="/">PyAirtable</Link>
@@ -44,10 +56,18 @@ function Header() {
         {connection.state === 'live' ? 'Live' : connection.state}
         {connection.transport && connection.state !== 'live' ? ` (${connection.transport})` : ''}
       </span>
+      <span data-testid="pending-writes">
+        {pending.length} pending{outbox.pendingCount > 0 ? `, ${outbox.pendingCount} offline` : ''}
+      </span>
       <span>{session?.user.email}</span>
       <button
         type="button"
         onClick={async () => {
+          if (
+            outbox.pendingCount > 0 &&
+            !window.confirm(`${outbox.pendingCount} writes were not sent yet. Sign out anyway?`)
+          )
+            return;
           await signOut();
           router.replace('/signin');
           router.refresh();

@@ -2,9 +2,9 @@
 // The table's grid: inline edits, add and delete rows, sort and filter, the conflict dialog.
 import {
   type AirtableRecord,
-  ConflictError,
   ErrorHandler,
   type FilterGroup,
+  OfflineError,
   type RecordQuery,
 } from '@pyairtable/frontend-integration';
 import {
@@ -54,28 +54,42 @@ function GridBody({ tableId }: { tableId: string }) {
   }
   const records = useRecords(tableId, query, { throwOnError: true });
 
-  /** Writes `value` if the record is still at `baseVersion` (what the user saw when editing began). */
-  async function save(record: AirtableRecord, field: string, value: unknown, baseVersion: number) {
+  /**
+   * Writes `value` against the version the user saw when editing began (`baseVersion`): shown at
+   * once, queued in the outbox while offline. When someone else changed the same field meanwhile,
+   * the server's value stays and the conflict dialog asks which one to keep.
+   */
+  async function save(
+    record: AirtableRecord,
+    field: string,
+    value: unknown,
+    baseVersion: number,
+    original: string,
+  ) {
     setError(null);
+    const now = record.fields[field];
+    if ((now === null || now === undefined ? '' : String(now)) !== original) {
+      // Someone changed this very cell while it was being edited here.
+      setConflict({ record, field, mine: value, theirs: now, version: record.version });
+      return;
+    }
     try {
-      await pa.services.record.updateRecord(
-        record.id,
-        { [field]: value },
-        { expectedVersion: baseVersion, typecast: true },
+      const result = await pa.mutate(
+        { kind: 'update', recordId: record.id, tableId, fields: { [field]: value } },
+        { expectedVersion: baseVersion, onConflict: 'merge', typecast: true },
       );
-    } catch (failure) {
-      if (failure instanceof ConflictError && failure.current) {
-        const current = failure.current as AirtableRecord;
+      if (!result.applied && result.resolution?.conflicting.includes(field) && result.record) {
         setConflict({
-          record: current,
+          record: result.record,
           field,
           mine: value,
-          theirs: current.fields[field],
-          version: current.version,
+          theirs: result.record.fields[field],
+          version: result.record.version,
         });
-      } else {
-        setError(ErrorHandler.getErrorMessage(failure));
       }
+    } catch (failure) {
+      if (failure instanceof OfflineError) return; // queued: sent when the network is back
+      setError(ErrorHandler.getErrorMessage(failure));
     }
   }
 
@@ -83,11 +97,20 @@ function GridBody({ tableId }: { tableId: string }) {
     const open = conflict;
     setConflict(null);
     if (open === null || !keepMine) return;
-    await pa.services.record.updateRecord(
-      open.record.id,
-      { [open.field]: open.mine },
-      { expectedVersion: open.version, typecast: true },
-    );
+    await pa
+      .mutate(
+        { kind: 'update', recordId: open.record.id, tableId, fields: { [open.field]: open.mine } },
+        { expectedVersion: open.version, onConflict: 'clientWins', typecast: true },
+      )
+      .catch((failure: unknown) => {
+        if (!(failure instanceof OfflineError)) setError(ErrorHandler.getErrorMessage(failure));
+      });
+  }
+
+  function write(change: Parameters<typeof pa.mutate>[0]) {
+    pa.mutate(change).catch((failure: unknown) => {
+      if (!(failure instanceof OfflineError)) setError(ErrorHandler.getErrorMessage(failure));
+    });
   }
 
   return (
@@ -123,9 +146,7 @@ function GridBody({ tableId }: { tableId: string }) {
         <button
           type="button"
           onClick={() =>
-            pa.services.record
-              .createRecord(tableId, primary ? { [primary]: 'New row' } : {})
-              .catch((failure: unknown) => setError(ErrorHandler.getErrorMessage(failure)))
+            write({ kind: 'create', tableId, fields: primary ? { [primary]: 'New row' } : {} })
           }
         >
           Add row
@@ -150,7 +171,9 @@ function GridBody({ tableId }: { tableId: string }) {
                     label={`${field.name} of ${String(record.fields[primary ?? ''] ?? record.id)}`}
                     value={record.fields[field.name]}
                     version={record.version}
-                    onCommit={(value, base) => save(record, field.name, value, base)}
+                    onCommit={(value, base, original) =>
+                      save(record, field.name, value, base, original)
+                    }
                   />
                 </td>
               ))}
@@ -158,11 +181,7 @@ function GridBody({ tableId }: { tableId: string }) {
                 <button
                   type="button"
                   aria-label={`Delete ${String(record.fields[primary ?? ''] ?? record.id)}`}
-                  onClick={() =>
-                    pa.services.record
-                      .deleteRecord(record.id, { tableId })
-                      .catch((failure: unknown) => setError(ErrorHandler.getErrorMessage(failure)))
-                  }
+                  onClick={() => write({ kind: 'delete', recordId: record.id, tableId })}
                 >
                   Delete
                 </button>
@@ -202,7 +221,7 @@ function Cell({
   label: string;
   value: unknown;
   version: number;
-  onCommit: (value: unknown, baseVersion: number) => void;
+  onCommit: (value: unknown, baseVersion: number, original: string) => void;
 }) {
   const shown = value === null || value === undefined ? '' : String(value);
   const [draft, setDraft] = useState<{ text: string; original: string; base: number } | null>(null);
@@ -226,7 +245,7 @@ function Cell({
         if (draft !== null && draft.text !== draft.original) {
           const text = draft.text;
           const numeric = typeof value === 'number' && text.trim() !== '' ? Number(text) : text;
-          onCommit(Number.isNaN(numeric) ? text : numeric, draft.base);
+          onCommit(Number.isNaN(numeric) ? text : numeric, draft.base, draft.original);
         }
         setDraft(null);
       }}
