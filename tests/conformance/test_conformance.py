@@ -23,8 +23,13 @@ import anyio
 import httpx2
 import pytest
 
-from pyairtable_integration import PyAirtableIntegration, ServiceError, create_integration
-from pyairtable_integration.testing import FaultTransport, reset
+from pyairtable_integration import (
+    OfflineError,
+    PyAirtableIntegration,
+    ServiceError,
+    create_integration,
+)
+from pyairtable_integration.testing import FaultTransport, connect_error, reset
 from pyairtable_integration.types import Event
 
 from ..client.realtime_timing import FAST_REALTIME
@@ -87,6 +92,8 @@ class Actor:
 class Run:
     live: Live
     realtime: bool
+    durable: bool
+    folder: Path
     stack: AsyncExitStack
     actors: dict[str, Actor] = field(default_factory=dict)
     saved: dict[str, Any] = field(default_factory=dict)
@@ -104,12 +111,18 @@ class Run:
                 clock=clock,
                 retry_delay=0,
                 enable_caching=False,
-                features={"enable_realtime": self.realtime},
+                features={
+                    "enable_realtime": self.realtime,
+                    "enable_offline_support": self.durable,
+                },
+                offline_path=str(self.folder / f"outbox-{name}.sqlite3"),
                 realtime_config=FAST_REALTIME,
                 environ={},
             )
             self.stack.push_async_callback(pa.aclose)
             await pa.initialize()
+            if self.durable:
+                await pa.offline.open()
             found = Actor(
                 f"conformance-{secrets.token_hex(5)}@example.com", pa, faults, proxy, clock
             )
@@ -278,6 +291,34 @@ async def expect_transport(run: Run, step: Step) -> None:
         stop()
 
 
+async def go_offline(run: Run, step: Step) -> None:
+    (await run.actor(step["as"])).faults.add(connect_error(), times=None)
+
+
+async def go_online(run: Run, step: Step) -> None:
+    (await run.actor(step["as"])).faults.clear()
+
+
+async def offline_update(run: Run, step: Step) -> None:
+    pa = (await run.actor(step["as"])).pa
+    with pytest.raises(OfflineError):
+        await pa.offline.update_record(run.saved[step["record"]], step["fields"])
+
+
+async def offline_create(run: Run, step: Step) -> None:
+    pa = (await run.actor(step["as"])).pa
+    with pytest.raises(OfflineError):
+        await pa.offline.create_record(run.saved[step["table"]]["table_id"], step["fields"])
+
+
+async def expect_queued(run: Run, step: Step) -> None:
+    assert len((await run.actor(step["as"])).pa.offline.pending()) == step["equals"]
+
+
+async def sync_outbox(run: Run, step: Step) -> None:
+    await (await run.actor(step["as"])).pa.offline.sync()
+
+
 async def cut_connection(run: Run, step: Step) -> None:
     proxy = (await run.actor(step["as"])).proxy
     proxy.cut()
@@ -303,6 +344,12 @@ VERBS: dict[str, Callable[[Run, Step], Awaitable[None]]] = {
     "expectEvents": expect_events,
     "cutConnection": cut_connection,
     "blockWebSocket": block_websocket,
+    "goOffline": go_offline,
+    "goOnline": go_online,
+    "offlineUpdate": offline_update,
+    "offlineCreate": offline_create,
+    "expectQueued": expect_queued,
+    "syncOutbox": sync_outbox,
     "expectTransport": expect_transport,
 }
 
@@ -321,10 +368,11 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
 
 
 @pytest.mark.parametrize("scenario", _scenarios())
-async def test_scenario(scenario: dict[str, Any], live: Live) -> None:
+async def test_scenario(scenario: dict[str, Any], live: Live, tmp_path: Path) -> None:
     """Every step of the scenario, in order, through the Python SDK."""
+    needs = scenario.get("needs", [])
     async with AsyncExitStack() as stack:
-        run = Run(live, "realtime" in scenario.get("needs", []), stack)
+        run = Run(live, "realtime" in needs, "offline" in needs, tmp_path, stack)
         for index, step in enumerate(scenario["steps"], start=1):
             verb = VERBS.get(step["do"])
             if verb is None:

@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../src/errors.js';
+import 'fake-indexeddb/auto';
+import { OfflineError, ServiceError } from '../../src/errors.js';
 import { createPyAirtableIntegration, type PyAirtableIntegration } from '../../src/integration.js';
 import type { Fields } from '../../src/services/records.js';
 import type { Fetch } from '../../src/transport/client.js';
@@ -34,10 +35,16 @@ class Actor {
   readonly sent: Sent[] = [];
   private readonly lose: { method: string; path: string }[] = [];
   webSocketBlocked = false;
+  offline = false;
   readonly pa: PyAirtableIntegration;
 
-  constructor(realtime: boolean) {
+  constructor(realtime: boolean, durable: boolean) {
     const fetcher: Fetch = async (input, init) => {
+      if (this.offline) {
+        throw new TypeError('fetch failed', {
+          cause: Object.assign(new Error('connect ENETUNREACH'), { code: 'ENETUNREACH' }),
+        });
+      }
       const url = new URL(String(input));
       const method = (init?.method ?? 'GET').toUpperCase();
       const path = url.pathname.replace(/^\/api\/v1/, '');
@@ -67,7 +74,9 @@ class Actor {
     this.pa = createPyAirtableIntegration(
       testOptions({
         enableCaching: false,
-        features: { enableRealtime: realtime },
+        features: { enableRealtime: realtime, enableOfflineSupport: durable },
+        // Each actor its own database (fake-indexeddb in Node).
+        offlineConfig: { databaseName: `conformance-${this.email}` },
         realtimeConfig: { reconnectDelay: 50, reconnectMaxDelay: 500, probeDelay: 200 },
       }),
       { fetch: fetcher, clock: this.clock, WebSocket: Gated },
@@ -84,12 +93,15 @@ class Run {
   readonly saved = new Map<string, unknown>();
   readonly feeds = new Map<string, AirtableEvent[]>();
 
-  constructor(private readonly realtime: boolean) {}
+  constructor(
+    private readonly realtime: boolean,
+    private readonly durable: boolean,
+  ) {}
 
   actor(name: unknown): Actor {
     let found = this.actors.get(String(name));
     if (found === undefined) {
-      found = new Actor(this.realtime);
+      found = new Actor(this.realtime, this.durable);
       this.actors.set(String(name), found);
     }
     return found;
@@ -115,6 +127,15 @@ async function outcome<T>(step: Step, action: () => Promise<T>): Promise<T | und
   expect(error, `${step.do} should fail`).toBeInstanceOf(ServiceError);
   expect((error as ServiceError).type).toBe(step.expectError);
   return undefined;
+}
+
+/** A durable write made offline: it must answer `OfflineError` (it stays queued). */
+async function queued(write: Promise<unknown>): Promise<void> {
+  const error = await write.then(
+    () => null,
+    (failure: unknown) => failure,
+  );
+  expect(error).toBeInstanceOf(OfflineError);
 }
 
 const VERBS: { [verb: string]: (run: Run, step: Step) => Promise<void> } = {
@@ -242,6 +263,40 @@ const VERBS: { [verb: string]: (run: Run, step: Step) => Promise<void> } = {
       )
       .toBe(true);
   },
+  async goOffline(run, step) {
+    const actor = run.actor(step.as);
+    actor.offline = true;
+    actor.pa.online.set(false); // the browser's `offline` event
+  },
+  async goOnline(run, step) {
+    const actor = run.actor(step.as);
+    actor.offline = false;
+    actor.pa.online.set(true); // the browser's `online` event
+  },
+  async offlineUpdate(run, step) {
+    const pa = run.actor(step.as).pa;
+    await queued(
+      pa.mutate(
+        { kind: 'update', recordId: run.get<string>(step.record), fields: step.fields as Fields },
+        { durable: true },
+      ),
+    );
+  },
+  async offlineCreate(run, step) {
+    const { tableId } = run.get<{ tableId: string }>(step.table);
+    const pa = run.actor(step.as).pa;
+    await queued(
+      pa.mutate({ kind: 'create', tableId, fields: step.fields as Fields }, { durable: true }),
+    );
+  },
+  async expectQueued(run, step) {
+    const outbox = run.actor(step.as).pa.offline;
+    expect(outbox).not.toBeNull();
+    await expect.poll(() => outbox?.pendingCount, { timeout: 10_000 }).toBe(step.equals);
+  },
+  async syncOutbox(run, step) {
+    await run.actor(step.as).pa.offline?.sync();
+  },
   async cutConnection(run, step) {
     run.actor(step.as).pa.realtime.connection.reconnectNow();
   },
@@ -255,7 +310,10 @@ const scenarios: Scenario[] = readdirSync(FOLDER)
 describe('conformance scenarios (TypeScript core)', () => {
   for (const scenario of scenarios) {
     it(`${scenario.name}: ${scenario.description}`, async () => {
-      const run = new Run(scenario.needs?.includes('realtime') ?? false);
+      const run = new Run(
+        scenario.needs?.includes('realtime') ?? false,
+        scenario.needs?.includes('offline') ?? false,
+      );
       try {
         for (const [index, step] of scenario.steps.entries()) {
           const verb = VERBS[step.do];
