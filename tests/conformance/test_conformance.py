@@ -30,9 +30,9 @@ from pyairtable_integration import (
     create_integration,
 )
 from pyairtable_integration.testing import FaultTransport, connect_error, reset
-from pyairtable_integration.types import Event
 
 from ..client.realtime_timing import FAST_REALTIME
+from ..client.test_backend_restart import Collector
 from ..server.backend import PASSWORD, build_settings
 from ..server.live import Live, live_server
 from ..server.proxy import TcpProxy, tcp_proxy
@@ -61,24 +61,6 @@ class ShiftedClock:
         await asyncio.sleep(seconds)
 
 
-class Feed:
-    """The events a subscription delivered, and a way to wait for a count of them."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    async def until(self, count: int) -> None:
-        with anyio.fail_after(WAIT):
-            while len(self.events) < count:
-                self._changed.clear()
-                await self._changed.wait()
-
-
 @dataclass
 class Actor:
     email: str
@@ -97,7 +79,7 @@ class Run:
     stack: AsyncExitStack
     actors: dict[str, Actor] = field(default_factory=dict)
     saved: dict[str, Any] = field(default_factory=dict)
-    feeds: dict[str, Feed] = field(default_factory=dict)
+    feeds: dict[str, Collector] = field(default_factory=dict)
 
     async def actor(self, name: str) -> Actor:
         found = self.actors.get(name)
@@ -252,7 +234,7 @@ async def expect_requests(run: Run, step: Step) -> None:
 
 async def subscribe(run: Run, step: Step) -> None:
     pa = (await run.actor(step["as"])).pa
-    feed = Feed()
+    feed = Collector()
     run.feeds[step["save"]] = feed
     subscription = pa.realtime.subscribe_to_record_changes(
         run.saved[step["table"]]["table_id"], feed
