@@ -12,7 +12,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +26,7 @@ import pytest
 from pyairtable_integration import (
     OfflineError,
     PyAirtableIntegration,
+    Reset,
     ServiceError,
     create_integration,
 )
@@ -80,6 +81,7 @@ class Run:
     actors: dict[str, Actor] = field(default_factory=dict)
     saved: dict[str, Any] = field(default_factory=dict)
     feeds: dict[str, Collector] = field(default_factory=dict)
+    resets: dict[str, asyncio.Event] = field(default_factory=dict)
 
     async def actor(self, name: str) -> Actor:
         found = self.actors.get(name)
@@ -235,9 +237,15 @@ async def expect_requests(run: Run, step: Step) -> None:
 async def subscribe(run: Run, step: Step) -> None:
     pa = (await run.actor(step["as"])).pa
     feed = Collector()
+    reset = asyncio.Event()
     run.feeds[step["save"]] = feed
+    run.resets[step["save"]] = reset
+
+    def on_reset(_reset: Reset) -> None:
+        reset.set()
+
     subscription = pa.realtime.subscribe_to_record_changes(
-        run.saved[step["table"]]["table_id"], feed
+        run.saved[step["table"]]["table_id"], feed, on_reset=on_reset
     )
     with anyio.fail_after(WAIT):
         await subscription.wait_ready()
@@ -301,6 +309,30 @@ async def sync_outbox(run: Run, step: Step) -> None:
     await (await run.actor(step["as"])).pa.offline.sync()
 
 
+async def pause_realtime(run: Run, step: Step) -> None:
+    (await run.actor(step["as"])).proxy.cut()
+
+
+async def resume_realtime(run: Run, step: Step) -> None:
+    (await run.actor(step["as"])).proxy.restore()
+
+
+async def expect_events_gone(run: Run, step: Step) -> None:
+    """Waits until housekeeping pruned past the feed's last event (through the writer's client)."""
+    since = run.feeds[step["feed"]].events[-1].seq
+    writer = next(actor for name, actor in run.actors.items() if name != step["as"])
+    with anyio.fail_after(WAIT):
+        while True:  # the server's housekeeping has no signal to wait on: ask the log again
+            if (await writer.pa.services.event.get_events(since=since)).reset:
+                return
+            await anyio.sleep(0.1)
+
+
+async def expect_reset(run: Run, step: Step) -> None:
+    with anyio.fail_after(WAIT):
+        await run.resets[step["feed"]].wait()
+
+
 async def cut_connection(run: Run, step: Step) -> None:
     proxy = (await run.actor(step["as"])).proxy
     proxy.cut()
@@ -332,6 +364,10 @@ VERBS: dict[str, Callable[[Run, Step], Awaitable[None]]] = {
     "offlineCreate": offline_create,
     "expectQueued": expect_queued,
     "syncOutbox": sync_outbox,
+    "pauseRealtime": pause_realtime,
+    "resumeRealtime": resume_realtime,
+    "expectEventsGone": expect_events_gone,
+    "expectReset": expect_reset,
     "expectTransport": expect_transport,
 }
 
@@ -343,17 +379,12 @@ def _scenarios() -> list[Any]:
     ]
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    async with live_server(build_settings(None, tmp_path / "data")) as running:
-        yield running
-
-
 @pytest.mark.parametrize("scenario", _scenarios())
-async def test_scenario(scenario: dict[str, Any], live: Live, tmp_path: Path) -> None:
-    """Every step of the scenario, in order, through the Python SDK."""
+async def test_scenario(scenario: dict[str, Any], tmp_path: Path) -> None:
+    """Every step of the scenario, in order, through the Python SDK, on its own backend."""
     needs = scenario.get("needs", [])
-    async with AsyncExitStack() as stack:
+    settings = build_settings(None, tmp_path / "data", **scenario.get("server", {}))
+    async with live_server(settings) as live, AsyncExitStack() as stack:
         run = Run(live, "realtime" in needs, "offline" in needs, tmp_path, stack)
         for index, step in enumerate(scenario["steps"], start=1):
             verb = VERBS.get(step["do"])

@@ -10,7 +10,15 @@ import { createPyAirtableIntegration, type PyAirtableIntegration } from '../../s
 import type { Fields } from '../../src/services/records.js';
 import type { Fetch } from '../../src/transport/client.js';
 import type { AirtableEvent } from '../../src/types/index.js';
-import { makeTable, PASSWORD, ShiftedClock, testOptions, uniqueEmail } from '../support/backend.js';
+import { startBackend } from '../setup/backend.js';
+import {
+  apiURL,
+  makeTable,
+  PASSWORD,
+  ShiftedClock,
+  testOptions,
+  uniqueEmail,
+} from '../support/backend.js';
 
 const FOLDER = resolve(import.meta.dirname, '..', '..', '..', '..', 'conformance', 'scenarios');
 
@@ -19,6 +27,8 @@ interface Scenario {
   name: string;
   description: string;
   needs?: string[];
+  /** Backend settings (snake case, `PYAIRTABLE_*` without the prefix): its own backend. */
+  server?: { [setting: string]: string | number };
   steps: Step[];
 }
 
@@ -38,7 +48,7 @@ class Actor {
   offline = false;
   readonly pa: PyAirtableIntegration;
 
-  constructor(realtime: boolean, durable: boolean) {
+  constructor(realtime: boolean, durable: boolean, baseURL: string) {
     const fetcher: Fetch = async (input, init) => {
       if (this.offline) {
         throw new TypeError('fetch failed', {
@@ -73,6 +83,7 @@ class Actor {
     }
     this.pa = createPyAirtableIntegration(
       testOptions({
+        baseURL,
         enableCaching: false,
         features: { enableRealtime: realtime, enableOfflineSupport: durable },
         // Each actor its own database (fake-indexeddb in Node).
@@ -93,15 +104,18 @@ class Run {
   readonly saved = new Map<string, unknown>();
   readonly feeds = new Map<string, AirtableEvent[]>();
 
+  readonly resets = new Set<string>();
+
   constructor(
     private readonly realtime: boolean,
     private readonly durable: boolean,
+    private readonly baseURL: string,
   ) {}
 
   actor(name: unknown): Actor {
     let found = this.actors.get(String(name));
     if (found === undefined) {
-      found = new Actor(this.realtime, this.durable);
+      found = new Actor(this.realtime, this.durable, this.baseURL);
       this.actors.set(String(name), found);
     }
     return found;
@@ -235,7 +249,9 @@ const VERBS: { [verb: string]: (run: Run, step: Step) => Promise<void> } = {
     const feed: AirtableEvent[] = [];
     run.feeds.set(String(step.save), feed);
     const realtime = run.actor(step.as).pa.realtime;
-    realtime.subscribeToRecordChanges(tableId, (event) => feed.push(event));
+    realtime.subscribeToRecordChanges(tableId, (event) => feed.push(event), {
+      onReset: () => run.resets.add(String(step.save)),
+    });
     await expect.poll(() => realtime.getState().state, { timeout: 10_000 }).toBe('live');
   },
   async expectEvents(run, step) {
@@ -297,6 +313,25 @@ const VERBS: { [verb: string]: (run: Run, step: Step) => Promise<void> } = {
   async syncOutbox(run, step) {
     await run.actor(step.as).pa.offline?.sync();
   },
+  async pauseRealtime(run, step) {
+    run.actor(step.as).pa.realtime.disconnect();
+  },
+  async resumeRealtime(run, step) {
+    run.actor(step.as).pa.realtime.connect();
+  },
+  async expectEventsGone(run, step) {
+    const since = run.feeds.get(String(step.feed))?.at(-1)?.seq ?? 0;
+    const writer = [...run.actors.entries()].find(([name]) => name !== step.as)?.[1];
+    // The server's housekeeping has no signal to wait on: ask the log again.
+    await expect
+      .poll(async () => (await writer?.pa.services.event.getEvents({ since }))?.reset, {
+        timeout: 10_000,
+      })
+      .toBe(true);
+  },
+  async expectReset(run, step) {
+    await expect.poll(() => run.resets.has(String(step.feed)), { timeout: 10_000 }).toBe(true);
+  },
   async cutConnection(run, step) {
     run.actor(step.as).pa.realtime.connection.reconnectNow();
   },
@@ -310,9 +345,21 @@ const scenarios: Scenario[] = readdirSync(FOLDER)
 describe('conformance scenarios (TypeScript core)', () => {
   for (const scenario of scenarios) {
     it(`${scenario.name}: ${scenario.description}`, async () => {
+      const own =
+        scenario.server === undefined
+          ? null
+          : await startBackend(
+              Object.fromEntries(
+                Object.entries(scenario.server).map(([name, value]) => [
+                  `PYAIRTABLE_${name.toUpperCase()}`,
+                  String(value),
+                ]),
+              ),
+            );
       const run = new Run(
         scenario.needs?.includes('realtime') ?? false,
         scenario.needs?.includes('offline') ?? false,
+        own?.url ?? apiURL(),
       );
       try {
         for (const [index, step] of scenario.steps.entries()) {
@@ -322,6 +369,7 @@ describe('conformance scenarios (TypeScript core)', () => {
         }
       } finally {
         await run.close();
+        await own?.stop();
       }
     });
   }
