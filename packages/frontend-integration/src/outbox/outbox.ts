@@ -19,6 +19,7 @@
  *   (connection error, open breaker, 5xx, 429) stays queued and the drain stops until the next
  *   trigger (`deferred`).
  */
+import { temporaryIdOf } from '../cache/overlay.js';
 import {
   APIConnectionError,
   OfflineError,
@@ -162,6 +163,16 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     if (!this.options.online.isOnline()) this.defer(entry.id, offline(entry.id));
     else this.background(this.sync());
     return settled;
+  }
+
+  /**
+   * Stores `op` to be sent later (a service write that found no backend) and tells every tab;
+   * the stored row. A create's row is keyed by the temporary id `tmp_<idempotencyKey>`.
+   */
+  async enqueue(op: WriteOp, strategy: ConflictStrategy = 'merge'): Promise<OutboxEntry> {
+    const entry = await this.add(op, op.recordId ?? temporaryIdOf(op.idempotencyKey), strategy);
+    this.announce({ kind: 'added', entry });
+    return entry;
   }
 
   /**
@@ -457,7 +468,8 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
   }
 }
 
-function offline(entryId: string): OfflineError {
+/** The error a write queued in the outbox is reported with. */
+export function offline(entryId: string): OfflineError {
   return new OfflineError('The backend cannot be reached; the write is queued in the outbox.', {
     entryId,
     service: 'record',
