@@ -193,14 +193,15 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     const tx = db.transaction('outbox', 'readwrite');
     const entry = await tx.store.index('id').get(id);
     if (entry?.seq === undefined) return;
-    await tx.store.put({
+    const again: OutboxEntry = {
       ...entry,
       state: 'pending',
       createdAt: this.options.now(),
       op: { ...entry.op, idempotencyKey: `${entry.op.idempotencyKey}.retry` },
-    });
+    };
+    await tx.store.put(again);
     await tx.done;
-    await this.recount();
+    this.announce({ kind: 'added', entry: again }); // every tab: queued again, not in review
     await this.sync();
   }
 
@@ -432,7 +433,10 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
    */
   private handle(event: OutboxEvent): void {
     const id = event.entry.id;
-    if (event.kind === 'added') this.count += 1;
+    if (event.kind === 'added') {
+      this.count += 1;
+      this.review = this.review.filter((entry) => entry.id !== id);
+    }
     else if (event.kind === 'needsReview') {
       this.count = Math.max(0, this.count - 1);
       this.review = [...this.review.filter((entry) => entry.id !== id), event.entry];
