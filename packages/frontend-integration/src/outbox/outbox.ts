@@ -436,8 +436,7 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     if (event.kind === 'added') {
       this.count += 1;
       this.review = this.review.filter((entry) => entry.id !== id);
-    }
-    else if (event.kind === 'needsReview') {
+    } else if (event.kind === 'needsReview') {
       this.count = Math.max(0, this.count - 1);
       this.review = [...this.review.filter((entry) => entry.id !== id), event.entry];
     } else if (event.kind === 'sent' || event.kind === 'failed' || event.kind === 'discarded') {
