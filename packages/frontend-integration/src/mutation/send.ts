@@ -61,7 +61,13 @@ export async function sendWrite(
     } catch (error) {
       const current =
         error instanceof ConflictError ? (error.current as AirtableRecord | null) : null;
-      if (current === null || round + 1 >= MAX_CONFLICT_ROUNDS) throw error;
+      // A 409 without the record as it is now (not a version conflict) is not resolved here.
+      if (
+        current === null ||
+        typeof current.fields !== 'object' ||
+        round + 1 >= MAX_CONFLICT_ROUNDS
+      )
+        throw error;
       resolution =
         op.kind === 'delete'
           ? resolveDeleteConflict(strategy)
