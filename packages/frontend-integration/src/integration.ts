@@ -251,7 +251,8 @@ export class PyAirtableIntegration {
       try {
         const restored = (await this.persister?.restore()) ?? null;
         const since = restored ?? (await this.cursors.read());
-        if (since !== null) this.realtime.connection.resumeFrom(since);
+        if (since !== null && this.config.features.enableRealtime)
+          this.realtime.connection.resumeFrom(since);
       } catch (error) {
         this.deps.logger?.(`storage: ${String(error)}`);
       }
