@@ -63,6 +63,8 @@ export default defineConfig({
           globalSetup: ['test/setup/next-app.ts'],
           execArgv: ['--experimental-websocket'],
           fileParallelism: false,
+          // A hang guard, never a measure: a busy machine renders and reconnects slowly.
+          expect: { poll: { timeout: 20_000 } },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
