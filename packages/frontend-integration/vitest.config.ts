@@ -41,6 +41,8 @@ export default defineConfig({
           name: 'browser',
           include: ['test/browser/**/*.test.ts', 'test/react/**/*.test.tsx'],
           globalSetup: ['test/setup/browser-backend.ts'],
+          // A hang guard, never a measure (expect.element and expect.poll wait up to this).
+          expect: { poll: { timeout: 20_000 } },
           testTimeout: 60_000,
           hookTimeout: 60_000,
           browser: {
