@@ -338,3 +338,30 @@ async def test_housekeeping_builds_missing_field_indexes_and_drops_strays(api: A
 async def indexes_reconciled(api: Api) -> tuple[int, int]:
     db = api.app.state.services.db
     return await reconcile(db.engine, dialect="sqlite" if db.is_sqlite else "postgresql")
+
+
+async def test_a_batch_of_records_is_inserted_by_one_statement(api: Api) -> None:
+    """One multi-row INSERT, not one statement per record: on PostgreSQL each statement opens
+    every index of the shared records table, other tenants' partial ones included."""
+    owner, table = await api.new_table(FIELDS)
+    db = api.app.state.services.db
+    inserts: list[tuple[str, bool]] = []
+
+    def record(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool
+    ) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO RECORDS"):
+            inserts.append((statement, many))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await send(
+            api,
+            owner,
+            "POST",
+            "/records/batch",
+            {"table_id": table["id"], "records": [{"fields": {"Score": i}} for i in range(50)]},
+        )
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert [many for _, many in inserts] == [False]
