@@ -3,8 +3,9 @@
 For each database (SQLite, then PostgreSQL when reachable) the reference backend runs in process
 (ASGI transport, no network) and two tenants each own a table:
 
-- ``insert``: tenant B's ``POST /records/batch`` of 100 records, median over ``--rounds``
-  rounds, in three states of tenant A's table: without number fields (the baseline), with
+- writes of tenant B: ``POST /records/batch`` of 100 records, ``PATCH /records/{id}``, and
+  ``PATCH /records/batch`` of 100 records, median over ``--rounds`` rounds each, in three states
+  of tenant A's table: without number fields (the baseline), with
   ``--fields`` number fields indexed as the server now makes them (partial: ``WHERE table_id =
   '<A's table>'``), and with the same indexes rebuilt over the whole shared table as the server
   made them before (each insert of B then maintains every one of them). Reported as ratios of the
@@ -67,6 +68,42 @@ async def _batch(api: Api, actor: Actor, table_id: str) -> None:
     assert response.status_code == 201, response.text
 
 
+async def _writes(api: Api, actor: Actor, table_id: str) -> dict[str, Callable[[], Awaitable[Any]]]:
+    """Tenant B's writes, each a callable that runs one of them: a batch insert, a one-record
+    update and a batch update of 100 records (alternating values, so each changes something)."""
+    response = await api.client.post(
+        "/records/batch",
+        json={"table_id": table_id, "records": [{"fields": {"Name": f"u{i}"}} for i in range(100)]},
+        headers=actor.headers,
+    )
+    ids = [r["id"] for r in response.json()["data"]]
+    turn = iter(range(1_000_000))
+
+    async def patch_one() -> None:
+        answer = await api.client.patch(
+            f"/records/{ids[0]}", json={"fields": {"Name": f"v{next(turn)}"}}, headers=actor.headers
+        )
+        assert answer.status_code == 200, answer.text
+
+    async def patch_batch() -> None:
+        value = f"w{next(turn)}"
+        answer = await api.client.patch(
+            "/records/batch",
+            json={
+                "table_id": table_id,
+                "records": [{"id": i, "fields": {"Name": value}} for i in ids],
+            },
+            headers=actor.headers,
+        )
+        assert answer.status_code == 200, answer.text
+
+    return {
+        "insert 100": lambda: _batch(api, actor, table_id),
+        "update 1": patch_one,
+        "update 100": patch_batch,
+    }
+
+
 async def _globalise(api: Api, field_ids: list[str]) -> None:
     """Rebuild the fields' indexes as before: over the whole shared records table."""
     db = api.app.state.services.db
@@ -103,9 +140,13 @@ async def _measure(database_url: str | None, fields: int, rounds: int) -> dict[s
             for _ in range(3):  # warm up, and give A's table rows of its own
                 await _batch(api, owner_b, table_b["id"])
                 await _batch(api, owner_a, table_a["id"])
-            figures["insert, A without fields"] = await _median(
-                rounds, lambda: _batch(api, owner_b, table_b["id"])
-            )
+            writes = await _writes(api, owner_b, table_b["id"])
+
+            async def measure(state: str) -> None:
+                for name, write in writes.items():
+                    figures[f"{name}: A {state}"] = await _median(rounds, write)
+
+            await measure("without fields")
             made = []
             for index in range(fields):
                 response = await api.client.post(
@@ -115,13 +156,9 @@ async def _measure(database_url: str | None, fields: int, rounds: int) -> dict[s
                 )
                 assert response.status_code == 201, response.text
                 made.append(response.json()["id"])
-            figures[f"insert, A with {fields} partial indexes"] = await _median(
-                rounds, lambda: _batch(api, owner_b, table_b["id"])
-            )
+            await measure(f"with {fields} partial indexes")
             await _globalise(api, made)
-            figures[f"insert, A with {fields} whole-table indexes (before)"] = await _median(
-                rounds, lambda: _batch(api, owner_b, table_b["id"])
-            )
+            await measure(f"with {fields} whole-table indexes (before)")
 
             def query(conditions: int) -> Callable[[], Awaitable[int]]:
                 group = {
@@ -167,9 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for name, url in targets:
             figures = asyncio.run(_measure(url, fields, rounds))
-            baseline = figures["insert, A without fields"]
             for label, seconds in figures.items():
-                ratio = f"{seconds / baseline:.2f}" if label.startswith("insert") else ""
+                write, _, state = label.partition(": A ")
+                baseline = figures.get(f"{write}: A without fields")
+                ratio = f"{seconds / baseline:.2f}" if state and baseline else ""
                 table.add_row(name, label, f"{seconds * 1000:.1f}", ratio)
     finally:
         if database is not None:
