@@ -174,49 +174,6 @@ def deactivate_user(
     console.print(f"Deactivated {escape(email)}; its sessions have ended.", highlight=False)
 
 
-@app.command()
-def demo(
-    port: Annotated[int, typer.Option(help="Port of the demo app.")] = 8000,
-    api_port: Annotated[int, typer.Option(help="Port of the backend it starts.")] = DEFAULT_PORT,
-    host: Annotated[str, typer.Option(help="Interface both listen on.")] = DEFAULT_HOST,
-    data_dir: Annotated[
-        Path, typer.Option(help="The demo's database, secrets and offline outboxes.")
-    ] = Path(".pyairtable-demo"),
-    app_only: Annotated[
-        bool, typer.Option("--app-only", help="Run only the app, against --api-url.")
-    ] = False,
-    api_url: Annotated[
-        str | None,
-        typer.Option(help="The backend for --app-only, e.g. http://127.0.0.1:8080/api/v1."),
-    ] = None,
-) -> None:
-    """Run the demo: the backend on SQLite (seeded on first run) and the web app; prints its URL.
-
-    Needs the ``ui`` extra (Solara).
-    """
-    if app_only and api_url is None:
-        console.print("[red]--app-only needs --api-url[/red]")
-        raise typer.Exit(2)
-    try:
-        from pyairtable_demo._serve import run_demo
-    except ImportError as exc:
-        console.print(f"[red]the demo needs the ui extra:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from exc
-    try:
-        run_demo(
-            host=host,
-            port=port,
-            api_port=api_port,
-            data_dir=data_dir,
-            app_only=app_only,
-            api_url=api_url,
-            console=console,
-        )
-    except (seeding.SeedError, RuntimeError) as exc:
-        console.print(f"[red]demo failed:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-
-
 def _print_seed_report(report: seeding.SeedReport) -> None:
     """What the seed made (or found), and the demo login, on stdout."""
     out = Console(highlight=False, soft_wrap=True)

@@ -9,6 +9,7 @@
      ├── MethodNotAllowed         405 METHOD_NOT_ALLOWED
      ├── Conflict                 409 CONFLICT           (details.current is the resource now)
      ├── PayloadTooLarge          413 PAYLOAD_TOO_LARGE
+     │    └── QuotaExceeded       413 QUOTA_EXCEEDED     (quotas: details.scope user|workspace)
      ├── RateLimited              429 RATE_LIMITED       (Retry-After)
      └── ServiceUnavailable       503 SERVICE_UNAVAILABLE (Retry-After)
 

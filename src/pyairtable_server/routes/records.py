@@ -66,6 +66,15 @@ IfMatch = Annotated[
     ),
 ]
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
+#: Writes that may attach files: a private file past its new workspace's quota is 413 too.
+ATTACHING = {
+    **BODY,
+    413: {
+        "model": ErrorEnvelope,
+        "description": "PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here "
+        "would take the workspace past its storage quota",
+    },
+}
 _SORTS = TypeAdapter(list[SortSpec])
 
 
@@ -176,6 +185,7 @@ async def _attach(
         writes,
         user_id=change.caller.id,
         url_for=lambda file_id: content_url(request, file_id),
+        quotas=request.app.state.services.quotas,
         prefixes=[f"records.{index}." for index in range(len(writes))] if batch else None,
     )
 
@@ -364,7 +374,9 @@ async def _batch_records(
     return [found[rid] for rid in ids]
 
 
-@router.post("/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **BODY})
+@router.post(
+    "/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **ATTACHING}
+)
 async def create_records(body: BatchCreate, change: Write, request: Request) -> Response:
     """Create up to 100 records: all of them, or none when any is invalid."""
     db = change.db
@@ -405,7 +417,7 @@ def _merge_grown(
         schema.by_id[field_id].options = options
 
 
-@router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **BODY})
+@router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **ATTACHING})
 async def update_records(body: BatchUpdate, change: Write, request: Request) -> Response:
     """Merge fields into up to 100 records of one table: all of them, or none."""
     db = change.db
@@ -545,7 +557,7 @@ async def get_record(record_id: str, caller: CurrentUser, db: DB) -> RecordOut:
 # -- single writes ----------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **BODY})
+@router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **ATTACHING})
 async def create_record(body: RecordIn, change: Write, request: Request) -> Response:
     """Create a record; ``typecast`` converts loose values and adds missing select choices.
 
@@ -598,7 +610,9 @@ async def _write_one(
     return await change.commit(record_out(schema, record))
 
 
-@router.patch("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+@router.patch(
+    "/{record_id}", response_model=RecordOut, responses={**SCOPED, **ATTACHING, **CONFLICT}
+)
 async def update_record(
     record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:
@@ -610,7 +624,7 @@ async def update_record(
     return await _write_one(record_id, body, change, request, if_match, merge=True)
 
 
-@router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+@router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **ATTACHING, **CONFLICT})
 async def replace_record(
     record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:

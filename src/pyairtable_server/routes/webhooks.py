@@ -151,7 +151,10 @@ async def create_webhook(body: WebhookIn, change: Write, services: Services) -> 
     out = WebhookCreated.model_validate(
         {**webhook_out(webhook).model_dump(), "secret": webhook.secret}
     )
-    return await change.commit(out, status_code=201)
+    answer = await change.commit(out, status_code=201)
+    if webhook.is_active:
+        services.webhooks.wake()  # from now on, commits are news for the dispatcher
+    return answer
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, responses=SCOPED)

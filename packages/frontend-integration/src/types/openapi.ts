@@ -415,11 +415,37 @@ export type paths = {
          *     (new version, ``record.updated`` event), in the same transaction. Without either it is
          *     private to the uploader until a record write attaches it.
          *
-         *     Raises ``PayloadTooLarge`` past ``max_upload_bytes`` and ``ServiceUnavailable`` when the
-         *     storage fails (nothing is stored either way); ``ValidationFailed`` for a malformed form or a
-         *     field that is not an attachment field; ``NotFound``/``PermissionDenied`` as for records.
+         *     Raises ``PayloadTooLarge`` past ``max_upload_bytes``, ``QuotaExceeded`` (413) past the
+         *     room left in the uploader's or the workspace's storage quota (both while the bytes stream
+         *     in, and again, under the quotas' locks, before the row is committed), and
+         *     ``ServiceUnavailable`` when the storage fails (nothing is stored in any of these cases);
+         *     ``ValidationFailed`` for a malformed form or a field that is not an attachment field;
+         *     ``NotFound``/``PermissionDenied`` as for records.
          */
         post: operations["upload_file_api_v1_files_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Storage Usage
+         * @description The bytes of stored files counted against the caller's storage quota, and against a
+         *     workspace's with ``workspace_id``; an upload past either quota is 413 ``QUOTA_EXCEEDED``.
+         *
+         *     Raises ``NotFound`` for a workspace the caller is not a member of.
+         */
+        get: operations["get_storage_usage_api_v1_files_usage_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -936,7 +962,8 @@ export type paths = {
         post?: never;
         /**
          * Delete Workspace
-         * @description Delete a workspace with its memberships and data (owners only).
+         * @description Delete a workspace with its memberships and data (owners only), its files' bytes too
+         *     (after the commit), which frees their room in their uploaders' storage quotas.
          *
          *     The audit log keeps its entries; the ``workspace.deleted`` event stays readable by everyone
          *     who was a member.
@@ -1338,6 +1365,15 @@ export type components = {
                 [key: string]: unknown;
             } | null;
         };
+        /**
+         * QuotaUsage
+         * @description Bytes of stored files counted against one storage quota.
+         */
+        QuotaUsage: {
+            /** @description The quota; null when there is no limit. */
+            quota_bytes: number | null;
+            used_bytes: number;
+        };
         /** Record */
         Record: {
             /** Format: date-time */
@@ -1426,6 +1462,15 @@ export type components = {
              */
             direction?: "asc" | "desc";
             field: string;
+        };
+        /**
+         * StorageUsage
+         * @description The caller's storage usage (every file they uploaded), and a workspace's when asked.
+         */
+        StorageUsage: {
+            user: components["schemas"]["QuotaUsage"];
+            /** @description The workspace of the workspace_id parameter; null without it. */
+            workspace: components["schemas"]["QuotaUsage"] | null;
         };
         /** Table */
         Table: {
@@ -4345,9 +4390,110 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE past the upload limit; QUOTA_EXCEEDED past the room left in the uploader's or the workspace's storage quota (details: scope, quota_bytes, used_bytes) */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description SERVER_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_storage_usage_api_v1_files_usage_get: {
+        parameters: {
+            query?: {
+                /** @description Also answer this workspace's usage (members only). */
+                workspace_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageUsage"];
+                };
+            };
+            /** @description AUTH_ERROR */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description METHOD_NOT_ALLOWED */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4707,7 +4853,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here would take the workspace past its storage quota */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4943,7 +5089,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here would take the workspace past its storage quota */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5191,7 +5337,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here would take the workspace past its storage quota */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5314,7 +5460,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here would take the workspace past its storage quota */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5437,7 +5583,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here would take the workspace past its storage quota */
             413: {
                 headers: {
                     [name: string]: unknown;
