@@ -37,14 +37,7 @@ FIELDS: list[dict[str, Any]] = [
 
 async def indexes(api: Api) -> set[str]:
     """Names of the per-field indexes in the database."""
-    db = api.app.state.services.db
-    query = (
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_rec_fld%'"
-        if db.is_sqlite
-        else "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_rec_fld%'"
-    )
-    async with db.reader() as session:
-        return set((await session.execute(text(query))).scalars())
+    return set(await index_definitions(api))
 
 
 def scoped_to(definition: str, table_id: str) -> bool:
