@@ -141,7 +141,9 @@ def main(argv: list[str]) -> int:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
     ensure_environment()
-    if command in {"demo", "serve"}:
+    if command == "demo":
+        os.execv(BIN / "pyairtable-demo", [str(BIN / "pyairtable-demo"), *rest])
+    if command == "serve":
         os.execv(
             BIN / "pyairtable-integration", [str(BIN / "pyairtable-integration"), command, *rest]
         )
@@ -150,11 +152,14 @@ def main(argv: list[str]) -> int:
     if command == "generate-types":
         script = ROOT / "tools" / "generate_types.py"
         python = subprocess.run([str(BIN / "python"), str(script), *rest], cwd=ROOT, check=False)
+        # The blocking twins follow the async services (and the types they name).
+        twins = ROOT / "tools" / "generate_sync.py"
+        sync = subprocess.run([str(BIN / "python"), str(twins), *rest], cwd=ROOT, check=False)
         ensure_node_modules()
         typescript = subprocess.run(
             [_node_tool("node"), "scripts/generate-types.mjs", *rest], cwd=TS_PACKAGE, check=False
         )
-        return python.returncode or typescript.returncode
+        return python.returncode or sync.returncode or typescript.returncode
     benches = sorted((ROOT / "bench").glob("[!_]*.py"))
     for bench in benches:
         print(f"$ python bench/{bench.name}", flush=True)

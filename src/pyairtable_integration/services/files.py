@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from .._ids import id_segment
 from ..types import FileEnvelope, FileRecord, SignedUrl, StorageUsage
 from ._base import Service, compact
 
@@ -78,7 +79,7 @@ class FileService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(FileRecord, "GET", f"/files/{file_id}")
+        return await self._call(FileRecord, "GET", f"/files/{id_segment(file_id, 'fil')}")
 
     async def get_file_url(self, file_id: str) -> SignedUrl:
         """A URL of the file's bytes that works without a token until ``expires_at``.
@@ -88,7 +89,7 @@ class FileService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(SignedUrl, "GET", f"/files/{file_id}/url")
+        return await self._call(SignedUrl, "GET", f"/files/{id_segment(file_id, 'fil')}/url")
 
     async def get_storage_usage(self, *, workspace_id: str | None = None) -> StorageUsage:
         """The bytes of stored files counted against the caller's storage quota, and against
@@ -107,7 +108,7 @@ class FileService(Service):
         Raises:
             NotFoundError: it does not exist, the caller may not see it, or its bytes are gone.
         """
-        response = await self._send("GET", f"/files/{file_id}/content")
+        response = await self._send("GET", f"/files/{id_segment(file_id, 'fil')}/content")
         return response.content
 
     async def download_file(
@@ -140,7 +141,9 @@ class FileService(Service):
 
     async def _download(self, file_id: str, sink: IO[bytes]) -> int:
         written = 0
-        async with self._transport.stream(self.name, f"/files/{file_id}/content") as response:
+        async with self._transport.stream(
+            self.name, f"/files/{id_segment(file_id, 'fil')}/content"
+        ) as response:
             async for chunk in response.aiter_bytes():
                 # A local disk write of one chunk is short; the network wait is what is async.
                 sink.write(chunk)
@@ -154,4 +157,4 @@ class FileService(Service):
             PermissionDeniedError: the caller's role may not write files in its workspace.
             NotFoundError: it does not exist or the caller may not see it.
         """
-        await self._send("DELETE", f"/files/{file_id}")
+        await self._send("DELETE", f"/files/{id_segment(file_id, 'fil')}")

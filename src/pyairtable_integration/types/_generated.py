@@ -1091,3 +1091,29 @@ class TokenPair(BaseModel):
 
 
 FilterGroup.model_rebuild()
+
+# Closed sets named for callers (tools/generate_types.py NAMED_SETS).
+FieldType = TypeAliasType(
+    "FieldType",
+    Literal[
+        "text",
+        "long_text",
+        "number",
+        "checkbox",
+        "date",
+        "datetime",
+        "select",
+        "multiselect",
+        "email",
+        "url",
+        "phone",
+        "attachment",
+        "reference",
+        "created_time",
+        "last_modified_time",
+        "autonumber",
+    ],
+)
+ViewType = TypeAliasType("ViewType", Literal["grid", "form", "calendar", "gallery", "kanban"])
+WorkspaceRole = TypeAliasType("WorkspaceRole", Literal["owner", "admin", "editor", "viewer"])
+DeliveryStatus = TypeAliasType("DeliveryStatus", Literal["pending", "succeeded", "failed"])
