@@ -67,9 +67,10 @@ def main() -> int:
     parser.add_argument(
         "--scenarios",
         nargs="+",
-        choices=("create", "update", "list"),
+        choices=("create", "update", "list", "batch"),
         default=["create", "update", "list"],
-        help="in this order; list reads the first 100 of the records the creates made",
+        help="in this order; list reads the first 100 of the records the creates made; batch "
+        "creates 100 records per request",
     )
     args = parser.parse_args()
     asyncio.run(_run(args))
@@ -118,8 +119,17 @@ async def _run(args: argparse.Namespace) -> None:
                     assert response.status_code == 200, response.text
                     assert len(response.json()["data"]) == PAGE_SIZE
 
+                batch_body = {
+                    "table_id": table_id,
+                    "records": [{"fields": NEW_RECORD} for _ in range(PAGE_SIZE)],
+                }
+
+                async def batch() -> None:
+                    response = await client.post("/records/batch", json=batch_body)
+                    assert response.status_code == 201, response.text
+
                 engine = app.state.services.db.engine.sync_engine
-                scenarios = {"create": create, "update": patch, "list": first_page}
+                scenarios = {"create": create, "update": patch, "list": first_page, "batch": batch}
                 for name in args.scenarios:
                     await _profile(name, scenarios[name], args, engine)
 
