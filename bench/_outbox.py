@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyairtable_integration import create_integration
 
-PASSWORD = "bench-password-0123"
+PASSWORD = "quiet-harbour-7305"
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ async def measure_outbox(base_url: str, *, entries: int = 500) -> OutboxFigures:
             await pa.offline.open()
             email = f"bench-{secrets.token_hex(4)}@example.com"
             await pa.services.auth.register(
-                email=email, password=PASSWORD, first_name="Bench", last_name="Mark"
+                email=email, password=PASSWORD, first_name="Timing", last_name="Run"
             )
             await pa.auth.login(email, PASSWORD)
             workspace = await pa.services.workspace.create_workspace(name="Outbox bench")

@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 from pyairtable_integration import create_integration
 from pyairtable_integration.types import Event
 
-PASSWORD = "bench-password-0123"
+PASSWORD = "quiet-harbour-7305"
 #: A guard against a lost event, not a measure.
 WAIT_SECONDS = 30.0
 
@@ -52,7 +52,7 @@ async def measure_realtime_latency(base_url: str, *, events: int = 200) -> Laten
     try:
         email = f"bench-{secrets.token_hex(4)}@example.com"
         await pa.services.auth.register(
-            email=email, password=PASSWORD, first_name="Bench", last_name="Mark"
+            email=email, password=PASSWORD, first_name="Timing", last_name="Run"
         )
         session = await pa.auth.login(email, PASSWORD)
         workspace = await pa.services.workspace.create_workspace(name="Realtime bench")

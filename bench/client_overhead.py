@@ -57,7 +57,7 @@ BURST = 100  # concurrent identical GETs
 BURST_ROUNDS = 20
 QUICK_BURST_ROUNDS = 5
 TARGET_OVERHEAD = 0.15
-PASSWORD = "bench-password-0123"
+PASSWORD = "quiet-harbour-7305"
 
 console = Console()
 
@@ -135,7 +135,7 @@ async def _measure(base_url: str, options: Options) -> tuple[dict[str, Sequentia
     async with layer:
         email = f"bench-{secrets.token_hex(4)}@example.com"
         await layer.services.auth.register(
-            email=email, password=PASSWORD, first_name="Bench", last_name="Mark"
+            email=email, password=PASSWORD, first_name="Timing", last_name="Run"
         )
         session = await layer.auth.login(email, PASSWORD)
         workspace = await layer.services.workspace.create_workspace(name="Bench")

@@ -1,6 +1,6 @@
 """The PyAirtable demo app: sign in, browse workspaces, and edit a table's records live.
 
-    pyairtable-integration demo            # backend on SQLite + this app; prints the URL
+    pyairtable-demo            # backend on SQLite + this app; prints the URL
 
 Built only on the public integration layer (``pyairtable_integration``, its web session
 integration and its Solara bindings); nothing in the SDK imports this package.

@@ -73,7 +73,9 @@ def create_app(*, api_url: str, data_dir: Path) -> Starlette:
     warnings.filterwarnings(
         "ignore", message="Cookies with samesite=none require https", category=UserWarning
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # The app's own folder: the cookie secret and the users' outboxes are for its owner only.
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
     integration = create_integration(base_url=api_url, environ={})
     store = SharedSessionStore()
     auth = PyAirtableAuth(
@@ -165,6 +167,7 @@ def _secret(data_dir: Path) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     secret = secrets.token_urlsafe(48)
-    path.write_text(secret, encoding="utf-8")
-    path.chmod(0o600)
+    # Created 0600 at once: written then narrowed, it would be readable by others in between.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(secret)
     return secret

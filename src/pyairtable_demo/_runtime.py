@@ -72,6 +72,10 @@ class DemoRuntime:
             return None
         return opened[0]
 
+    def outbox_path(self, user_id: str) -> Path:
+        """Where a user's offline outbox lives (the SDK creates it 0600 in 0700 folders)."""
+        return self.data_dir / "outbox" / f"{user_id}.sqlite3"
+
     def page_integration(self, session_id: str) -> PyAirtableIntegration:
         """A started integration for one page, signed in as the browser's session.
 
@@ -84,7 +88,7 @@ class DemoRuntime:
         if session is None:
             raise LookupError("the browser's session has ended")
         tokens = SessionEntryTokenStore(self.store, session_id, ttl=self.auth.config.max_age)
-        outbox = self.data_dir / "outbox" / f"{session.user_id}.sqlite3"
+        outbox = self.outbox_path(session.user_id)
         integration = create_integration(
             base_url=self.api_url,
             token_store=tokens,

@@ -1,4 +1,4 @@
-"""``pyairtable-integration demo``: the backend (seeded on first run) and the app, together."""
+"""``pyairtable-demo``: the backend (seeded on first run) and the app, together."""
 
 from __future__ import annotations
 

@@ -92,7 +92,9 @@ class RealtimeConfig(_Options):
     heartbeat_timeout: float = Field(10.0, gt=0)
     sse_heartbeat_timeout: float = Field(45.0, gt=0)
     reconnect_delay: float = Field(0.5, ge=0)
-    reconnect_max_delay: float = Field(30.0, ge=0)
+    # The longest (jittered) wait between attempts, and between WebSocket probes while on a
+    # fallback: how long after the network returns realtime may take to notice it.
+    reconnect_max_delay: float = Field(5.0, ge=0)
     probe_delay: float = Field(5.0, ge=0)
     poll_interval: float = Field(2.0, gt=0)
     failures_to_fall: int = Field(2, ge=1)

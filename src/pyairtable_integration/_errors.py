@@ -6,6 +6,7 @@
     │   ├── RequestTimeoutError       TIMEOUT
     │   ├── CircuitOpenError          CIRCUIT_OPEN: the service's breaker is open, nothing was sent
     │   └── OfflineError              OFFLINE: queued for later by the offline outbox
+    ├── InvalidIdError                INVALID_ID: an id of the wrong kind or shape; nothing was sent
     ├── ResponseValidationError       RESPONSE_VALIDATION_ERROR: an answer of the wrong shape
     ├── EventsResetError              EVENTS_RESET: missed events are past retention; refetch
     └── APIStatusError                the backend answered with an error status (code = status)
@@ -35,6 +36,7 @@ TIMEOUT: Final = "TIMEOUT"
 CIRCUIT_OPEN: Final = "CIRCUIT_OPEN"
 OFFLINE: Final = "OFFLINE"
 RESPONSE_VALIDATION_ERROR: Final = "RESPONSE_VALIDATION_ERROR"
+INVALID_ID: Final = "INVALID_ID"
 
 
 class ServiceError(Exception):
@@ -116,6 +118,18 @@ class OfflineError(APIConnectionError):
     def __init__(self, message: str, *, entry_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.entry_id = entry_id
+
+
+class InvalidIdError(ServiceError, ValueError):
+    """An id given to the SDK is not an id of the kind the call needs; no request was sent.
+
+    Every id is checked by its type prefix and shape (contract §2) before a request is built, so
+    a value such as ``"../workspaces/wsp…"`` never becomes part of a URL. ``details`` holds
+    ``parameter`` (the argument's name) and ``expected`` (the id prefix it needs). Also a
+    ``ValueError``: it is a bad argument, found without asking the backend.
+    """
+
+    default_type: ClassVar[str] = INVALID_ID
 
 
 class ResponseValidationError(ServiceError):

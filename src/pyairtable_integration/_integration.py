@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -13,10 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 import httpx2
 
+from ._background import Background
 from ._clock import Clock, SystemClock
 from ._config import IntegrationConfig, build_config
 from ._errors import APIConnectionError, CircuitOpenError
 from ._metrics import Metrics, ServiceMetrics
+from ._online import OnlineStatus
 from ._session_client import SessionClient
 from .auth import AuthManager, MemoryTokenStore, Session, SessionEvent, TokenStore
 from .cache import Cache, CacheLevel
@@ -70,6 +71,10 @@ class PyAirtableIntegration:
     Use it as ``async with create_integration(...) as pa:`` or call ``initialize()`` and
     ``aclose()``. Background work (token refresh, realtime, outbox replay, cache refreshes) runs
     only between the two, and ``aclose()`` leaves nothing running.
+
+    A background loop that fails (the token refresher, the outbox's replay, the realtime
+    runner) is told at once to ``on_background_error`` listeners, and ``aclose()`` (so leaving
+    ``async with``) raises an ``ExceptionGroup`` of every such failure; see ``_background``.
     """
 
     def __init__(
@@ -107,29 +112,41 @@ class PyAirtableIntegration:
                 clock=self.clock,
             )
         )
+        # The outbox replays, and pa.mutate sends, through record clients of their own: theirs
+        # must not park what fails (the outbox keeps its own entries; a mutation rolls back).
+        direct = Services(self.transport, cache=self.cache)
+        #: Whether the backend answers: the one status the outbox, live queries and
+        #: ``live.connection`` read; its health probe runs in the background task group.
+        self.online = OnlineStatus(direct.health.get_health, clock=self.clock)
         self.offline = OfflineOutbox(
-            services=self.services,
+            services=direct,
             auth=self.auth,
             clock=self.clock,
             path=default_outbox_path(os.environ if environ is None else environ)
             if config.offline_path is None
             else Path(config.offline_path),
             enabled=config.features.enable_offline_support or config.enable_offline_queue,
+            online=self.online,
         )
         self.optimistic = OptimisticManager(self.cache.records, clock=self.clock)
         self.mutate = Mutations(
-            self.services.record,
+            direct.record,
             self.optimistic,
             enabled=config.enable_optimistic_updates and config.features.enable_optimistic_updates,
         )
         self.offline.use_optimistic(self.optimistic if self.mutate.optimistic_enabled else None)
+        if self.offline.enabled:
+            # A record write made through pa.services that gets no answer is kept, not lost.
+            self.services.record.parking = self.offline
         self.live = Live(self)
         self._health: Health | None = None
         self._cache_feed: Subscription | None = None
         self.cache.scope_to(self.auth.user.id if self.auth.user is not None else None)
         self.auth.on_session_change(self._session_changed)
         self.realtime.manager.on_state_change(self._realtime_changed)
-        self._tasks: list[asyncio.Task[None]] = []
+        self.background = Background()
+        self.offline.report_failure = self.background.report
+        self.realtime.manager.report_failure = self.background.report
         self._initialized = False
         self._closed = False
         if config.debug:
@@ -152,26 +169,41 @@ class PyAirtableIntegration:
             # Opened first: a damaged outbox fails initialize() before anything starts.
             await self.offline.open()
             self._initialized = True
-            self._tasks.append(asyncio.create_task(self._supervise(self.auth.keep_fresh)))
-            self.realtime.manager.start()
+            loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+                ("token refresher", self.auth.keep_fresh),
+                ("online probe", self.online.run),
+            ]
             if self.offline.enabled:
-                self._tasks.append(asyncio.create_task(self._supervise(self.offline.run)))
+                loops.append(("offline outbox", self.offline.run))
+            self.background.start(loops)
+            self.realtime.manager.start()
             self._follow_for_cache()
 
+    def on_background_error(self, listener: Callable[[Exception], object]) -> Callable[[], None]:
+        """Call ``listener(error)`` whenever background work fails; returns a function to stop.
+
+        The same failures are raised by ``aclose()`` as an ``ExceptionGroup``.
+        """
+        return self.background.on_error(listener)
+
     async def aclose(self) -> None:
-        """Stop background work and close every connection; safe to call twice."""
+        """Stop background work and close every connection; safe to call twice.
+
+        Raises:
+            ExceptionGroup: background work failed while the integration ran (raised once,
+                after everything is closed).
+        """
         if self._closed:
             return
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        await self.live.aclose()
-        await self.offline.close()
-        await self.realtime.aclose()
-        await self.cache.aclose()
-        await self.transport.aclose()
+        try:
+            await self.background.aclose()
+        finally:
+            await self.live.aclose()
+            await self.offline.close()
+            await self.realtime.aclose()
+            await self.cache.aclose()
+            await self.transport.aclose()
 
     def _session_changed(self, event: SessionEvent) -> None:
         # The cache belongs to the signed-in user: another user (or none) starts afresh.
@@ -201,7 +233,7 @@ class PyAirtableIntegration:
         # A live realtime connection proves the backend is reachable: the offline outbox need
         # not wait for its next health probe to start replaying.
         if state.status == "connected":
-            self.offline.connectivity.set_online(True)
+            self.online.set_online(True)
 
     async def __aenter__(self) -> Self:
         await self.initialize()
@@ -304,17 +336,6 @@ class PyAirtableIntegration:
     def get_metrics(self) -> dict[str, ServiceMetrics]:
         """Per service: requests, errors, retries, de-duplicated calls, latency percentiles."""
         return self.metrics.snapshot()
-
-    async def _supervise(self, work: Callable[[], Awaitable[None]]) -> None:
-        # ``work`` is called here, inside the task: a task cancelled before it first runs (an
-        # ``async with`` left at once) then leaves no coroutine that was never awaited.
-        try:
-            await work()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("background task of the integration failed")
-            raise
 
 
 def _enable_debug_logging() -> None:

@@ -10,17 +10,21 @@ from datetime import timedelta
 
 import anyio
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from . import __version__, maintenance
+from . import __version__, data_dir, maintenance
 from .changes import install_replay_handler
 from .db.engine import Database
 from .db.migrate import upgrade_to_head
 from .errors import install_error_handlers
+from .http import log_redaction
 from .http.body_limit import BodyLimitMiddleware
 from .http.cors import EnvelopeCORSMiddleware
+from .http.head_limit import HeadLimitMiddleware
 from .http.rate_limit import Limit, Limiter, RateLimitMiddleware
 from .http.request_id import RequestIdMiddleware
 from .http.security_headers import SecurityHeadersMiddleware
+from .quotas import Quotas
 from .realtime import sse, websocket
 from .realtime.admission import Admission
 from .realtime.broker import RedisBroker
@@ -33,7 +37,7 @@ from .security.tokens import TokenService
 from .services import AppServices, AuthLimits
 from .settings import Settings, load_secret_key
 from .signed_urls import derive_key
-from .storage import LocalFolderStorage
+from .storage import storage_for
 from .webhooks import WebhookWorker
 
 API_PREFIX = "/api/v1"
@@ -52,14 +56,16 @@ _ALLOWED_HEADERS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. The database is opened and migrated when the lifespan starts.
 
-    Raises ``OSError`` if the data dir cannot hold the generated secret key. The lifespan raises
+    Raises ``OSError`` if the data dir cannot hold the generated secret key or the SQLite
+    database file (both private to this account, see ``data_dir``). The lifespan raises
     it if the files folder cannot be created.
     """
     settings = settings or Settings()
-    if settings.uses_default_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Tokens and download signatures in query strings stay out of uvicorn's logs.
+    log_redaction.install()
+    data_dir.prepare(settings)
     secret_key = load_secret_key(settings)
-    storage = LocalFolderStorage(settings.resolved_files_dir)
+    storage = storage_for(settings)
     limiter = Limiter.from_url(
         settings.rate_limit_storage_url, key_prefix=settings.rate_limit_key_prefix
     )
@@ -120,6 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 offset_key=hashlib.sha256(b"pyairtable-offsets:" + secret_key.encode()).digest(),
                 storage=storage,
+                quotas=Quotas(
+                    per_user=settings.quota_bytes_per_user,
+                    per_workspace=settings.quota_bytes_per_workspace,
+                    dialect="sqlite" if db.is_sqlite else "postgresql",
+                ),
                 file_url_key=derive_key(secret_key),
                 webhooks=WebhookWorker(db, settings),
             )
@@ -129,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await background.start(hub.run)
                 if broker is not None:
                     await background.start(broker.run, hub)
-                background.start_soon(maintenance.run_forever, db, settings)
+                background.start_soon(maintenance.run_forever, db, settings, storage)
                 background.start_soon(app.state.services.webhooks.run)
                 yield
                 background.cancel_scope.cancel()
@@ -159,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_ip=Limit.parse("ip", settings.rate_limit_per_ip),
         per_token=Limit.parse("token", settings.rate_limit_per_token),
     )
+    app.add_middleware(HeadLimitMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -175,4 +187,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefixes=(f"{API_PREFIX}/auth",))
     app.add_middleware(RequestIdMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so that every client-address reader (rate limits, login and sign-up limits,
+        # realtime caps) sees the forwarded client; uvicorn's middleware takes the right-most
+        # address not itself a trusted proxy, so a client cannot forge its way past the proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

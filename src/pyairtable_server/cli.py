@@ -76,6 +76,7 @@ def serve(
     import uvicorn
 
     from .app import API_PREFIX, create_app
+    from .http.server_protocol import protocol_options
 
     settings = Settings(database_url=database_url, data_dir=data_dir)
     console.print(f"[bold]PyAirtable API[/bold] listening on http://{host}:{port}{API_PREFIX}")
@@ -96,6 +97,8 @@ def serve(
         "ws_per_message_deflate": False,
         # Event streams never end on their own: give them this long to drain on shutdown.
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # h11 with the error envelope for unreadable requests, and room for 64 KiB URLs.
+        **protocol_options(),
     }
     if workers == 1:
         uvicorn.run(create_app(settings), **options)
@@ -169,49 +172,6 @@ def deactivate_user(
         console.print(f"[red]no account with the email[/red] {escape(email)}", highlight=False)
         raise typer.Exit(1) from exc
     console.print(f"Deactivated {escape(email)}; its sessions have ended.", highlight=False)
-
-
-@app.command()
-def demo(
-    port: Annotated[int, typer.Option(help="Port of the demo app.")] = 8000,
-    api_port: Annotated[int, typer.Option(help="Port of the backend it starts.")] = DEFAULT_PORT,
-    host: Annotated[str, typer.Option(help="Interface both listen on.")] = DEFAULT_HOST,
-    data_dir: Annotated[
-        Path, typer.Option(help="The demo's database, secrets and offline outboxes.")
-    ] = Path(".pyairtable-demo"),
-    app_only: Annotated[
-        bool, typer.Option("--app-only", help="Run only the app, against --api-url.")
-    ] = False,
-    api_url: Annotated[
-        str | None,
-        typer.Option(help="The backend for --app-only, e.g. http://127.0.0.1:8080/api/v1."),
-    ] = None,
-) -> None:
-    """Run the demo: the backend on SQLite (seeded on first run) and the web app; prints its URL.
-
-    Needs the ``ui`` extra (Solara).
-    """
-    if app_only and api_url is None:
-        console.print("[red]--app-only needs --api-url[/red]")
-        raise typer.Exit(2)
-    try:
-        from pyairtable_demo._serve import run_demo
-    except ImportError as exc:
-        console.print(f"[red]the demo needs the ui extra:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from exc
-    try:
-        run_demo(
-            host=host,
-            port=port,
-            api_port=api_port,
-            data_dir=data_dir,
-            app_only=app_only,
-            api_url=api_url,
-            console=console,
-        )
-    except (seeding.SeedError, RuntimeError) as exc:
-        console.print(f"[red]demo failed:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
 
 
 def _print_seed_report(report: seeding.SeedReport) -> None:

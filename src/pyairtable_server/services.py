@@ -9,6 +9,7 @@ from typing import Literal
 from .data.listing import TotalCache
 from .db.engine import Database
 from .http.rate_limit import Limit, Limiter
+from .quotas import Quotas
 from .realtime.admission import Admission
 from .realtime.hub import Hub
 from .security.attempts import Attempts
@@ -48,6 +49,8 @@ class AppServices:
     webhooks: WebhookWorker
     #: Where uploaded files' bytes live (contract §7).
     storage: Storage
+    #: Storage quotas per account and per workspace (checked on upload and on attaching).
+    quotas: Quotas
     #: Filtered record totals, valid until their table changes (see ``TotalCache``).
     totals: TotalCache = field(default_factory=TotalCache)
     #: Signs record-list offsets (derived from the server key, never the key itself).

@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,6 +20,7 @@ ACCESS_TOKEN_TTL_SECONDS = 15 * 60
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 REFRESH_GRACE_SECONDS = 10
 MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_FIELDS_PER_TABLE = 500
 REGISTRATIONS_PER_IP = "20/hour"
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 EVENT_RETENTION_COUNT = 1_000_000
@@ -38,6 +40,11 @@ REALTIME_SEND_TIMEOUT_SECONDS = 30.0
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 FILE_URL_TTL_SECONDS = 3600
 FILES_SUBDIR = "files"
+#: Bytes of stored files one account may have uploaded, and one workspace may hold (0: no limit).
+QUOTA_BYTES_PER_USER = 1024 * 1024 * 1024
+QUOTA_BYTES_PER_WORKSPACE = 10 * 1024 * 1024 * 1024
+#: How long a private file (uploaded without a table) may wait for a record to attach it.
+PRIVATE_FILE_GRACE_SECONDS = 24 * 3600
 # Webhooks: Svix's schedule (then 5s, 5min, 30min, 2h, 5h, 10h, 10h: 27.6 hours in all).
 WEBHOOK_RETRY_SCHEDULE_SECONDS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 WEBHOOK_RETRY_JITTER = 0.2
@@ -66,6 +73,9 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed; empty: the TCP peer is the client, and forwarded headers are ignored.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_issuer: str = "pyairtable"
@@ -115,13 +125,30 @@ class Settings(BaseSettings):
     realtime_sse_heartbeat_seconds: float = Field(default=REALTIME_SSE_HEARTBEAT_SECONDS, gt=0)
     realtime_send_timeout_seconds: float = Field(default=REALTIME_SEND_TIMEOUT_SECONDS, gt=0)
 
+    # Schema (contract §5) ------------------------------------------------------------------
+    # Fields per table, counted at table and field creation (422 past it). Each number, select,
+    # date and date-time field has an index of its own (see data.indexes).
+    max_fields_per_table: int = Field(default=MAX_FIELDS_PER_TABLE, ge=1)
+
     # Files (contract §7) -------------------------------------------------------------------
     # Uploaded bytes live in ``files_dir`` (default: ``data_dir/files``, see
     # ``resolved_files_dir``); one upload may be ``max_upload_bytes``, which replaces the general
     # body limit on the upload route; signed download URLs live ``file_url_ttl_seconds``.
     files_dir: Path | None = None
+    # The address clients reach this server at (scheme, host, port and any path prefix a proxy
+    # adds), e.g. "https://api.example.com": file and attachment URLs are built under it.
+    # Unset, they use the address the connection came in on (never the client's Host header,
+    # which would let a client plant its own host in attachments other members read); behind a
+    # proxy that is the proxy's upstream address, so set this in production.
+    public_url: str | None = None
     max_upload_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
     file_url_ttl_seconds: int = Field(default=FILE_URL_TTL_SECONDS, gt=0)
+    # Quotas on the bytes of stored files: all an account uploaded, all a workspace holds
+    # (0: no limit). An upload past either is 413 QUOTA_EXCEEDED, refused while it streams.
+    quota_bytes_per_user: int = Field(default=QUOTA_BYTES_PER_USER, ge=0)
+    quota_bytes_per_workspace: int = Field(default=QUOTA_BYTES_PER_WORKSPACE, ge=0)
+    # A private file no record attached within this long is deleted by the housekeeping round.
+    private_file_grace_seconds: int = Field(default=PRIVATE_FILE_GRACE_SECONDS, gt=0)
 
     # Webhooks (contract §7) ----------------------------------------------------------------
     # Delays between attempts (the first is immediate); a delivery fails after the last one.
@@ -167,7 +194,19 @@ class Settings(BaseSettings):
             raise ValueError("webhook_lease_seconds must exceed webhook_request_timeout_seconds")
         return self
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("public_url must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("public_url takes no query, fragment or credentials")
+        return value.strip().rstrip("/")
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -214,7 +253,7 @@ def load_secret_key(settings: Settings) -> str:
     path = settings.data_dir / SECRET_KEY_FILE
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting together must not write two different keys.
     try:

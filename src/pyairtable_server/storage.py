@@ -12,15 +12,19 @@ Every failure of the medium (a full disk, a lost mount, permissions) is raised a
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import anyio
 
+from .settings import Settings
+
+logger = logging.getLogger("pyairtable_server.storage")
 #: Bytes read per chunk when streaming a stored file out.
 READ_CHUNK_BYTES = 64 * 1024
 _KEY = re.compile(r"^[0-9A-Za-z]{1,64}$")
@@ -143,6 +147,23 @@ class LocalFolderStorage:
             await anyio.to_thread.run_sync(probe)
         except OSError as exc:
             raise _unavailable(exc, "write") from exc
+
+
+async def remove_unreferenced(storage: Storage, keys: Iterable[str], *, whose: str) -> None:
+    """Remove the bytes under ``keys``, which no row points at any more (``whose`` says why, for
+    the log). Never raises: a failure is logged, the bytes only take space. Runs to the end even
+    when the caller is cancelled."""
+    with anyio.CancelScope(shield=True):
+        for key in keys:
+            try:
+                await storage.delete(key)
+            except StorageUnavailable:
+                logger.warning("could not remove the bytes of %s %s", whose, key, exc_info=True)
+
+
+def storage_for(settings: Settings) -> LocalFolderStorage:
+    """The storage the settings configure: the local folder ``resolved_files_dir``."""
+    return LocalFolderStorage(settings.resolved_files_dir)
 
 
 def _create(path: Path) -> BinaryIO:

@@ -19,7 +19,7 @@ import httpx2
 
 from pyairtable_server.seed import DEMO_EMAIL, DEMO_PASSWORD
 
-from ..server.process import CLI, clean_environment, free_port
+from ..server.process import CLI, DEMO_CLI, clean_environment, free_port
 
 #: A guard against a hang, never a measure: a process normally answers in a few seconds.
 STARTUP_SECONDS = 90
@@ -136,7 +136,7 @@ class App:
         """Start the app and return once its login page answers."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [CLI, "demo", "--app-only", "--api-url", self.api_url, "--port", str(self.port)],
+                [DEMO_CLI, "--app-only", "--api-url", self.api_url, "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=clean_environment(),

@@ -131,3 +131,53 @@ async def test_a_redis_level_is_shared_by_two_integrations(backend: Backend) -> 
     finally:
         await one.aclose()
         await two.aclose()
+
+
+async def test_every_read_counts_once_in_the_stats_whichever_level_answers(
+    backend: Backend, make_integration: IntegrationFactory, tmp_path: Path
+) -> None:
+    """Issue 15: with every feature on, two identical record reads sent one request, yet the
+    stats moved by neither the miss nor the hit. ``get_stats()`` is a still copy now, and the
+    record layer, memory and the shared level all count in the one place."""
+    options: dict[str, Any] = {
+        "enable_caching": True,
+        "cache_config": {
+            "enable_persistence": True,
+            "persistence_path": str(tmp_path / "cache.sqlite3"),
+        },
+        "features": {
+            "enable_realtime": True,
+            "enable_optimistic_updates": True,
+            "enable_offline_support": True,
+        },
+        "offline_path": str(tmp_path / "outbox.sqlite3"),
+    }
+    pa = await make_integration(**options)
+    email = await sign_in(pa, backend)
+    workspace = await pa.services.workspace.create_workspace(name="Stats")
+    base = await pa.services.base.create_base(workspace_id=workspace.id, name="B")
+    table = await pa.services.table.create_table(
+        base_id=base.id, name="T", fields=[{"name": "Name", "type": "text"}]
+    )
+    subscription = pa.realtime.subscribe_to_record_changes(table.id, lambda event: None)
+    pa.realtime.unsubscribe(subscription)
+
+    requests = backend.count("GET", "/api/v1/records")
+    before = pa.cache.manager.get_stats()
+    await pa.services.record.get_records(table.id)
+    await pa.services.record.get_records(table.id)
+    after = pa.cache.manager.get_stats()
+    assert backend.count("GET", "/api/v1/records") == requests + 1
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+
+    # Memory, then the shared SQLite level of another integration of the same user.
+    await pa.services.user.get_current_user()
+    middle = pa.cache.manager.get_stats()
+    await pa.services.user.get_current_user()
+    assert pa.cache.manager.get_stats().hits == middle.hits + 1
+    other = await make_integration(**{**options, "offline_path": str(tmp_path / "o2.sqlite3")})
+    await other.auth.login(email, PASSWORD)
+    first = other.cache.manager.get_stats()
+    await other.services.user.get_current_user()  # from the SQLite level
+    second = other.cache.manager.get_stats()
+    assert (second.hits - first.hits, second.misses - first.misses) == (1, 0)

@@ -22,7 +22,7 @@ from pyairtable_integration.live import LiveQuery, MutationState, QueryState
 from pyairtable_integration.live._live import TASK_PREFIX
 from pyairtable_integration.testing import FaultTransport, Gate, connect_error
 
-from .conftest import Backend, Rig, RigFactory
+from .conftest import Backend, IntegrationFactory, Rig, RigFactory, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,11 @@ class Recorder:
 
 async def _table(rig: Rig, backend: Backend, names: list[str]) -> str:
     assert rig.email is not None
-    owner = await backend.api.login(rig.email)
+    return await _table_of(rig.email, backend, names)
+
+
+async def _table_of(email: str, backend: Backend, names: list[str]) -> str:
+    owner = await backend.api.login(email)
     workspace = await backend.api.workspace(owner)
     base = await backend.api.base(owner, workspace["id"])
     table = await backend.api.table(owner, base["id"], FIELDS)
@@ -260,3 +264,39 @@ async def test_observers_of_one_key_share_one_query_and_one_fetch(
     assert len(faults.seen("GET", "/records")) == 1
     for stop in stops:
         stop()
+
+
+async def test_a_paused_query_resumes_by_itself_with_the_outbox_and_realtime_off(
+    make_integration: IntegrationFactory, backend: Backend
+) -> None:
+    """Issue 15: "online" was the outbox's alone, so without it a paused query waited for a
+    manual refetch. The integration's one ``OnlineStatus`` and its probe bring it back."""
+    faults = FaultTransport(backend.transport())
+    pa = await make_integration(
+        http_transport=faults,
+        enable_caching=True,
+        retry_attempts=0,
+        features={"enable_realtime": False, "enable_offline_support": False},
+    )
+    email = await sign_in(pa, backend)
+    table_id = await _table_of(email, backend, ["kept"])
+    query = pa.live.records(table_id)
+    resumed = asyncio.Event()
+
+    def watch(state: QueryState[Any]) -> None:
+        if state.fetch_status == "idle" and pa.online.online and paused:
+            resumed.set()
+
+    paused: list[QueryState[Any]] = []
+    stop = query.subscribe(watch)
+    await pa.live.settle()
+    faults.add(connect_error(), method="GET", path="/records", times=None)
+    state = await query.refetch()
+    paused.append(state)
+    assert state.fetch_status == "paused" and not pa.online.online
+    faults.clear()  # the network is back; nobody calls refetch
+    async with asyncio.timeout(60):  # a hang guard, not a timing threshold
+        await resumed.wait()
+    assert query.state.status == "success" and _names(query.state) == ["kept"]
+    assert pa.online.probes >= 1
+    stop()

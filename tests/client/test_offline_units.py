@@ -112,7 +112,8 @@ def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
 
 
 def test_arguments_are_checked_and_the_records_an_entry_touches_are_named() -> None:
-    check_arguments("update_record", {"record_id": "r", "fields": {}, "expected_version": 1})
+    record_id = "rec" + "0" * 16  # ids are checked by shape too (test_path_safety)
+    check_arguments("update_record", {"record_id": record_id, "fields": {}, "expected_version": 1})
     with pytest.raises(ValueError, match="missing: fields"):
         check_arguments("update_record", {"record_id": "r"})
     with pytest.raises(ValueError, match="unknown: colour"):

@@ -93,6 +93,7 @@ CLIENT_METHODS: dict[tuple[str, str], tuple[type[Any], str]] = {
     ("GET", "/files/{file_id}"): (FileService, "get_file"),
     ("GET", "/files/{file_id}/content"): (FileService, "get_file_content"),
     ("GET", "/files/{file_id}/url"): (FileService, "get_file_url"),
+    ("GET", "/files/usage"): (FileService, "get_storage_usage"),
     ("DELETE", "/files/{file_id}"): (FileService, "delete_file"),
     ("GET", "/webhooks"): (WebhookService, "get_webhooks"),
     ("POST", "/webhooks"): (WebhookService, "create_webhook"),

@@ -5,20 +5,34 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
 from pyairtable_integration import PyAirtableIntegration
-from pyairtable_integration._errors import NotFoundError
+from pyairtable_integration._errors import NotFoundError, PayloadTooLargeError
 
-from .conftest import Backend
+from ..server.backend import build_settings
+from .conftest import Backend, running_backend
 
 pytestmark = pytest.mark.anyio
 
 # Several of httpx's 64 KiB multipart chunks, so a streamed upload really is sent in pieces.
 BIG = os.urandom(300_000)
+#: What each test's fresh user may store: room for three BIG uploads, not four.
+QUOTA_BYTES = 1_000_000
+
+
+@pytest.fixture(scope="module")
+async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
+    """The module's backend, with a storage quota per user."""
+    data_dir = tmp_path_factory.mktemp("client-files") / "data"
+    async with running_backend(
+        build_settings(None, data_dir, quota_bytes_per_user=QUOTA_BYTES)
+    ) as running:
+        yield running
 
 
 async def _attachment_table(pa: PyAirtableIntegration) -> str:
@@ -117,3 +131,37 @@ async def test_delete_file_removes_it(pa: PyAirtableIntegration) -> None:
         await pa.services.file.get_file(uploaded.id)
     with pytest.raises(NotFoundError):
         await pa.services.file.get_file_content(uploaded.id)
+
+
+async def test_storage_usage_counts_the_callers_files_and_a_workspaces(
+    pa: PyAirtableIntegration,
+) -> None:
+    table_id = await _attachment_table(pa)
+    await pa.services.file.upload_file(b"12345", filename="private.txt")
+    in_table = await pa.services.file.upload_file(b"123", filename="t.txt", table_id=table_id)
+
+    mine = await pa.services.file.get_storage_usage()
+    both = await pa.services.file.get_storage_usage(workspace_id=in_table.workspace_id)
+
+    assert mine.user.used_bytes == 8
+    assert mine.user.quota_bytes is not None and mine.user.quota_bytes > 8
+    assert mine.workspace is None
+    assert both.workspace is not None
+    assert both.workspace.used_bytes == 3
+    with pytest.raises(NotFoundError):
+        await pa.services.file.get_storage_usage(workspace_id="wspNoSuchWorkspace0")
+
+
+async def test_an_upload_past_the_storage_quota_is_payload_too_large_quota_exceeded(
+    pa: PyAirtableIntegration,
+) -> None:
+    for _ in range(3):
+        await pa.services.file.upload_file(BIG, filename="big.bin")
+
+    with pytest.raises(PayloadTooLargeError) as raised:
+        await pa.services.file.upload_file(BIG, filename="one-too-many.bin")
+
+    assert raised.value.type == "QUOTA_EXCEEDED"
+    assert raised.value.details["scope"] == "user"
+    assert raised.value.details["used_bytes"] == 3 * len(BIG)
+    assert (await pa.services.file.get_storage_usage()).user.quota_bytes == QUOTA_BYTES

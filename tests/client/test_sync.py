@@ -24,7 +24,7 @@ from pyairtable_integration import (
     SyncIntegration,
     create_integration,
 )
-from pyairtable_integration._sync import THREAD_NAME
+from pyairtable_integration.sync import THREAD_NAME
 from pyairtable_integration.types import Event, Table
 
 from ..server.backend import PASSWORD, build_settings

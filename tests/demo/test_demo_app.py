@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -15,8 +16,9 @@ from asgi_lifespan import LifespanManager
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from pyairtable_demo import create_app
-from pyairtable_demo._runtime import LoopThread
+from pyairtable_demo._runtime import LoopThread, current
 from pyairtable_integration import PyAirtableIntegration, create_integration
+from pyairtable_integration.offline._store import OutboxStore
 from pyairtable_integration.ui.solara import PyAirtableProvider, use_records
 
 from ..client.conftest import BASE_URL, running_backend
@@ -145,6 +147,22 @@ def test_the_solara_socket_refuses_another_sites_origin(tmp_path: Path) -> None:
         # The app's own pages get through to Solara, which accepts the socket.
         with client.websocket_connect(path, headers={"origin": "http://testserver"}) as ws:
             ws.close()
+
+
+def test_the_apps_folder_secret_and_outboxes_are_readable_by_their_owner_only(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: the demo's data folder 0700, its cookie secret and each outbox file 0600."""
+    data_dir = tmp_path / "app"
+    create_app(api_url="http://127.0.0.1:9/api/v1", data_dir=data_dir)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    secrets_written = [path for path in data_dir.iterdir() if path.is_file()]
+    assert secrets_written
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in secrets_written)
+    outbox = current().outbox_path("usr" + "0" * 16)
+    OutboxStore(outbox).close()
+    assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
+    assert stat.S_IMODE(outbox.parent.stat().st_mode) == 0o700
 
 
 class _Stack:

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx2
 
 CLI = str(Path(sys.executable).parent / "pyairtable-integration")
+#: The demo's own command (not one of the server's).
+DEMO_CLI = str(Path(sys.executable).parent / "pyairtable-demo")
 STARTUP_SECONDS = 60
 
 

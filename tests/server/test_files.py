@@ -370,19 +370,14 @@ async def test_an_upload_over_the_limit_is_413_and_nothing_is_stored(
         assert big.status_code == 413
 
 
-class FullDisk:
-    """A storage whose disk fills up after the first chunk of every upload."""
+class WrappedStorage:
+    """A storage that hands everything to a local one; subclasses change ``put``."""
 
     def __init__(self, inner: LocalFolderStorage) -> None:
         self.inner = inner
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> None:
-        async def filling() -> AsyncIterator[bytes]:
-            async for chunk in chunks:
-                yield chunk
-                raise OSError(errno.ENOSPC, "No space left on device")
-
-        await self.inner.put(key, filling())
+        await self.inner.put(key, chunks)
 
     async def open(
         self, key: str, *, start: int = 0, length: int | None = None
@@ -394,6 +389,18 @@ class FullDisk:
 
     async def check(self) -> None:
         await self.inner.check()
+
+
+class FullDisk(WrappedStorage):
+    """A storage whose disk fills up after the first chunk of every upload."""
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> None:
+        async def filling() -> AsyncIterator[bytes]:
+            async for chunk in chunks:
+                yield chunk
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        await self.inner.put(key, filling())
 
 
 async def test_a_full_disk_is_503_and_leaves_no_file_and_no_row(api: Api) -> None:

@@ -21,6 +21,8 @@ from .._errors import (
     ServerError,
     ServiceError,
 )
+from .._ids import check_id
+from .._subscribable import Listeners
 from ..transport import Transport
 from ..types import Permissions, TokenPair, User
 from ._session import Session
@@ -76,7 +78,7 @@ class AuthManager:
         self.permissions_ttl = permissions_ttl
         self._session = store.load()
         self._refreshing: asyncio.Task[Session] | None = None
-        self._listeners: list[SessionListener] = []
+        self._listeners: Listeners[SessionEvent] = Listeners("session")
         self._permissions: dict[str, tuple[float, Permissions]] = {}
         self._changed = asyncio.Event()
         self.refresh_count = 0
@@ -97,14 +99,10 @@ class AuthManager:
         return self._session is not None
 
     def on_session_change(self, listener: SessionListener) -> Callable[[], None]:
-        """Call ``listener`` on every session change; returns a function that stops it."""
-        self._listeners.append(listener)
+        """Call ``listener`` on every session change; returns a function that stops it.
 
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        A listener's failure is logged and never undoes the change (``Listeners``)."""
+        return self._listeners.subscribe(listener)
 
     async def login(self, email: str, password: str) -> Session:
         """Sign in and keep the session.
@@ -249,7 +247,9 @@ class AuthManager:
         Raises:
             NotFoundError: the caller is not a member of the workspace (or it does not exist).
             AuthenticationError: signed out or the session ended.
+            InvalidIdError: ``workspace_id`` is not a workspace id (nothing is sent).
         """
+        check_id(workspace_id, "wsp")
         cached = self._permissions.get(workspace_id)
         if cached is not None and cached[0] > self._clock.monotonic():
             return cached[1]
@@ -366,13 +366,7 @@ class AuthManager:
 
     def _emit(self, event: SessionEvent) -> None:
         self._changed.set()
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                # A listener's bug must not undo the session change or reach the request that
-                # caused it; it is the listener's to fix, so it is logged with its traceback.
-                logger.exception("session listener %r failed", listener)
+        self._listeners.emit(event)
 
     async def _wait_for_change(self, seconds: float | None) -> None:
         self._changed.clear()

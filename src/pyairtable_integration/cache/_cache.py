@@ -214,12 +214,10 @@ class Cache:
         """
         if not self.active:
             return await fetch()
-        stats = self.manager.get_stats()
         cached = self.records.cached_list(key)
+        self.manager.count_read(hit=cached is not None)
         if cached is not None:
-            stats.hits += 1
             return cached
-        stats.misses += 1
         if (query.filter or query.sort) and not self.records.has_schema(query.table_id):
             self.remember_schema(await load_schema())
         started = self.records.generation(query.table_id)
@@ -237,12 +235,10 @@ class Cache:
         """
         if not self.active:
             return await fetch()
-        stats = self.manager.get_stats()
         held = self.records.fresh(record_id)
+        self.manager.count_read(hit=held is not None)
         if held is not None:
-            stats.hits += 1
             return held
-        stats.misses += 1
         record = await fetch()
         self.records.put_server(record)
         return record

@@ -4,12 +4,16 @@ A fresh hit is answered at once. A stale hit (past its TTL, within its SWR windo
 once too and refreshed by one background task per key, owned here and cancelled by ``aclose()``;
 a failed refresh is counted in the stats and kept in ``last_error``. Anything older is fetched
 before answering.
+
+Every read served from or missed in any level (memory, a shared level, the record layer) is
+counted here, by ``count_read``, and only here; ``get_stats()`` answers a copy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +35,7 @@ class CacheManager:
     def __init__(self, clock: Clock, *, max_size: int, levels: Iterable[CacheLevel] = ()) -> None:
         self._clock = clock
         self.memory = MemoryCache(max_size)
+        self._stats = CacheStats(max_size=max_size)
         self.levels: list[CacheLevel] = list(levels)
         self._revalidating: dict[str, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()
@@ -79,8 +84,26 @@ class CacheManager:
         return self._clock.monotonic()
 
     def get_stats(self) -> CacheStats:
-        """Hits, misses, hit ratio, stale hits, size, evictions and revalidations so far."""
-        return self.memory.stats
+        """A copy of the counters now: hits, misses, hit ratio, stale hits, size, evictions and
+        revalidations so far (compare two copies to see what happened in between)."""
+        return dataclasses.replace(
+            self._stats,
+            size=len(self.memory),
+            evictions=self.memory.stats.evictions,
+            extra=dict(self._stats.extra),
+        )
+
+    def count_read(self, *, hit: bool, stale: bool = False) -> None:
+        """Count one read: served from a level (``hit``; ``stale`` within its SWR window) or not.
+
+        The one place reads are counted, whichever level (or the record layer) answered.
+        """
+        if hit:
+            self._stats.hits += 1
+            if stale:
+                self._stats.stale_hits += 1
+        else:
+            self._stats.misses += 1
 
     async def get_or_fetch(
         self,
@@ -102,9 +125,12 @@ class CacheManager:
         if entry is None:
             entry = await self._from_levels(key, now, tags)
         if entry is not None:
-            if entry.freshness(now) == "stale":
+            stale = entry.freshness(now) == "stale"
+            self.count_read(hit=True, stale=stale)
+            if stale:
                 self._revalidate(key, fetch, lifetime, tags)
             return entry.value
+        self.count_read(hit=False)
         value = await fetch()
         await self.put(key, value, lifetime=lifetime, tags=tags)
         return value
@@ -174,8 +200,6 @@ class CacheManager:
             # Promote to memory with what is left of its lifetimes, on the monotonic clock.
             fresh = max(0.0, stored.fresh_until - wall)
             stale = max(0.0, stored.stale_until - wall - fresh)
-            self.memory.stats.misses -= 1
-            self.memory.stats.hits += 1
             return self.memory.put(key, stored.value, now, ttl=fresh, swr=stale, tags=tags)
         return None
 
@@ -201,12 +225,12 @@ class CacheManager:
         try:
             value = await fetch()
             await self.put(key, value, lifetime=lifetime, tags=tags)
-            self.memory.stats.revalidations += 1
+            self._stats.revalidations += 1
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             # The stale value stays servable; the failure is visible in the stats and here.
-            self.memory.stats.revalidation_errors += 1
+            self._stats.revalidation_errors += 1
             self.last_error = exc
             logger.warning("refreshing cache entry %s failed: %s", key, exc)
         finally:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from .._subscribable import Listeners
 from ..types import Record, RecordList
 from ._matcher import Schema, Undecidable, matches, sort_key
 
@@ -116,7 +117,7 @@ class RecordCache:
         self._generation: dict[str, int] = {}
         self._layers: dict[str, _Layer] = {}
         self._seen = itertools.count()
-        self._listeners: list[RecordChangeListener] = []
+        self._listeners: Listeners[RecordChange] = Listeners("record cache")
         self.list_ttl: float | None = None
 
     def __repr__(self) -> str:
@@ -164,13 +165,7 @@ class RecordCache:
     def on_change(self, listener: RecordChangeListener) -> Callable[[], None]:
         """Call ``listener(change)`` after every change a reader would see; returns a function
         that stops it (safe to call twice). A listener that raises is logged and kept."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.subscribe(listener)
 
     @property
     def listener_count(self) -> int:
@@ -180,13 +175,8 @@ class RecordCache:
     def _changed(self, table_id: str | None, *record_ids: str) -> None:
         if not self._listeners:
             return
-        change = RecordChange(table_id, record_ids)
-        for listener in tuple(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                # The cache is consistent already; one broken reader must not stop the others.
-                logger.exception("a record cache listener failed")
+        # The cache is consistent already; one broken reader must not stop the others.
+        self._listeners.emit(RecordChange(table_id, record_ids))
 
     # -- lists -------------------------------------------------------------------------------
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from .._subscribable import Listeners
 from ..offline import OutboxEvent
-from ..realtime import RealtimeState
-from ..realtime._state import Status, TransportKind
+from ..realtime import RealtimeState, Status, TransportKind
 
 if TYPE_CHECKING:
-    from .._integration import PyAirtableIntegration
+    from ._host import LiveHost
 
 logger = logging.getLogger("pyairtable_integration.live")
 Indicator = Literal["live", "fallback", "offline"]
@@ -25,8 +25,8 @@ class ConnectionView:
 
     ``status`` and ``transport`` are the realtime connection's (``closed`` when realtime is
     off); ``pending_writes`` counts the signed-in user's unsent outbox entries; ``online`` is
-    False while the backend is known unreachable (the outbox's probe says so, or realtime has
-    fallen to ``offline``).
+    False while the backend is known unreachable (the integration's ``OnlineStatus`` says so,
+    or realtime has fallen to ``offline``).
     """
 
     status: Status
@@ -54,14 +54,14 @@ class LiveConnection:
     live as long as the integration); observers come and go with ``subscribe``.
     """
 
-    def __init__(self, pa: PyAirtableIntegration) -> None:
+    def __init__(self, pa: LiveHost) -> None:
         self._pa = pa
-        self._observers: list[ConnectionListener] = []
-        self._online_hooks: list[Callable[[], None]] = []
+        self._observers: Listeners[ConnectionView] = Listeners("connection observer")
+        self._online_hooks: Listeners[None] = Listeners("came-online hook")
         self._state = self._read()
         pa.realtime.manager.on_state_change(self._realtime_changed)
         pa.offline.on_change(self._outbox_changed)
-        pa.offline.connectivity.on_change(self._connectivity_changed)
+        pa.online.subscribe(self._connectivity_changed)
 
     def __repr__(self) -> str:
         return f"LiveConnection({self._state!r})"
@@ -78,33 +78,27 @@ class LiveConnection:
 
     def subscribe(self, listener: ConnectionListener) -> Callable[[], None]:
         """Call ``listener(view)`` on every change; returns a function that stops it."""
-        self._observers.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._observers:
-                self._observers.remove(listener)
-
-        return unsubscribe
+        return self._observers.subscribe(listener)
 
     @property
     def observer_count(self) -> int:
         """How many observers are subscribed (leak checks)."""
         return len(self._observers)
 
-    def on_online(self, hook: Callable[[], None]) -> None:
-        """Call ``hook()`` each time the backend becomes reachable again (paused queries resume)."""
-        self._online_hooks.append(hook)
+    def on_online(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call ``hook()`` each time the backend becomes reachable again (paused queries resume);
+        returns a function that stops it."""
+        return self._online_hooks.subscribe(lambda _none: hook())
 
     def report_unreachable(self) -> None:
-        """A fetch got no answer: with the outbox on, its probe takes over and says when the
-        backend is back (without it nothing would, so reachability is left alone)."""
-        if self._pa.offline.enabled:
-            self._pa.offline.connectivity.set_online(False)
+        """A fetch got no answer: the integration's online status turns offline, and its probe
+        says when the backend is back (paused queries then resume by themselves)."""
+        self._pa.online.set_online(False)
 
     def _read(self) -> ConnectionView:
         realtime: RealtimeState = self._pa.realtime.manager.state
         offline = self._pa.offline
-        reachable = offline.connectivity.online if offline.enabled else True
+        reachable = self._pa.online.online
         return ConnectionView(
             status=realtime.status,
             transport=realtime.transport,
@@ -117,14 +111,9 @@ class LiveConnection:
         if after == before:
             return
         self._state = after
-        for listener in tuple(self._observers):
-            try:
-                listener(after)
-            except Exception:
-                logger.exception("a connection observer failed")
+        self._observers.emit(after)
         if after.online and not before.online:
-            for hook in tuple(self._online_hooks):
-                hook()
+            self._online_hooks.emit(None)
 
     def _realtime_changed(self, _state: RealtimeState) -> None:
         self._refresh()

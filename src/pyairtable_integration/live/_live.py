@@ -24,7 +24,7 @@ from ._sources import (
 )
 
 if TYPE_CHECKING:
-    from .._integration import PyAirtableIntegration
+    from ._host import LiveHost
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -42,7 +42,7 @@ class Live:
     owned here: ``aclose()`` cancels them and releases every query.
     """
 
-    def __init__(self, pa: PyAirtableIntegration, *, gc_time: float = DEFAULT_GC_TIME) -> None:
+    def __init__(self, pa: LiveHost, *, gc_time: float = DEFAULT_GC_TIME) -> None:
         self._pa = pa
         self.gc_time = gc_time
         self.queries = QueryCache()

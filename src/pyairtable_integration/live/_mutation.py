@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from .._errors import OfflineError, ServiceError
+from .._subscribable import Listeners
 from ..offline import OfflineOutbox, OutboxEvent
 from ._state import (
     MutationState,
@@ -42,7 +43,7 @@ class LiveMutation(Generic[P, T]):
         self._optimistic = optimistic
         self._outbox = outbox
         self._state: MutationState[T] = MutationState()
-        self._observers: list[MutationListener[T]] = []
+        self._observers: Listeners[MutationState[T]] = Listeners("live mutation observer")
         self._stop_waiting: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
@@ -63,11 +64,14 @@ class LiveMutation(Generic[P, T]):
 
         When the last observer leaves, a wait on the outbox for a queued write stops too.
         """
-        self._observers.append(listener)
+        stop = self._observers.subscribe(listener)
+        subscribed = True
 
         def unsubscribe() -> None:
-            if listener in self._observers:
-                self._observers.remove(listener)
+            nonlocal subscribed
+            if subscribed:
+                subscribed = False
+                stop()
                 if not self._observers:
                     self._stop_outbox_wait()
 
@@ -126,8 +130,4 @@ class LiveMutation(Generic[P, T]):
         if state == self._state:
             return
         self._state = state
-        for listener in tuple(self._observers):
-            try:
-                listener(state)
-            except Exception:
-                logger.exception("a live mutation observer failed")
+        self._observers.emit(state)

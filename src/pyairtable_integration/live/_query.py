@@ -17,6 +17,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from .._clock import Clock
 from .._errors import ServiceError
+from .._subscribable import Listeners
 from ._connection import LiveConnection
 from ._state import (
     Change,
@@ -100,7 +101,7 @@ class LiveQuery(Generic[T]):
         self._attached = attached
         self._released = released
         self._state: QueryState[T] = QueryState()
-        self._observers: list[QueryListener[T]] = []
+        self._observers: Listeners[QueryState[T]] = Listeners("live query observer")
         self._detach: Callable[[], None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._fresh_until: float | None = None
@@ -132,7 +133,7 @@ class LiveQuery(Generic[T]):
         The first observer attaches the query and fetches unless the cache holds the data; a
         later one refetches only when the data is stale. Unsubscribing twice is harmless.
         """
-        self._observers.append(listener)
+        stop = self._observers.subscribe(listener)
         if self._gc is not None:
             self._gc.cancel()
             self._gc = None
@@ -143,9 +144,13 @@ class LiveQuery(Generic[T]):
         elif self._is_stale() and self._task is None:
             self._start(force=True, automatic=True)
 
+        subscribed = True
+
         def unsubscribe() -> None:
-            if listener in self._observers:
-                self._observers.remove(listener)
+            nonlocal subscribed
+            if subscribed:
+                subscribed = False
+                stop()
                 if not self._observers:
                     self._schedule_release()
 
@@ -271,11 +276,7 @@ class LiveQuery(Generic[T]):
         if new is self._state or new == self._state:
             return
         self._state = new
-        for listener in tuple(self._observers):
-            try:
-                listener(new)
-            except Exception:
-                logger.exception("a live query observer failed")
+        self._observers.emit(new)
 
 
 def join(*stops: Callable[[], None]) -> Callable[[], None]:

@@ -24,7 +24,7 @@ from ..types import Base, Event, Record, Table, Workspace
 from ._query import Signal, Snapshot, join
 
 if TYPE_CHECKING:
-    from .._integration import PyAirtableIntegration
+    from ._host import LiveHost
 
 #: Records a records query shows: the first page, as large as the backend allows.
 PAGE_SIZE = 100
@@ -38,7 +38,7 @@ def query_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _feed_runs(pa: PyAirtableIntegration) -> bool:
+def _feed_runs(pa: LiveHost) -> bool:
     config = pa.config
     return (
         config.enable_caching
@@ -48,7 +48,7 @@ def _feed_runs(pa: PyAirtableIntegration) -> bool:
 
 
 def _subscribe(
-    pa: PyAirtableIntegration,
+    pa: LiveHost,
     filters: Mapping[str, str],
     notify: Callable[[Signal], None],
 ) -> Callable[[], None]:
@@ -79,7 +79,7 @@ class RecordsSource:
 
     def __init__(
         self,
-        pa: PyAirtableIntegration,
+        pa: LiveHost,
         table_id: str,
         *,
         view_id: str | None,
@@ -156,7 +156,7 @@ class RecordSource:
 
     stale_time = RECORD_LIST.ttl
 
-    def __init__(self, pa: PyAirtableIntegration, record_id: str) -> None:
+    def __init__(self, pa: LiveHost, record_id: str) -> None:
         self._pa = pa
         self.record_id = record_id
 
@@ -209,7 +209,7 @@ class _StructureSource:
     stale_time = STRUCTURE_STALE_TIME
     channels: tuple[str, ...] = ()
 
-    def __init__(self, pa: PyAirtableIntegration, scope: Mapping[str, str]) -> None:
+    def __init__(self, pa: LiveHost, scope: Mapping[str, str]) -> None:
         self._pa = pa
         self._scope = dict(scope)
 
@@ -234,7 +234,7 @@ class WorkspacesSource(_StructureSource):
     stale_time = WORKSPACE_LIST.ttl
     channels = ("workspace",)
 
-    def __init__(self, pa: PyAirtableIntegration) -> None:
+    def __init__(self, pa: LiveHost) -> None:
         super().__init__(pa, {})
 
     async def fetch(self, *, force: bool) -> Snapshot[list[Workspace]]:
@@ -254,7 +254,7 @@ class BasesSource(_StructureSource):
 
     channels = ("base",)
 
-    def __init__(self, pa: PyAirtableIntegration, workspace_id: str) -> None:
+    def __init__(self, pa: LiveHost, workspace_id: str) -> None:
         super().__init__(pa, {"workspace_id": workspace_id})
         self._workspace_id = workspace_id
 
@@ -273,7 +273,7 @@ class TablesSource(_StructureSource):
 
     channels = ("table", "field")
 
-    def __init__(self, pa: PyAirtableIntegration, base_id: str) -> None:
+    def __init__(self, pa: LiveHost, base_id: str) -> None:
         super().__init__(pa, {"base_id": base_id})
         self._base_id = base_id
 
@@ -293,7 +293,7 @@ class TableSource(_StructureSource):
     stale_time = TABLE_SCHEMA.ttl
     channels = ("table", "field", "view")
 
-    def __init__(self, pa: PyAirtableIntegration, table_id: str) -> None:
+    def __init__(self, pa: LiveHost, table_id: str) -> None:
         super().__init__(pa, {"table_id": table_id})
         self._table_id = table_id
 

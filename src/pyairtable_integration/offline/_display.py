@@ -20,8 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from .._errors import ConflictError, ServiceError
-from ..optimistic._conflict import Resolution
-from ..optimistic._manager import OptimisticManager, PendingUpdate
+from ..optimistic import OptimisticManager, PendingUpdate, Resolution
 from ..types import Record
 from ._store import OutboxEntry
 

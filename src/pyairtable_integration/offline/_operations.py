@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, cast
 
+from .._ids import check_id, check_ids, check_request_ids
 from ..services.records import RecordService, RecordUpdate
 
 Operation = Literal[
@@ -51,6 +52,8 @@ def check_arguments(operation: str, arguments: Mapping[str, Any]) -> None:
     """Check that ``operation`` is known and ``arguments`` name exactly its parameters.
 
     Raises:
+        InvalidIdError: an id argument is not an id of its type (a ``ValueError`` too), so a
+            write that could never be sent safely is refused before it is recorded.
         ValueError: an unknown operation, a missing argument or an unknown one.
     """
     if operation not in _REQUIRED:
@@ -65,6 +68,12 @@ def check_arguments(operation: str, arguments: Mapping[str, Any]) -> None:
             + (f"; missing: {', '.join(missing)}" if missing else "")
             + (f"; unknown: {', '.join(unknown)}" if unknown else "")
         )
+    check_request_ids(arguments)
+    if operation == "update_records":
+        for index, item in enumerate(arguments["records"]):
+            check_id(item.get("id"), "rec", parameter=f"records[{index}].id")
+    if operation == "delete_records":
+        check_ids(arguments["record_ids"], "rec", parameter="record_ids")
 
 
 def records_touched(operation: str, arguments: Mapping[str, Any]) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .._clock import Clock
 from .._errors import (
@@ -38,15 +38,15 @@ from .._errors import (
     ServiceError,
     ServiceUnavailableError,
 )
+from .._online import OnlineStatus, probe_delay
+from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
-from ..optimistic._manager import OptimisticManager
-from ..services import Services
-from ..services._base import compact
+from ..optimistic import OptimisticManager
+from ..services import Services, compact
 from ..services.records import RecordUpdate
 from ..types import DeletedRecord, Record
 from . import _operations
 from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
-from ._connectivity import Connectivity, probe_delay
 from ._display import OutboxDisplay
 from ._store import UNSENT, OutboxEntry, OutboxStore
 
@@ -136,19 +136,23 @@ class OfflineOutbox:
         enabled: bool,
         max_bytes: int | None = None,
         on_conflict: ConflictStrategy = server_wins,
+        online: OnlineStatus | None = None,
     ) -> None:
         self.path = path
         self.enabled = enabled
         #: Decides what a 409 on replay does; ``server_wins`` (drop) unless replaced.
         self.on_conflict: ConflictStrategy = on_conflict
-        self.connectivity = Connectivity(services.health.get_health, clock=clock)
+        #: Whether the backend answers: the integration's one ``OnlineStatus`` (whose probe
+        #: runs in its task group), or one of the outbox's own (probed by ``run``).
+        self.connectivity = online or OnlineStatus(services.health.get_health, clock=clock)
+        self._probes_itself = online is None
         self._services = services
         self._auth = auth
         self._clock = clock
         self._max_bytes = max_bytes
         self._store: OutboxStore | None = None
         self._unsent: dict[str, OutboxEntry] = {}
-        self._listeners: list[OutboxListener] = []
+        self._listeners: Listeners[OutboxEvent] = Listeners("outbox")
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         # Entries a writer waits for, and their outcomes once a replay (any) has sent them.
@@ -156,6 +160,9 @@ class OfflineOutbox:
         self._outcomes: dict[str, _Sent | ServiceError] = {}
         #: The last error that stopped the background replay (it goes on at the next wake-up).
         self.last_error: BaseException | None = None
+        #: Told of every failure of the background replay (the integration's ``Background``
+        #: reports it to ``pa.on_background_error`` and raises it from ``aclose``).
+        self.report_failure: Callable[[Exception, str], None] | None = None
         # Optimistic layers of the unsent entries (None: writes are not shown before sent).
         self._display: OutboxDisplay | None = None
         self._showing = asyncio.Lock()
@@ -194,7 +201,8 @@ class OfflineOutbox:
         """Probe connectivity while offline and replay unsent entries whenever there is work
         and the backend is reachable, until cancelled."""
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.connectivity.run())
+            if self._probes_itself:
+                tasks.create_task(self.connectivity.run())
             tasks.create_task(self._flush_forever())
             tasks.create_task(self._show_forever())
 
@@ -217,13 +225,7 @@ class OfflineOutbox:
     def on_change(self, listener: OutboxListener) -> Callable[[], None]:
         """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
         pending count); returns a function that stops it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.subscribe(listener)
 
     def pending(self) -> list[OutboxEntry]:
         """The signed-in user's unsent entries, in the order they will be sent."""
@@ -497,6 +499,34 @@ class OfflineOutbox:
         error.__cause__ = cause
         return error
 
+    async def park(
+        self,
+        operation: str,
+        arguments: Mapping[str, Any],
+        idempotency_key: str,
+        cause: APIConnectionError,
+    ) -> OfflineError | None:
+        """Keep a write ``pa.services.record`` sent without getting an answer; its error.
+
+        The entry keeps the key the write was sent with, so if the backend did apply it, the
+        replay is answered from its idempotency store instead of applying it twice. None when
+        the outbox is off or nobody is signed in (the caller's failure stands).
+
+        Raises:
+            OutboxWriteError: the write could not be recorded.
+        """
+        if not self.enabled or self._store is None or self._auth.session is None:
+            return None
+        if operation not in _operations.OPERATIONS:
+            return None
+        entry = await self._record(
+            cast(_operations.Operation, operation), arguments, None, key=idempotency_key
+        )
+        if not isinstance(cause, CircuitOpenError):
+            self.connectivity.set_online(False)
+        self._wake.set()
+        return self._offline(entry, cause)
+
     async def _record(
         self,
         operation: _operations.Operation,
@@ -504,6 +534,7 @@ class OfflineOutbox:
         update_id: str | None,
         *,
         claim: bool = False,
+        key: str | None = None,
     ) -> OutboxEntry:
         if not self.enabled or self._store is None:
             raise RuntimeError(
@@ -529,7 +560,7 @@ class OfflineOutbox:
                 user_id=session.user_id,
                 operation=operation,
                 arguments=arguments,
-                idempotency_key=uuid.uuid4().hex,
+                idempotency_key=key or uuid.uuid4().hex,
                 update_id=update_id,
                 created_at=self._clock.now(),
             )
@@ -665,7 +696,7 @@ class OfflineOutbox:
                 # An outcome that could not be recorded, or a conflict strategy that failed: the
                 # entry stays unsent and is tried at the next wake-up, not in a tight loop.
                 self.last_error = exc
-                logger.exception("replaying the outbox failed")
+                self._report(exc, "offline outbox replay")
                 continue
             if result.stopped_by is None:
                 failures = 0
@@ -682,7 +713,7 @@ class OfflineOutbox:
             except Exception as exc:
                 # The link could not be recorded; the layers are shown and it is tried again.
                 self.last_error = exc
-                logger.exception("showing the outbox's writes failed")
+                self._report(exc, "offline outbox display")
 
     async def _show_pending(self) -> None:
         """Apply the layers of the signed-in user's unsent entries that have none yet."""
@@ -729,17 +760,18 @@ class OfflineOutbox:
     def _forget(self, entry: OutboxEntry) -> None:
         self._unsent.pop(entry.id, None)
 
+    def _report(self, error: Exception, where: str) -> None:
+        if self.report_failure is None:
+            logger.error("%s failed: %r", where, error, exc_info=error)
+        else:
+            self.report_failure(error, where)
+
     def _user_id_or_none(self) -> str | None:
         session = self._auth.session
         return None if session is None else session.user_id
 
     def _emit(self, kind: EventKind, entry: OutboxEntry, error: ServiceError | None = None) -> None:
-        event = OutboxEvent(kind, entry, self.pending_count, error)
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("an outbox listener failed")
+        self._listeners.emit(OutboxEvent(kind, entry, self.pending_count, error))
 
 
 @dataclass(frozen=True)

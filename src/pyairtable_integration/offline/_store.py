@@ -16,6 +16,7 @@ Errors::
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -104,8 +105,35 @@ class OutboxEntry:
         return records_touched(self.operation, self.arguments)
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0600), in folders made 0700 where missing.
+
+    The outbox holds the user's unsent record data. Folders that already exist are left as they
+    are (they may be shared ones, like a temporary folder); the file itself, and SQLite's WAL
+    and shared-memory files beside it (SQLite gives those the main file's mode), are made 0600
+    even when they already exist.
+
+    Raises:
+        OSError: a folder or the file cannot be created or its mode set.
+    """
+    missing: list[Path] = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened; be exact
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            file.chmod(0o600)
+
+
 class OutboxStore:
     """The outbox on one SQLite file; ``max_bytes`` caps the file's size (None: no cap).
+
+    The file is created 0600, in folders created 0700.
 
     Raises (from the constructor):
         OutboxCorruptError: the file exists but is not a readable outbox of this version.
@@ -116,7 +144,7 @@ class OutboxStore:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(path)
             # One connection, used by one worker thread at a time under ``_lock``.
             self._db = sqlite3.connect(
                 path, check_same_thread=False, isolation_level=None, timeout=30

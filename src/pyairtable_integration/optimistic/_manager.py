@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
 from .._clock import Clock
 from .._errors import ConflictError
+from .._subscribable import Listeners
 from ..types import Record
 from ._conflict import Resolution
 from ._target import OptimisticTarget, UpdateKind
@@ -85,20 +86,6 @@ def is_temporary_id(record_id: str) -> bool:
     return record_id.startswith(TEMPORARY_ID_PREFIX)
 
 
-@dataclass
-class _Listeners:
-    callbacks: list[UpdateListener] = field(default_factory=list)
-
-    def emit(self, event: UpdateEvent) -> None:
-        for callback in list(self.callbacks):
-            try:
-                callback(event)
-            except Exception:
-                # A listener is UI code; its failure must not leave the overlay half-updated
-                # or keep the other listeners from hearing the outcome.
-                logger.exception("an optimistic update listener failed")
-
-
 class OptimisticManager:
     """``pa.optimistic``: create, update and delete records optimistically; confirm or roll back.
 
@@ -111,7 +98,9 @@ class OptimisticManager:
         self._target = target
         self._clock = clock
         self._pending: dict[str, PendingUpdate] = {}
-        self._listeners = _Listeners()
+        # A listener is UI code; its failure must not leave the overlay half-updated or keep
+        # the other listeners from hearing the outcome (``Listeners``' error policy).
+        self._listeners: Listeners[UpdateEvent] = Listeners("optimistic update")
 
     def __repr__(self) -> str:
         return f"OptimisticManager(pending={len(self._pending)})"
@@ -251,13 +240,7 @@ class OptimisticManager:
 
     def on_update(self, callback: UpdateListener) -> Callable[[], None]:
         """Call ``callback`` with every confirm, rollback and conflict; returns an unsubscribe."""
-        self._listeners.callbacks.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._listeners.callbacks:
-                self._listeners.callbacks.remove(callback)
-
-        return unsubscribe
+        return self._listeners.subscribe(callback)
 
     def _apply(
         self,

@@ -4,16 +4,27 @@ from ._client import RealtimeClient
 from ._manager import RealtimeManager, SignedOut
 from ._sse import SseDecoder, SseMessage
 from ._state import Ladder, RealtimeState, Status, TransportKind
-from ._subscription import Reset, Subscription
+from ._subscription import (
+    BatchCallback,
+    Channel,
+    EventCallback,
+    Reset,
+    ResetCallback,
+    Subscription,
+)
 from ._websocket import HeartbeatTimeout
 
 __all__ = [
+    "BatchCallback",
+    "Channel",
+    "EventCallback",
     "HeartbeatTimeout",
     "Ladder",
     "RealtimeClient",
     "RealtimeManager",
     "RealtimeState",
     "Reset",
+    "ResetCallback",
     "SignedOut",
     "SseDecoder",
     "SseMessage",

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from ..types import Event
 from ._manager import EventListener, RealtimeManager, ResetListener
+from ._state import RealtimeState
 from ._subscription import BatchCallback, Channel, EventCallback, ResetCallback, Subscription
 
 
@@ -38,6 +39,29 @@ class RealtimeClient:
             ValueError: an unknown filter name.
         """
         return self.manager.add(channel, filters or {}, callback=callback, on_reset=on_reset)
+
+    @property
+    def state(self) -> RealtimeState:
+        """The connection now: status, transport, failed attempts, last error."""
+        return self.manager.state
+
+    def on_state_change(self, listener: Callable[[RealtimeState], object]) -> Callable[[], None]:
+        """Call ``listener(state)`` on every change of state; returns a function to stop."""
+        return self.manager.on_state_change(listener)
+
+    async def connect(self, access_token: str | None = None) -> None:
+        """Connect (again after ``disconnect``); returns once live or after the first failure.
+
+        Same as ``manager.connect``; see there.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        await self.manager.connect(access_token)
+
+    async def disconnect(self) -> None:
+        """Close the connection until ``connect()``; subscriptions are kept."""
+        await self.manager.disconnect()
 
     def subscribe_batched(
         self,

@@ -27,11 +27,13 @@ from websockets.exceptions import WebSocketException
 from .._clock import Clock
 from .._config import IntegrationConfig, RealtimeConfig
 from .._errors import APIConnectionError
+from .._ids import check_any_id, check_request_ids
+from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
 from ..services.events import EventService
 from ..transport import RetryPolicy, backoff_delay
 from ..types import Event
-from ._fallback import FALLBACK_ERRORS, polling_feed, run_per_subscription, sse_feed
+from ._fallback import FALLBACK_ERRORS, polling_session, sse_session
 from ._state import (
     Ladder,
     RealtimeState,
@@ -63,6 +65,9 @@ logger = logging.getLogger("pyairtable_integration.realtime")
 StateListener = Callable[[RealtimeState], object]
 EventListener = Callable[[Event], object]
 ResetListener = Callable[[Reset], object]
+#: Frames (subscribe, unsubscribe, token renewals) that may wait for the live socket. A socket
+#: that falls this far behind is replaced: the new one subscribes afresh from the positions.
+SEND_BUFFER = 256
 #: How many recently delivered ``seq`` the global listeners remember, to see each event once.
 _RECENT = 10_000
 #: How many (aggregate_id, version) pairs of the app's own writes are remembered.
@@ -108,14 +113,16 @@ class RealtimeManager:
         self.http = http
         self.clock = clock
         self.state = RealtimeState()
-        #: Where the live WebSocket session takes frames to send (None when there is none).
-        self.outbox: asyncio.Queue[str] | None = None
+        # Frames for the live WebSocket (None when there is none), bounded by SEND_BUFFER;
+        # ``send`` is the only way in, ``open_send_buffer`` the socket's only way to read.
+        self._send_buffer: asyncio.Queue[str] | None = None
+        self._send_overflow = asyncio.Event()
         #: Set when subscriptions come or go (the fallback sessions follow it).
         self.changed = asyncio.Event()
         self._subscriptions: dict[str, Subscription] = {}
-        self._state_listeners: list[StateListener] = []
-        self._event_listeners: list[EventListener] = []
-        self._reset_listeners: list[ResetListener] = []
+        self._state_listeners: Listeners[RealtimeState] = Listeners("realtime state")
+        self._event_listeners: Listeners[Event] = Listeners("realtime event")
+        self._reset_listeners: Listeners[Reset] = Listeners("realtime reset")
         self._recent: OrderedDict[int, None] = OrderedDict()
         self._local: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._deliveries: dict[str, asyncio.Task[None]] = {}
@@ -127,6 +134,12 @@ class RealtimeManager:
         self._session_changed = asyncio.Event()
         self._live = asyncio.Event()
         self._attempted = asyncio.Event()
+        #: Set by the WebSocket probe (run while on a fallback) when a socket opened.
+        self._socket_answered = asyncio.Event()
+        #: Told when the connection's loop dies of an unexpected error (the integration reports
+        #: it to ``pa.on_background_error`` and raises it from ``aclose``).
+        self.report_failure: Callable[[Exception, str], None] | None = None
+        self._prober: asyncio.Task[None] | None = None
         self._remove_auth_listener = auth.on_session_change(self._session_change)
         self._policy = RetryPolicy(
             base_delay=self.options.reconnect_delay, max_delay=self.options.reconnect_max_delay
@@ -207,8 +220,7 @@ class RealtimeManager:
 
     def on_state_change(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener(state)`` on every change of state; returns a function to stop."""
-        self._state_listeners.append(listener)
-        return lambda: _discard(self._state_listeners, listener)
+        return self._state_listeners.subscribe(listener)
 
     def on_event(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener(event)`` once for every event delivered to any subscription.
@@ -216,13 +228,11 @@ class RealtimeManager:
         Events of the app's own writes (``mark_local``) are not passed on: whoever wrote has
         applied them already. Returns a function to stop.
         """
-        self._event_listeners.append(listener)
-        return lambda: _discard(self._event_listeners, listener)
+        return self._event_listeners.subscribe(listener)
 
     def on_reset(self, listener: ResetListener) -> Callable[[], None]:
         """Call ``listener(reset)`` whenever a subscription's missed events are gone."""
-        self._reset_listeners.append(listener)
-        return lambda: _discard(self._reset_listeners, listener)
+        return self._reset_listeners.subscribe(listener)
 
     def mark_local(self, aggregate_id: str, version: int) -> None:
         """Remember that the app itself wrote ``version`` of ``aggregate_id``."""
@@ -250,9 +260,13 @@ class RealtimeManager:
 
         Raises:
             RuntimeError: realtime is switched off or the integration is closed.
+            InvalidIdError: a filter's value is not an id of its type.
             ValueError: an unknown filter name.
         """
         self._check_usable()
+        check_request_ids(filters)
+        if filters.get("aggregate_id") is not None:
+            check_any_id(filters["aggregate_id"], parameter="aggregate_id")
         subscription = Subscription(
             f"sub_{secrets.token_hex(6)}",
             channel,
@@ -264,8 +278,7 @@ class RealtimeManager:
         )
         self._subscriptions[subscription.id] = subscription
         self.changed.set()
-        if self.outbox is not None:
-            self.outbox.put_nowait(subscribe_message(subscription))
+        self.send(subscribe_message(subscription))
         self._run_if_wanted()
         return subscription
 
@@ -276,8 +289,7 @@ class RealtimeManager:
         if self._subscriptions.pop(subscription.id, None) is None:
             return
         self.changed.set()
-        if self.outbox is not None:
-            self.outbox.put_nowait(unsubscribe_message(subscription.id))
+        self.send(unsubscribe_message(subscription.id))
 
     def subscription(self, subscription_id: object) -> Subscription | None:
         """The active subscription with this id, if any."""
@@ -287,6 +299,33 @@ class RealtimeManager:
 
     def active_subscriptions(self) -> list[Subscription]:
         return [sub for sub in self._subscriptions.values() if sub.active]
+
+    # The live socket's frames ------------------------------------------------------------------
+
+    def send(self, frame: str) -> None:
+        """Queue ``frame`` for the live WebSocket; nothing without one (the next socket
+        subscribes from the positions). A full buffer ends the socket (``overflowed``)."""
+        buffer = self._send_buffer
+        if buffer is None:
+            return
+        try:
+            buffer.put_nowait(frame)
+        except asyncio.QueueFull:
+            self._send_overflow.set()
+
+    def open_send_buffer(self) -> asyncio.Queue[str]:
+        """A fresh, empty buffer for a socket that has just subscribed everything."""
+        self._send_overflow.clear()
+        self._send_buffer = asyncio.Queue(maxsize=SEND_BUFFER)
+        return self._send_buffer
+
+    def close_send_buffer(self) -> None:
+        """The socket is gone: frames are no longer queued."""
+        self._send_buffer = None
+
+    async def overflowed(self) -> None:
+        """Return when ``send`` found the buffer full (the socket cannot keep up)."""
+        await self._send_overflow.wait()
 
     # Called by the transports ------------------------------------------------------------------
 
@@ -360,13 +399,25 @@ class RealtimeManager:
             return
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._run())
+            self._runner.add_done_callback(self._runner_ended)
+
+    def _runner_ended(self, runner: asyncio.Task[None]) -> None:
+        if runner.cancelled():
+            return
+        error = runner.exception()
+        if isinstance(error, Exception):
+            self._set_state(RealtimeState("closed", None, 0, _describe(error)))
+            if self.report_failure is None:
+                logger.error("the realtime connection failed: %r", error, exc_info=error)
+            else:
+                self.report_failure(error, "realtime connection")
 
     async def _stop_runner(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
-        self.outbox = None
+        self.close_send_buffer()
         self._set_state(RealtimeState("closed"))
 
     async def _run(self) -> None:
@@ -376,6 +427,12 @@ class RealtimeManager:
         )
         try:
             while True:
+                if self._socket_answered.is_set():
+                    # The probe opened a WebSocket while a fallback ran (or failed): climb back.
+                    await self._stop_probe()
+                    ladder.back_to_top()
+                if ladder.in_fallback:
+                    self._start_probe()
                 self._session_changed.clear()
                 self._set_state(state_when_trying(ladder, self.state))
                 try:
@@ -403,25 +460,49 @@ class RealtimeManager:
                 except _CONNECTION_ERRORS as exc:
                     await self._after_failure(ladder, exc)
                     continue
-                # A fallback session returns when the WebSocket probe succeeded.
-                ladder.back_to_top()
         finally:
+            await self._stop_probe()
             self._ladder = None
-            self.outbox = None
+            self.close_send_buffer()
 
     async def _after_failure(self, ladder: Ladder, error: BaseException) -> None:
         logger.info("realtime %s failed: %r", ladder.current, error)
         ladder.failed()
         self._set_state(state_after_failure(ladder, _describe(error)))
         self._attempted.set()
-        await self.clock.sleep(backoff_delay(self._policy, ladder.attempt))
+        wait = self.clock.sleep(backoff_delay(self._policy, ladder.attempt))
+        if ladder.in_fallback:
+            self._start_probe()
+            # The WebSocket probe goes on through the fallback's failures and backoff: when
+            # the network returns, whichever transport answers first ends the wait.
+            await first_of(wait, self._socket_answered.wait())
+        else:
+            await wait
 
     async def _fallback(self, ladder: Ladder) -> None:
-        feed = sse_feed if ladder.current == "sse" else polling_feed
-        await first_of(run_per_subscription(self, feed), self._probe())
+        """Run the fallback transport until the WebSocket probe succeeds (then return).
+
+        Raises:
+            Exception: the fallback session's failure (the probe goes on regardless).
+        """
+        session = sse_session if ladder.current == "sse" else polling_session
+        await first_of(session(self), self._socket_answered.wait())
+
+    def _start_probe(self) -> None:
+        if self._prober is None or self._prober.done():
+            self._socket_answered.clear()
+            self._prober = asyncio.get_running_loop().create_task(self._probe())
+
+    async def _stop_probe(self) -> None:
+        prober, self._prober = self._prober, None
+        self._socket_answered.clear()
+        if prober is not None:
+            prober.cancel()
+            await asyncio.gather(prober, return_exceptions=True)
 
     async def _probe(self) -> None:
-        """Return once a WebSocket opens and authenticates (tried with a growing backoff)."""
+        """Set ``_socket_answered`` once a WebSocket opens and authenticates (tried with a
+        growing backoff, whatever the fallback transport does meanwhile)."""
         attempt = 0
         while True:
             attempt += 1
@@ -434,6 +515,7 @@ class RealtimeManager:
                 logger.debug("realtime WebSocket probe failed: %r", exc)
                 continue
             await ws.close()
+            self._socket_answered.set()
             return
 
     # Deliveries --------------------------------------------------------------------------------
@@ -482,14 +564,12 @@ class RealtimeManager:
         self._recent[event.seq] = None
         while len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
-        for listener in tuple(self._event_listeners):
-            await _call(listener, event)
+        await self._event_listeners.emit_async(event)
 
     async def _notify_reset(self, subscription: Subscription, reset: Reset) -> None:
         if subscription.on_reset is not None:
             await _call(subscription.on_reset, reset)
-        for listener in tuple(self._reset_listeners):
-            await _call(listener, reset)
+        await self._reset_listeners.emit_async(reset)
 
     # State and session -------------------------------------------------------------------------
 
@@ -497,19 +577,14 @@ class RealtimeManager:
         if state == self.state:
             return
         self.state = state
-        for listener in tuple(self._state_listeners):
-            try:
-                listener(state)
-            except Exception:
-                logger.exception("realtime state listener failed")
+        self._state_listeners.emit(state)
 
     def _session_change(self, event: SessionEvent) -> None:
         self._session_changed.set()
-        renewable = self._token_override is None and self.outbox is not None
+        renewable = self._token_override is None and self._send_buffer is not None
         if event.kind == "refreshed" and event.session is not None and renewable:
             # Renew the token on the live socket, so the backend does not close it (4401).
-            assert self.outbox is not None
-            self.outbox.put_nowait(auth_message(event.session.tokens.access_token))
+            self.send(auth_message(event.session.tokens.access_token))
 
     def __repr__(self) -> str:
         return f"RealtimeManager(state={self.state}, subscriptions={len(self._subscriptions)})"
@@ -525,11 +600,6 @@ async def _call(callback: Callable[[Any], object], argument: Any) -> None:
         raise
     except Exception:
         logger.exception("realtime callback %r failed", callback)
-
-
-def _discard(items: list[Any], item: Any) -> None:
-    if item in items:
-        items.remove(item)
 
 
 def _describe(error: BaseException) -> str:

@@ -33,6 +33,10 @@ class HeartbeatTimeout(ConnectionError):
     """No frame arrived within the heartbeat timeout after a ping: the socket is dead."""
 
 
+class SendBufferFull(ConnectionError):
+    """More frames waited for the socket than ``SEND_BUFFER``: it is replaced by a new one."""
+
+
 class TokenRejected(ConnectionError):
     """The backend closed the socket with 4401: the token expired or was refused."""
 
@@ -106,13 +110,13 @@ async def run_session(manager: RealtimeManager, token: str) -> None:
         for subscription in manager.active_subscriptions():
             await ws.send(subscribe_message(subscription))
         manager.went_live()
-        await first_of(session.read(), session.write(), session.heartbeat())
+        await first_of(session.read(), session.write(), session.heartbeat(), session.overflow())
     except ConnectionClosed as exc:
         if exc.rcvd is not None and exc.rcvd.code == CLOSE_TOKEN_EXPIRED:
             raise TokenRejected(exc.rcvd.reason) from exc
         raise
     finally:
-        manager.outbox = None
+        manager.close_send_buffer()
         await ws.close()
 
 
@@ -122,8 +126,7 @@ class _Session:
         self.ws = ws
         self.clock = manager.clock
         self.last_received = self.clock.monotonic()
-        self.outbox: asyncio.Queue[str] = asyncio.Queue()
-        manager.outbox = self.outbox
+        self.outbox = manager.open_send_buffer()
 
     async def read(self) -> None:
         manager = self.manager
@@ -151,6 +154,10 @@ class _Session:
         while True:
             frame = await self.outbox.get()
             await self.ws.send(frame)
+
+    async def overflow(self) -> None:
+        await self.manager.overflowed()
+        raise SendBufferFull("the WebSocket fell behind on the frames to send; reconnecting")
 
     async def heartbeat(self) -> None:
         options = self.manager.options

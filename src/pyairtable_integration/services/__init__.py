@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..transport import Transport
+from ._base import compact
 from .auth import AuthService
 from .bases import BaseService
 from .events import EventService
@@ -60,4 +61,5 @@ __all__ = [
     "ViewService",
     "WebhookService",
     "WorkspaceService",
+    "compact",
 ]

@@ -10,8 +10,8 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from .._errors import ResponseValidationError
-from ..transport import Transport
-from ..transport._client import Params
+from .._ids import check_request_ids
+from ..transport import Params, Transport
 
 if TYPE_CHECKING:
     from ..cache import Cache
@@ -58,6 +58,8 @@ class Service:
 
     Every method sends one logical request through the shared transport (auth, retries,
     breaker, de-duplication) and validates the answer against the generated wire model.
+    Every id in the path, the query and the body is checked by its prefix and shape first
+    (``InvalidIdError``, nothing sent), and path ids are escaped as one segment each.
     Given the integration's ``cache``, reads go through it and writes tell it what changed.
     """
 
@@ -76,6 +78,10 @@ class Service:
         params = options.get("params")
         if isinstance(params, Mapping):
             options["params"] = compact(params)
+            check_request_ids(params)
+        for body in (options.get("json"), options.get("data")):
+            if isinstance(body, Mapping):
+                check_request_ids(body)
         return await self._transport.request(self.name, method, path, **options)
 
     async def _call(

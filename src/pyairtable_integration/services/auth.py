@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._ids import check_id
 from ..types import Permissions, TokenValidation, User
 from ._base import Service, compact
 
@@ -92,5 +93,5 @@ class AuthService(Service):
             Permissions,
             "GET",
             "/auth/permissions",
-            params={"resource_type": "workspace", "resource_id": workspace_id},
+            params={"resource_type": "workspace", "resource_id": check_id(workspace_id, "wsp")},
         )

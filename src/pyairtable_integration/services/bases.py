@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from .._ids import id_segment
 from ..types import Base, BaseList
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -43,7 +44,7 @@ class BaseService(Service):
         Raises:
             NotFoundError: it does not exist or the caller is not a member of its workspace.
         """
-        return await self._call(Base, "GET", f"/bases/{base_id}")
+        return await self._call(Base, "GET", f"/bases/{id_segment(base_id, 'bas')}")
 
     async def create_base(
         self, *, workspace_id: str, name: str, description: str | None = None
@@ -72,7 +73,7 @@ class BaseService(Service):
         return await self._call(
             Base,
             "PUT",
-            f"/bases/{base_id}",
+            f"/bases/{id_segment(base_id, 'bas')}",
             json=compact({"name": name, "description": description}),
         )
 
@@ -82,4 +83,4 @@ class BaseService(Service):
         Raises:
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
         """
-        await self._send("DELETE", f"/bases/{base_id}")
+        await self._send("DELETE", f"/bases/{id_segment(base_id, 'bas')}")

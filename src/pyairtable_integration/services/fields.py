@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
-from ..types import FieldList, TableField
+from .._ids import id_segment
+from ..types import FieldList, FieldType, TableField
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
-
-FieldType = Literal[
-    "text",
-    "long_text",
-    "number",
-    "checkbox",
-    "date",
-    "datetime",
-    "select",
-    "multiselect",
-    "email",
-    "url",
-    "phone",
-    "attachment",
-    "reference",
-    "created_time",
-    "last_modified_time",
-    "autonumber",
-]
 
 
 class FieldService(Service):
@@ -63,7 +45,7 @@ class FieldService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(TableField, "GET", f"/fields/{field_id}")
+        return await self._call(TableField, "GET", f"/fields/{id_segment(field_id, 'fld')}")
 
     async def create_field(
         self,
@@ -115,7 +97,7 @@ class FieldService(Service):
         return await self._call(
             TableField,
             "PUT",
-            f"/fields/{field_id}",
+            f"/fields/{id_segment(field_id, 'fld')}",
             json=compact(
                 {
                     "name": name,
@@ -133,4 +115,4 @@ class FieldService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
             InvalidRequestError: it is the table's primary field.
         """
-        await self._send("DELETE", f"/fields/{field_id}")
+        await self._send("DELETE", f"/fields/{id_segment(field_id, 'fld')}")

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from ..types import FileEnvelope, FileRecord, SignedUrl
+from .._ids import id_segment
+from ..types import FileEnvelope, FileRecord, SignedUrl, StorageUsage
 from ._base import Service, compact
 
 #: The filename sent for bytes, or a file object without a name, when the caller gives none.
@@ -56,7 +57,8 @@ class FileService(Service):
         defaults to the path's or file object's name; ``content_type`` to a guess from it.
 
         Raises:
-            PayloadTooLargeError: the file is larger than the backend accepts.
+            PayloadTooLargeError: the file is larger than the backend accepts, or does not fit
+                in the caller's or the workspace's storage quota (``type`` ``QUOTA_EXCEEDED``).
             InvalidRequestError: ``field`` is not an attachment field of the record's table.
             NotFoundError: the table or record does not exist or the caller may not see it.
             ServiceUnavailableError: the backend's storage failed (nothing was stored).
@@ -77,7 +79,7 @@ class FileService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(FileRecord, "GET", f"/files/{file_id}")
+        return await self._call(FileRecord, "GET", f"/files/{id_segment(file_id, 'fil')}")
 
     async def get_file_url(self, file_id: str) -> SignedUrl:
         """A URL of the file's bytes that works without a token until ``expires_at``.
@@ -87,7 +89,18 @@ class FileService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(SignedUrl, "GET", f"/files/{file_id}/url")
+        return await self._call(SignedUrl, "GET", f"/files/{id_segment(file_id, 'fil')}/url")
+
+    async def get_storage_usage(self, *, workspace_id: str | None = None) -> StorageUsage:
+        """The bytes of stored files counted against the caller's storage quota, and against
+        ``workspace_id``'s when given (``quota_bytes`` is None where there is no limit).
+
+        Raises:
+            NotFoundError: the workspace does not exist or the caller is not a member.
+        """
+        return await self._call(
+            StorageUsage, "GET", "/files/usage", params=compact({"workspace_id": workspace_id})
+        )
 
     async def get_file_content(self, file_id: str) -> bytes:
         """A file's bytes, all in memory (``download_file`` streams large ones instead).
@@ -95,7 +108,7 @@ class FileService(Service):
         Raises:
             NotFoundError: it does not exist, the caller may not see it, or its bytes are gone.
         """
-        response = await self._send("GET", f"/files/{file_id}/content")
+        response = await self._send("GET", f"/files/{id_segment(file_id, 'fil')}/content")
         return response.content
 
     async def download_file(
@@ -128,7 +141,9 @@ class FileService(Service):
 
     async def _download(self, file_id: str, sink: IO[bytes]) -> int:
         written = 0
-        async with self._transport.stream(self.name, f"/files/{file_id}/content") as response:
+        async with self._transport.stream(
+            self.name, f"/files/{id_segment(file_id, 'fil')}/content"
+        ) as response:
             async for chunk in response.aiter_bytes():
                 # A local disk write of one chunk is short; the network wait is what is async.
                 sink.write(chunk)
@@ -142,4 +157,4 @@ class FileService(Service):
             PermissionDeniedError: the caller's role may not write files in its workspace.
             NotFoundError: it does not exist or the caller may not see it.
         """
-        await self._send("DELETE", f"/files/{file_id}")
+        await self._send("DELETE", f"/files/{id_segment(file_id, 'fil')}")

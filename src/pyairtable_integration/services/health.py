@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._ids import segment
 from ..types import Health, ServiceHealth
 from ._base import Service
 
@@ -24,5 +25,8 @@ class HealthService(Service):
 
         Raises:
             NotFoundError: the backend runs no service of that name.
+            ValueError: ``service`` is empty, ``.`` or ``..`` (it is sent as one path segment).
         """
-        return await self._call(ServiceHealth, "GET", f"/health/{service}", authenticated=False)
+        return await self._call(
+            ServiceHealth, "GET", f"/health/{segment(service)}", authenticated=False
+        )

@@ -2,9 +2,11 @@
 
 Every write takes an optional ``idempotency_key``: the transport generates one per call
 otherwise; a caller that may send the same logical write again later (the offline outbox)
-passes its own so the backend applies it once. ``expected_version`` sends ``If-Match``, so a
-write to a record someone else changed meanwhile fails with ``ConflictError`` (``.current``
-holds the record as it is now) instead of overwriting their change.
+passes its own so the backend applies it once. With ``parking`` set (offline support on), a
+write that gets no answer is kept in the outbox with its key and raises ``OfflineError``.
+``expected_version`` sends ``If-Match``, so a write to a record someone else changed meanwhile
+fails with ``ConflictError`` (``.current`` holds the record as it is now) instead of
+overwriting their change.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
+from .._ids import check_id, check_ids, id_segment
 from ..cache import ListQuery
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
 from ._base import Service, compact
+from ._parking import Parking, parks
 from .tables import TableService
 
 #: The most records one batch call may carry (the backend refuses more, all or nothing).
@@ -63,6 +67,9 @@ class RecordService(Service):
     """``/records``: the rows of a table, as ``{field name: value}`` with a version each."""
 
     name = "record"
+    #: Where writes that get no answer are kept (the offline outbox, when it is on); see
+    #: ``_parking``. None: such a write raises its ``APIConnectionError``.
+    parking: Parking | None = None
 
     async def get_records(
         self,
@@ -218,12 +225,12 @@ class RecordService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
+        path = f"/records/{id_segment(record_id, 'rec')}"
         if self._cache is not None:
-            return await self._cache.read_record(
-                record_id, lambda: self._call(Record, "GET", f"/records/{record_id}")
-            )
-        return await self._call(Record, "GET", f"/records/{record_id}")
+            return await self._cache.read_record(record_id, lambda: self._call(Record, "GET", path))
+        return await self._call(Record, "GET", path)
 
+    @parks("create_record")
     async def create_record(
         self,
         table_id: str,
@@ -247,6 +254,7 @@ class RecordService(Service):
         )
         return self._written(record)
 
+    @parks("update_record")
     async def update_record(
         self,
         record_id: str,
@@ -267,6 +275,7 @@ class RecordService(Service):
             "PATCH", record_id, fields, typecast, expected_version, idempotency_key
         )
 
+    @parks("replace_record")
     async def replace_record(
         self,
         record_id: str,
@@ -299,13 +308,14 @@ class RecordService(Service):
         record = await self._call(
             Record,
             method,
-            f"/records/{record_id}",
+            f"/records/{id_segment(record_id, 'rec')}",
             json=compact({"fields": dict(fields), "typecast": typecast}),
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
         return self._written(record)
 
+    @parks("delete_record")
     async def delete_record(
         self,
         record_id: str,
@@ -321,13 +331,14 @@ class RecordService(Service):
         """
         await self._send(
             "DELETE",
-            f"/records/{record_id}",
+            f"/records/{id_segment(record_id, 'rec')}",
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
         if self._cache is not None:
             self._cache.deleted([record_id])
 
+    @parks("create_records")
     async def create_records(
         self,
         table_id: str,
@@ -359,6 +370,7 @@ class RecordService(Service):
             self._written(record)
         return answer.data
 
+    @parks("update_records")
     async def update_records(
         self,
         table_id: str,
@@ -383,7 +395,11 @@ class RecordService(Service):
                 {
                     "table_id": table_id,
                     "records": [
-                        {"id": record["id"], "fields": dict(record["fields"])} for record in records
+                        {
+                            "id": check_id(record["id"], "rec", parameter=f"records[{index}].id"),
+                            "fields": dict(record["fields"]),
+                        }
+                        for index, record in enumerate(records)
                     ],
                     "typecast": typecast,
                 }
@@ -394,6 +410,7 @@ class RecordService(Service):
             self._written(record)
         return answer.data
 
+    @parks("delete_records")
     async def delete_records(
         self,
         table_id: str,
@@ -411,7 +428,10 @@ class RecordService(Service):
             DeletedBatch,
             "POST",
             "/records/batch-delete",
-            json={"table_id": table_id, "ids": list(record_ids)},
+            json={
+                "table_id": table_id,
+                "ids": check_ids(record_ids, "rec", parameter="record_ids"),
+            },
             idempotency_key=idempotency_key,
         )
         if self._cache is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from .._ids import id_segment
 from ..cache import TABLE_SCHEMA
 from ..types import Table, TableList
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
@@ -46,11 +47,11 @@ class TableService(Service):
             NotFoundError: it does not exist or the caller may not see it.
         """
         if self._cache is None:
-            return await self._call(Table, "GET", f"/tables/{table_id}")
+            return await self._call(Table, "GET", f"/tables/{id_segment(table_id, 'tbl')}")
         table = await self._cache.read(
             self._cache.strategies.table_schema(table_id=table_id),
             Table,
-            lambda: self._call(Table, "GET", f"/tables/{table_id}"),
+            lambda: self._call(Table, "GET", f"/tables/{id_segment(table_id, 'tbl')}"),
             lifetime=TABLE_SCHEMA,
         )
         self._cache.remember_schema(table)
@@ -104,7 +105,7 @@ class TableService(Service):
         table = await self._call(
             Table,
             "PUT",
-            f"/tables/{table_id}",
+            f"/tables/{id_segment(table_id, 'tbl')}",
             json=compact(
                 {"name": name, "description": description, "primary_field_id": primary_field_id}
             ),
@@ -119,6 +120,6 @@ class TableService(Service):
         Raises:
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
         """
-        await self._send("DELETE", f"/tables/{table_id}")
+        await self._send("DELETE", f"/tables/{id_segment(table_id, 'tbl')}")
         if self._cache is not None:
             self._cache.schema_written(table_id)

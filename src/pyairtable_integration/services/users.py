@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._ids import id_segment
 from ..cache import USER_PROFILE
 from ..types import User, UserList, UserProfile
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
@@ -90,4 +91,4 @@ class UserService(Service):
         Raises:
             NotFoundError: no such user, or they share no workspace with the caller.
         """
-        return await self._call(User, "GET", f"/users/{user_id}")
+        return await self._call(User, "GET", f"/users/{id_segment(user_id, 'usr')}")

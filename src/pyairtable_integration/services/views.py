@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
-from ..types import View, ViewList
+from .._ids import id_segment
+from ..types import View, ViewList, ViewType
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
-
-ViewType = Literal["grid", "form", "calendar", "gallery", "kanban"]
 
 
 class ViewService(Service):
@@ -46,7 +45,7 @@ class ViewService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(View, "GET", f"/views/{view_id}")
+        return await self._call(View, "GET", f"/views/{id_segment(view_id, 'viw')}")
 
     async def create_view(
         self,
@@ -97,7 +96,7 @@ class ViewService(Service):
         return await self._call(
             View,
             "PUT",
-            f"/views/{view_id}",
+            f"/views/{id_segment(view_id, 'viw')}",
             json=compact(
                 {
                     "name": name,
@@ -113,4 +112,4 @@ class ViewService(Service):
         Raises:
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
         """
-        await self._send("DELETE", f"/views/{view_id}")
+        await self._send("DELETE", f"/views/{id_segment(view_id, 'viw')}")

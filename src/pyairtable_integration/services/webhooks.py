@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from ..types import DeliveryList, Webhook, WebhookCreated, WebhookDelivery, WebhookList
+from .._ids import id_segment
+from ..types import (
+    DeliveryList,
+    DeliveryStatus,
+    Webhook,
+    WebhookCreated,
+    WebhookDelivery,
+    WebhookList,
+)
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
-DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
+class Keep(enum.Enum):
+    """The type of ``KEEP``: a value that means "leave it as it is"."""
 
-class _Keep(enum.Enum):
     KEEP = "keep"
+
+
+_Keep = Keep  # its former name
 
 
 #: ``update_webhook(table_id=KEEP)`` (the default) leaves the table filter as it is; ``None``
 #: is a real value there (the whole workspace), so it cannot mean "left out".
-KEEP: Final = _Keep.KEEP
+KEEP: Final = Keep.KEEP
 
 
 class WebhookService(Service):
@@ -62,7 +73,7 @@ class WebhookService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(Webhook, "GET", f"/webhooks/{webhook_id}")
+        return await self._call(Webhook, "GET", f"/webhooks/{id_segment(webhook_id, 'whk')}")
 
     async def create_webhook(
         self,
@@ -103,7 +114,7 @@ class WebhookService(Service):
         *,
         url: str | None = None,
         event_types: Sequence[str] | None = None,
-        table_id: str | _Keep | None = KEEP,
+        table_id: str | Keep | None = KEEP,
         is_active: bool | None = None,
     ) -> Webhook:
         """Change a webhook (left-out values are kept); ``table_id=None`` widens it to the
@@ -122,7 +133,9 @@ class WebhookService(Service):
         )
         if table_id is not KEEP:
             body["table_id"] = table_id
-        return await self._call(Webhook, "PUT", f"/webhooks/{webhook_id}", json=body)
+        return await self._call(
+            Webhook, "PUT", f"/webhooks/{id_segment(webhook_id, 'whk')}", json=body
+        )
 
     async def delete_webhook(self, webhook_id: str) -> None:
         """Delete a webhook; deliveries still pending are dropped.
@@ -130,7 +143,7 @@ class WebhookService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        await self._send("DELETE", f"/webhooks/{webhook_id}")
+        await self._send("DELETE", f"/webhooks/{id_segment(webhook_id, 'whk')}")
 
     async def get_deliveries(
         self,
@@ -148,7 +161,7 @@ class WebhookService(Service):
         return await self._call(
             DeliveryList,
             "GET",
-            f"/webhooks/{webhook_id}/deliveries",
+            f"/webhooks/{id_segment(webhook_id, 'whk')}/deliveries",
             params={"status": status, "page": page, "per_page": per_page},
         )
 
@@ -175,7 +188,10 @@ class WebhookService(Service):
             ConflictError: the webhook is disabled (re-enable it first).
         """
         return await self._call(
-            WebhookDelivery, "POST", f"/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"
+            WebhookDelivery,
+            "POST",
+            f"/webhooks/{id_segment(webhook_id, 'whk')}"
+            f"/deliveries/{id_segment(delivery_id, 'dlv')}/retry",
         )
 
     async def test_webhook(self, webhook_id: str) -> WebhookDelivery:
@@ -187,4 +203,6 @@ class WebhookService(Service):
         Raises:
             NotFoundError: the webhook does not exist or the caller may not see it.
         """
-        return await self._call(WebhookDelivery, "POST", f"/webhooks/{webhook_id}/test")
+        return await self._call(
+            WebhookDelivery, "POST", f"/webhooks/{id_segment(webhook_id, 'whk')}/test"
+        )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
-from typing import Literal
 
+from .._ids import id_segment
 from ..cache import WORKSPACE_LIST
-from ..types import AuditEntry, AuditLog, Workspace, WorkspaceList, WorkspaceMember
+from ..types import (
+    AuditEntry,
+    AuditLog,
+    Workspace,
+    WorkspaceList,
+    WorkspaceMember,
+    WorkspaceRole,
+)
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
-Role = Literal["owner", "admin", "editor", "viewer"]
+#: A member's role (the generated ``WorkspaceRole``, by its former name).
+Role = WorkspaceRole
 
 
 class WorkspaceService(Service):
@@ -47,7 +55,7 @@ class WorkspaceService(Service):
         Raises:
             NotFoundError: it does not exist or the caller is not a member.
         """
-        return await self._call(Workspace, "GET", f"/workspaces/{workspace_id}")
+        return await self._call(Workspace, "GET", f"/workspaces/{id_segment(workspace_id, 'wsp')}")
 
     async def create_workspace(self, *, name: str, description: str | None = None) -> Workspace:
         """Create a workspace; the caller becomes its owner.
@@ -75,7 +83,7 @@ class WorkspaceService(Service):
         workspace = await self._call(
             Workspace,
             "PUT",
-            f"/workspaces/{workspace_id}",
+            f"/workspaces/{id_segment(workspace_id, 'wsp')}",
             json=compact({"name": name, "description": description}),
         )
         await self._changed()
@@ -87,7 +95,7 @@ class WorkspaceService(Service):
         Raises:
             PermissionDeniedError: the caller is not its owner.
         """
-        await self._send("DELETE", f"/workspaces/{workspace_id}")
+        await self._send("DELETE", f"/workspaces/{id_segment(workspace_id, 'wsp')}")
         await self._changed()
 
     async def _changed(self) -> None:
@@ -96,7 +104,9 @@ class WorkspaceService(Service):
 
     async def get_workspace_members(self, workspace_id: str) -> list[WorkspaceMember]:
         """Every member of a workspace, with their user."""
-        return await self._call_list(WorkspaceMember, "GET", f"/workspaces/{workspace_id}/members")
+        return await self._call_list(
+            WorkspaceMember, "GET", f"/workspaces/{id_segment(workspace_id, 'wsp')}/members"
+        )
 
     async def add_workspace_member(
         self,
@@ -116,7 +126,7 @@ class WorkspaceService(Service):
         return await self._call(
             WorkspaceMember,
             "POST",
-            f"/workspaces/{workspace_id}/members",
+            f"/workspaces/{id_segment(workspace_id, 'wsp')}/members",
             json=compact({"user_id": user_id, "email": email, "role": role}),
         )
 
@@ -131,7 +141,7 @@ class WorkspaceService(Service):
         return await self._call(
             WorkspaceMember,
             "PATCH",
-            f"/workspaces/{workspace_id}/members/{user_id}",
+            f"/workspaces/{id_segment(workspace_id, 'wsp')}/members/{id_segment(user_id, 'usr')}",
             json={"role": role},
         )
 
@@ -141,7 +151,10 @@ class WorkspaceService(Service):
         Raises:
             ConflictError: it would leave the workspace without an owner.
         """
-        await self._send("DELETE", f"/workspaces/{workspace_id}/members/{user_id}")
+        await self._send(
+            "DELETE",
+            f"/workspaces/{id_segment(workspace_id, 'wsp')}/members/{id_segment(user_id, 'usr')}",
+        )
 
     async def get_audit_log(
         self, workspace_id: str, *, page: int | None = None, per_page: int | None = None
@@ -150,7 +163,7 @@ class WorkspaceService(Service):
         return await self._call(
             AuditLog,
             "GET",
-            f"/workspaces/{workspace_id}/audit-log",
+            f"/workspaces/{id_segment(workspace_id, 'wsp')}/audit-log",
             params={"page": page, "per_page": per_page},
         )
 

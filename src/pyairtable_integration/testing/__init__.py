@@ -1,10 +1,13 @@
-"""Helpers for testing code that uses the integration: injected faults and a fake clock.
+"""Helpers for testing code that uses the integration: injected faults and test clocks.
 
 ``FaultTransport`` wraps any httpx2 transport (an in-process backend's ``ASGITransport``, say)
 and makes chosen requests fail the way networks and servers do; ``FakeClock`` moves time only
-when told, so retries, breakers and token expiry are tested without waiting.
+when told, so retries, breakers and token expiry are tested without waiting; ``AutojumpClock``
+runs a *started* integration on virtual time that jumps ahead whenever the loop is idle, so
+back-offs, token expiry and reconnects happen in order without real sleeps.
 """
 
+from ._autojump import AutojumpClock
 from ._clock import FakeClock
 from ._faults import (
     Fault,
@@ -24,6 +27,7 @@ from ._faults import (
 )
 
 __all__ = [
+    "AutojumpClock",
     "FakeClock",
     "Fault",
     "FaultRule",

@@ -1,7 +1,7 @@
 """HTTP transport: pooled connections, retry policy, circuit breakers, de-duplication."""
 
 from ._breaker import BreakerSnapshot, BreakerState, CircuitBreaker
-from ._client import Authenticator, Transport
+from ._client import Authenticator, Params, Transport
 from ._policy import RetryPolicy, backoff_delay, may_retry_method, parse_retry_after, retry_wait
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "BreakerSnapshot",
     "BreakerState",
     "CircuitBreaker",
+    "Params",
     "RetryPolicy",
     "Transport",
     "backoff_delay",

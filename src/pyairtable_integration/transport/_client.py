@@ -32,6 +32,7 @@ from .._errors import (
     ServiceError,
     error_from_response,
 )
+from .._ids import is_plain_path
 from .._metrics import Metrics
 from .._version import __version__
 from ._breaker import BreakerSnapshot, CircuitBreaker
@@ -181,7 +182,10 @@ class Transport:
             APIStatusError: the backend answered with an error status (a subclass per kind).
             APIConnectionError: no answer: ``NetworkError``, ``RequestTimeoutError``, or
                 ``CircuitOpenError`` when the service's breaker is open.
+            ValueError: ``path`` has an empty, ``.`` or ``..`` segment (services build paths
+                from checked, escaped ids, so this is a bug in the caller; nothing was sent).
         """
+        _check_path(path)
         method = method.upper()
         if idempotency_key is None and authenticated and method in WRITE_METHODS:
             idempotency_key = _new_id()
@@ -227,7 +231,9 @@ class Transport:
 
         Raises:
             ServiceError: as ``request``.
+            ValueError: as ``request``.
         """
+        _check_path(path)
         call = _Call(
             service=service,
             method="GET",
@@ -404,6 +410,13 @@ class Transport:
             self._clock.monotonic() - started,
             error_type=None if error is None else error.type,
         )
+
+
+def _check_path(path: str) -> None:
+    # A second line behind the services' id checks: httpx resolves dot segments against the
+    # base URL, so such a path could name another resource than the one meant.
+    if not is_plain_path(path):
+        raise ValueError(f"Refusing to send a request to the unresolved path {path!r}.")
 
 
 def _canonical(params: Params | None) -> tuple[tuple[str, str], ...]:

@@ -437,6 +437,21 @@ class ProfileUpdate(BaseModel):
     settings: dict[Annotated[str, StringConstraints(max_length=100000)], Any] | None = None
 
 
+class QuotaUsage(BaseModel):
+    """
+    Bytes of stored files counted against one storage quota.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    quota_bytes: int | None
+    """
+    The quota; null when there is no limit.
+    """
+    used_bytes: int
+
+
 class Record(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -538,6 +553,21 @@ class SortSpec(BaseModel):
     )
     direction: Literal["asc", "desc"] = "asc"
     field: Annotated[str, Field(max_length=255, min_length=1)]
+
+
+class StorageUsage(BaseModel):
+    """
+    The caller's storage usage (every file they uploaded), and a workspace's when asked.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    user: QuotaUsage
+    workspace: QuotaUsage | None
+    """
+    The workspace of the workspace_id parameter; null without it.
+    """
 
 
 class TableField(BaseModel):
@@ -1061,3 +1091,29 @@ class TokenPair(BaseModel):
 
 
 FilterGroup.model_rebuild()
+
+# Closed sets named for callers (tools/generate_types.py NAMED_SETS).
+FieldType = TypeAliasType(
+    "FieldType",
+    Literal[
+        "text",
+        "long_text",
+        "number",
+        "checkbox",
+        "date",
+        "datetime",
+        "select",
+        "multiselect",
+        "email",
+        "url",
+        "phone",
+        "attachment",
+        "reference",
+        "created_time",
+        "last_modified_time",
+        "autonumber",
+    ],
+)
+ViewType = TypeAliasType("ViewType", Literal["grid", "form", "calendar", "gallery", "kanban"])
+WorkspaceRole = TypeAliasType("WorkspaceRole", Literal["owner", "admin", "editor", "viewer"])
+DeliveryStatus = TypeAliasType("DeliveryStatus", Literal["pending", "succeeded", "failed"])

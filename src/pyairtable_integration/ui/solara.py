@@ -40,7 +40,7 @@ from solara.server import kernel_context
 
 from .._integration import PyAirtableIntegration
 from ..live import ConnectionView, Live, MutationState, QueryState
-from ..realtime._subscription import Channel
+from ..realtime import Channel
 from ..services.records import SortKey
 from ..types import Event, Record
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 
 from ..db.models import StoredFile
 from ..errors import ValidationFailed
+from ..quotas import Quotas
 from .schema import TableSchema
 
 #: The name of the route that serves a file's bytes (``routes/files.py``).
@@ -32,8 +33,33 @@ MAX_IDS_NAMED = 10
 
 
 def content_url(request: Request, file_id: str) -> str:
-    """The absolute URL of a file's bytes, as the client reached this server."""
-    return str(request.url_for(CONTENT_ROUTE, file_id=file_id))
+    """The absolute URL of a file's bytes: under the configured ``public_url``, else under the
+    address the connection came in on.
+
+    Never under the request's ``Host`` header: the client writes it, and these URLs are stored
+    in attachment cells and event payloads that other members read.
+    """
+    path = request.app.url_path_for(CONTENT_ROUTE, file_id=file_id)
+    public_url: str | None = request.app.state.services.settings.public_url
+    if public_url is not None:
+        return f"{public_url}{path}"
+    return f"{server_origin(request.scope)}{request.scope.get('root_path', '')}{path}"
+
+
+def server_origin(scope: Mapping[str, Any]) -> str:
+    """``scheme://host[:port]`` of the socket the server accepted the connection on (the ASGI
+    scope's ``server``); empty when the server does not say or listens on a Unix socket
+    (``[path, None]``), which leaves URLs relative."""
+    server = scope.get("server")
+    if not server or not server[0] or str(server[0]).startswith("/"):
+        return ""
+    host, port = str(server[0]), server[1]
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    if ":" in host:
+        host = f"[{host}]"
+    # No port (as in-process ASGI clients send for a URL without one): the scheme's default.
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 def attachment_of(file: StoredFile, url: str) -> dict[str, Any]:
@@ -61,6 +87,7 @@ async def bind_attachments(
     *,
     user_id: str,
     url_for: Callable[[str], str],
+    quotas: Quotas,
     prefixes: Sequence[str] | None = None,
 ) -> None:
     """Fill the attachment cells of validated writes from the files they name; bind private files.
@@ -69,8 +96,11 @@ async def bind_attachments(
     values before it (None for a new record). The files named anew are locked until commit, so
     a concurrent delete either sees the record holding them or makes this write fail.
 
+    Private files bound here start counting against the workspace's storage quota.
+
     Raises ``ValidationFailed`` naming each attachment field (after its write's prefix) with
-    files the writer may not attach.
+    files the writer may not attach, ``QuotaExceeded`` when the private files would take the
+    workspace past its quota.
     """
     fields = [f for f in schema.fields if f.type == "attachment"]
     if not fields:
@@ -103,14 +133,6 @@ async def bind_attachments(
         if file is None or not readable_by(file, user_id, table.workspace_id):
             key = f"{prefixes[index] if prefixes else ''}{schema.by_id[field_id].name}"
             refused.setdefault(key, []).append(file_id)
-            continue
-        if file.workspace_id is None:
-            file.workspace_id, file.table_id = table.workspace_id, table.id
-        values = writes[index][0]
-        values[field_id] = [
-            attachment_of(file, url_for(file_id)) if item["id"] == file_id else item
-            for item in values[field_id]
-        ]
     if refused:
         problems = {
             key: f"no such files in this workspace: {sorted(set(ids))[:MAX_IDS_NAMED]}"
@@ -120,3 +142,16 @@ async def bind_attachments(
         raise ValidationFailed(
             f"Attachments of unknown files: {names}.", details={"fields": problems}
         )
+    private = [file for file in files.values() if file.workspace_id is None]
+    if private:
+        # The file rows are locked already (see quotas: row locks before quota locks).
+        await quotas.admit(db, sum(file.size for file in private), workspace_id=table.workspace_id)
+        for file in private:
+            file.workspace_id, file.table_id = table.workspace_id, table.id
+    for index, field_id, file_id in wanted:
+        file = files[file_id]
+        values = writes[index][0]
+        values[field_id] = [
+            attachment_of(file, url_for(file_id)) if item["id"] == file_id else item
+            for item in values[field_id]
+        ]

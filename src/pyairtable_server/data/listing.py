@@ -16,6 +16,7 @@ from ..ids import looks_like
 from ..schemas.records import CursorMeta, RecordList, RecordQuery
 from ..schemas.views import FilterGroup, SortSpec
 from . import cursor
+from .indexes import in_table
 from .query import Compiler, Dialect, seek
 from .schema import TableSchema
 from .values import Projection
@@ -137,7 +138,8 @@ async def list_records(
         sorts += [SortSpec.model_validate(s) for s in view.configuration.get("sorts") or []]
     if params.filter is not None:
         groups.append(params.filter)
-    conditions: list[ColumnElement[bool]] = [DataRecord.table_id == schema.table.id]
+    # The table as a literal: the planner may then use the table's partial field indexes.
+    conditions: list[ColumnElement[bool]] = [in_table(schema.table.id)]
     conditions += [compiler.where(group) for group in groups]
     keys = compiler.order(sorts)
     query_id = cursor.query_hash(

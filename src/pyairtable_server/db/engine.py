@@ -49,9 +49,12 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        # Stored JSON (record fields, event payloads) through orjson: see ``json_codec``.
+        # Bound parameters hold user data (cell values, emails, tokens' hashes): keep them out of
+        # every exception text and log line SQLAlchemy writes. ``echo`` stays off in the app.
+        # Stored JSON (record fields, event payloads) goes through orjson: see ``json_codec``.
         options: dict[str, Any] = {
             "echo": echo,
+            "hide_parameters": True,
             "json_serializer": json_codec.dumps,
             "json_deserializer": json_codec.loads,
         }

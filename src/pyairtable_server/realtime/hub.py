@@ -579,8 +579,7 @@ class Hub:
                     since=cursor,
                     limit=READ_BATCH,
                     channels=sorted(sub.interest.channels),
-                    workspace_id=sub.interest.get("workspace_id"),
-                    table_id=sub.interest.get("table_id"),
+                    filters=dict(sub.interest.filters),
                 )
             if page.reset:
                 # Retention overtook a very long replay: the rest is gone.

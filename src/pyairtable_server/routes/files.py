@@ -17,19 +17,19 @@ import hashlib
 import logging
 import mimetypes
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import APIKeyQuery
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response, StreamingResponse
 
+from ..access import require_workspace
 from ..changes import Change, Write, claim_key
 from ..clock import utcnow
 from ..data.attachments import CONTENT_ROUTE, attachment_of, content_url
@@ -58,11 +58,18 @@ from ..http.downloads import (
 from ..http.multipart import MultipartReader, boundary_of, safe_filename
 from ..ids import looks_like, new_id
 from ..permissions import Permission, Role, allows
-from ..schemas.files import FileEnvelope, FileOut, SignedUrlOut
+from ..quotas import exceeded
+from ..schemas.files import (
+    FileEnvelope,
+    FileOut,
+    QuotaUsageOut,
+    SignedUrlOut,
+    StorageUsageOut,
+)
 from ..services import AppServices
 from ..settings import Settings
 from ..signed_urls import MAX_EXPIRES, InvalidSignature, sign, verify
-from ..storage import Storage, StorageUnavailable
+from ..storage import Storage, StorageUnavailable, remove_unreferenced
 from .common import SCOPED
 from .records import _apply, _require_record
 
@@ -200,12 +207,33 @@ async def _target(db: AsyncSession, user_id: str, form: _Form) -> _Target:
     return _Target()
 
 
-async def _precheck(db: AsyncSession, user_id: str, form: _Form) -> None:
-    """Refuse, before any byte is stored, what the form fields sent so far already forbid."""
+async def _precheck(db: AsyncSession, user_id: str, form: _Form) -> str | None:
+    """Refuse, before any byte is stored, what the form fields sent so far already forbid; the
+    workspace the file will belong to, if they name one."""
     if form.record_id is not None:
-        await _require_record(db, user_id, form.record_id, "record:write")
-    elif form.table_id is not None:
-        await require_table(db, user_id, form.table_id, "file:write")
+        schema, _ = await _require_record(db, user_id, form.record_id, "record:write")
+        return schema.table.workspace_id
+    if form.table_id is not None:
+        return (await require_table(db, user_id, form.table_id, "file:write")).table.workspace_id
+    return None
+
+
+async def _byte_limit(
+    services: AppServices, db: AsyncSession, user_id: str, workspace_id: str | None
+) -> tuple[int, Callable[[], ApiError]]:
+    """The bytes an upload may stream before it is refused, and the error refusing it: the
+    upload limit, or the room left in the tightest storage quota when that is less."""
+    limit = services.settings.max_upload_bytes
+    tightest = await services.quotas.tightest(db, user_id, workspace_id)
+    if tightest is not None:
+        scope, usage = tightest
+        room = usage.room
+        if room is not None and room < limit:
+            return room, lambda: exceeded(scope, usage)
+    return limit, lambda: PayloadTooLarge(
+        f"The file is larger than the upload limit of {limit} bytes.",
+        details={"max_bytes": limit},
+    )
 
 
 def media_type_of(declared: str | None, filename: str) -> str:
@@ -231,10 +259,16 @@ class _Blob:
     sha256: str
 
 
-async def _store(storage: Storage, key: str, chunks: AsyncIterator[bytes], limit: int) -> _Blob:
+async def _store(
+    storage: Storage,
+    key: str,
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    too_large: Callable[[], ApiError],
+) -> _Blob:
     """Stream ``chunks`` into storage, hashing and counting; all of them or nothing.
 
-    Raises ``PayloadTooLarge`` at the first byte past ``limit``, ``ServiceUnavailable`` when the
+    Raises ``too_large()`` at the first byte past ``limit``, ``ServiceUnavailable`` when the
     storage fails; either way nothing is stored.
     """
     digest = hashlib.sha256()
@@ -245,12 +279,10 @@ async def _store(storage: Storage, key: str, chunks: AsyncIterator[bytes], limit
         async for chunk in chunks:
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(
-                    f"The file is larger than the upload limit of {limit} bytes.",
-                    details={"max_bytes": limit},
-                    # The rest of the body is not read: the connection cannot be reused.
-                    headers={"Connection": "close"},
-                )
+                refusal = too_large()
+                # The rest of the body is not read: the connection cannot be reused.
+                refusal.headers["Connection"] = "close"
+                raise refusal
             digest.update(chunk)
             yield chunk
 
@@ -259,16 +291,6 @@ async def _store(storage: Storage, key: str, chunks: AsyncIterator[bytes], limit
     except StorageUnavailable as exc:
         raise _storage_failed(exc) from exc
     return _Blob(size=size, sha256=digest.hexdigest())
-
-
-async def _discard(storage: Storage, key: str) -> None:
-    """Remove stored bytes no row will point at; a failure is logged, not raised (the bytes are
-    only unreferenced)."""
-    with anyio.CancelScope(shield=True):
-        try:
-            await storage.delete(key)
-        except StorageUnavailable:
-            logger.warning("could not remove the bytes of an upload that failed", exc_info=True)
 
 
 async def _caller(services: AppServices, credentials: BearerCredentials) -> Principal:
@@ -322,7 +344,16 @@ _FORM_SCHEMA: dict[str, Any] = {
     "/upload",
     status_code=201,
     response_model=FileEnvelope,
-    responses={**SCOPED, **error_responses(413), **_UNAVAILABLE},
+    responses={
+        **SCOPED,
+        413: {
+            "model": ErrorEnvelope,
+            "description": "PAYLOAD_TOO_LARGE past the upload limit; QUOTA_EXCEEDED past the "
+            "room left in the uploader's or the workspace's storage quota (details: scope, "
+            "quota_bytes, used_bytes)",
+        },
+        **_UNAVAILABLE,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -344,9 +375,12 @@ async def upload_file(
     (new version, ``record.updated`` event), in the same transaction. Without either it is
     private to the uploader until a record write attaches it.
 
-    Raises ``PayloadTooLarge`` past ``max_upload_bytes`` and ``ServiceUnavailable`` when the
-    storage fails (nothing is stored either way); ``ValidationFailed`` for a malformed form or a
-    field that is not an attachment field; ``NotFound``/``PermissionDenied`` as for records.
+    Raises ``PayloadTooLarge`` past ``max_upload_bytes``, ``QuotaExceeded`` (413) past the
+    room left in the uploader's or the workspace's storage quota (both while the bytes stream
+    in, and again, under the quotas' locks, before the row is committed), and
+    ``ServiceUnavailable`` when the storage fails (nothing is stored in any of these cases);
+    ``ValidationFailed`` for a malformed form or a field that is not an attachment field;
+    ``NotFound``/``PermissionDenied`` as for records.
     """
     caller = await _caller(services, credentials)
     storage = services.storage
@@ -376,10 +410,9 @@ async def upload_file(
                 filename = safe_filename(part.filename)
                 media_type = media_type_of(part.content_type, filename)
                 async with services.db.reader() as db:
-                    await _precheck(db, caller.id, form)
-                blob = await _store(
-                    storage, file_id, reader.chunks(), services.settings.max_upload_bytes
-                )
+                    workspace_id = await _precheck(db, caller.id, form)
+                    limit, too_large = await _byte_limit(services, db, caller.id, workspace_id)
+                blob = await _store(storage, file_id, reader.chunks(), limit, too_large)
             elif part.name in FORM_FIELDS:
                 if getattr(form, part.name) is not None:
                     raise ValidationFailed.field(part.name, "must be sent once")
@@ -405,6 +438,12 @@ async def upload_file(
             )
             target = await _target(db, caller.id, form)
             table = target.schema.table if target.schema is not None else None
+            await services.quotas.admit(
+                db,
+                blob.size,
+                user_id=caller.id,
+                workspace_id=table.workspace_id if table is not None else None,
+            )
             file = StoredFile(
                 id=file_id,
                 workspace_id=table.workspace_id if table is not None else None,
@@ -429,7 +468,7 @@ async def upload_file(
             return await change.commit(FileEnvelope(file=file_out(request, file)), status_code=201)
     except BaseException:
         if blob is not None:
-            await _discard(storage, file_id)
+            await remove_unreferenced(storage, [file_id], whose="failed upload")
         raise
 
 
@@ -457,6 +496,37 @@ def _attach_uploaded(
 
 
 # -- metadata and signed URLs -----------------------------------------------------------------
+
+
+# Declared before /{file_id}, which would otherwise take "usage" for a file id.
+@router.get("/usage", response_model=StorageUsageOut, responses=SCOPED)
+async def get_storage_usage(
+    caller: CurrentUser,
+    db: DB,
+    services: Services,
+    workspace_id: Annotated[
+        str | None,
+        Query(max_length=64, description="Also answer this workspace's usage (members only)."),
+    ] = None,
+) -> StorageUsageOut:
+    """The bytes of stored files counted against the caller's storage quota, and against a
+    workspace's with ``workspace_id``; an upload past either quota is 413 ``QUOTA_EXCEEDED``.
+
+    Raises ``NotFound`` for a workspace the caller is not a member of.
+    """
+    user = await services.quotas.of_user(db, caller.id)
+    workspace = None
+    if workspace_id is not None:
+        await require_workspace(db, caller.id, workspace_id, "file:read")
+        workspace = await services.quotas.of_workspace(db, workspace_id)
+    return StorageUsageOut(
+        user=QuotaUsageOut(used_bytes=user.used_bytes, quota_bytes=user.quota_bytes),
+        workspace=(
+            QuotaUsageOut(used_bytes=workspace.used_bytes, quota_bytes=workspace.quota_bytes)
+            if workspace is not None
+            else None
+        ),
+    )
 
 
 @router.get("/{file_id}", response_model=FileOut, responses=SCOPED)
@@ -497,6 +567,16 @@ _signed = APIKeyQuery(
         "route works with it instead of a bearer token until it expires."
     ),
 )
+# The signature is a credential (the ``SignedUrl`` scheme, an alternative to the bearer token)
+# and, for generators that read parameters only, a declared query parameter too.
+_SIGNATURE_PARAMETER = {
+    "name": "signature",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "With `expires`, from GET /files/{file_id}/url: works instead of a bearer "
+    "token until it expires (403 when expired or tampered with).",
+}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _DOWNLOAD_HEADERS = {
     name: {"description": text, "schema": {"type": "string"}}
@@ -570,6 +650,7 @@ async def _downloadable(
     name=CONTENT_ROUTE,
     response_class=Response,
     responses=_DOWNLOAD_RESPONSES,
+    openapi_extra={"parameters": [_SIGNATURE_PARAMETER]},
 )
 async def get_file_content(
     file_id: str,
@@ -707,9 +788,5 @@ async def delete_file(file_id: str, change: Write, services: Services) -> Respon
         details={"filename": file.filename, "detached_from": detached},
     )
     response = await change.commit(status_code=204)
-    try:
-        await services.storage.delete(file_id)
-    except StorageUnavailable:
-        # The row is gone, so nothing can reach the bytes any more; they only take space.
-        logger.warning("could not remove the bytes of deleted file %s", file_id, exc_info=True)
+    await remove_unreferenced(services.storage, [file_id], whose="deleted file")
     return response

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -31,8 +31,16 @@ from ..data.values import (
 )
 from ..db.models import DataField, DataRecord, DataTable
 from ..deps import DB, CurrentUser, Services
-from ..errors import Conflict, NotFound, ValidationFailed, error_responses
+from ..errors import (
+    Conflict,
+    ErrorEnvelope,
+    NotFound,
+    ValidationFailed,
+    error_responses,
+    missing_as,
+)
 from ..events import EventDraft
+from ..http.json_nesting import MAX_JSON_DEPTH, nesting_depth
 from ..ids import looks_like, new_id
 from ..permissions import Permission
 from ..schemas.records import (
@@ -65,6 +73,15 @@ IfMatch = Annotated[
     ),
 ]
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
+#: Writes that may attach files: a private file past its new workspace's quota is 413 too.
+ATTACHING = {
+    **BODY,
+    413: {
+        "model": ErrorEnvelope,
+        "description": "PAYLOAD_TOO_LARGE; QUOTA_EXCEEDED when private files attached here "
+        "would take the workspace past its storage quota",
+    },
+}
 _SORTS = TypeAdapter(list[SortSpec])
 
 
@@ -79,8 +96,12 @@ def expected_version(header: str | None) -> int | None:
 
 
 def _json_param(name: str, raw: str | None) -> Any:
+    """The decoded JSON of a query parameter. Raises ``ValidationFailed`` naming it when it is
+    not JSON or nests deeper than ``MAX_JSON_DEPTH`` (checked before decoding, which recurses)."""
     if raw is None:
         return None
+    if nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise ValidationFailed.field(name, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw)
     except ValueError as exc:
@@ -136,7 +157,8 @@ async def _require_record(
     record = await db.get(DataRecord, record_id) if looks_like(record_id, "rec") else None
     if record is None:
         raise NotFound("No such record.")
-    schema = await require_table(db, user_id, record.table_id, permission, lock=lock_table)
+    with missing_as("record"):
+        schema = await require_table(db, user_id, record.table_id, permission, lock=lock_table)
     if lock:
         locked = await db.scalar(
             select(DataRecord)
@@ -174,6 +196,7 @@ async def _attach(
         writes,
         user_id=change.caller.id,
         url_for=lambda file_id: content_url(request, file_id),
+        quotas=request.app.state.services.quotas,
         prefixes=[f"records.{index}." for index in range(len(writes))] if batch else None,
     )
 
@@ -279,9 +302,7 @@ async def _unlink(change: Change, schema: TableSchema, deleted: list[str]) -> No
         linking = (
             schema if link.table_id == table.id else await _schema_of(db, link.table_id, schema)
         )
-        holds_any = or_(
-            *(Compiler(linking, change.dialect).has_element(link, rid) for rid in deleted)
-        )
+        holds_any = Compiler(linking, change.dialect).has_any(link, deleted)
         holders = await db.scalars(
             select(DataRecord)
             .where(DataRecord.table_id == link.table_id, holds_any)
@@ -365,7 +386,9 @@ async def _batch_records(
     return [found[rid] for rid in ids]
 
 
-@router.post("/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **BODY})
+@router.post(
+    "/batch", status_code=201, response_model=RecordBatch, responses={**SCOPED, **ATTACHING}
+)
 async def create_records(body: BatchCreate, change: Write, request: Request) -> Response:
     """Create up to 100 records: all of them, or none when any is invalid."""
     db = change.db
@@ -405,7 +428,7 @@ def _merge_grown(
         schema.by_id[field_id].options = options
 
 
-@router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **BODY})
+@router.patch("/batch", response_model=RecordBatch, responses={**SCOPED, **ATTACHING})
 async def update_records(body: BatchUpdate, change: Write, request: Request) -> Response:
     """Merge fields into up to 100 records of one table: all of them, or none."""
     db = change.db
@@ -469,10 +492,14 @@ async def delete_records(body: BatchDelete, change: Write) -> Response:
 # -- reads ------------------------------------------------------------------------------------
 
 
-# A URL longer than the HTTP server accepts (uvicorn's h11: 16 KiB) is refused before it reaches
-# the app with a plain 400; queries that long belong in ``POST /records/query``.
+# A URL over 64 KiB is refused with 400 and the envelope (``http.head_limit``); queries that
+# long belong in ``POST /records/query``.
 _URL_TOO_LONG: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The URL is too long: send the query to /records/query."}
+    400: {
+        "model": ErrorEnvelope,
+        "description": "VALIDATION_ERROR: the URL is longer than 64 KiB; send the query to "
+        "POST /records/query.",
+    }
 }
 
 
@@ -541,7 +568,7 @@ async def get_record(record_id: str, caller: CurrentUser, db: DB) -> RecordOut:
 # -- single writes ----------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **BODY})
+@router.post("", status_code=201, response_model=RecordOut, responses={**SCOPED, **ATTACHING})
 async def create_record(body: RecordIn, change: Write, request: Request) -> Response:
     """Create a record; ``typecast`` converts loose values and adds missing select choices.
 
@@ -594,7 +621,9 @@ async def _write_one(
     return await change.commit(record_out(schema, record))
 
 
-@router.patch("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+@router.patch(
+    "/{record_id}", response_model=RecordOut, responses={**SCOPED, **ATTACHING, **CONFLICT}
+)
 async def update_record(
     record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:
@@ -606,7 +635,7 @@ async def update_record(
     return await _write_one(record_id, body, change, request, if_match, merge=True)
 
 
-@router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **BODY, **CONFLICT})
+@router.put("/{record_id}", response_model=RecordOut, responses={**SCOPED, **ATTACHING, **CONFLICT})
 async def replace_record(
     record_id: str, body: RecordWrite, change: Write, request: Request, if_match: IfMatch = None
 ) -> Response:

@@ -11,18 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..access import require_workspace
 from ..changes import Change, Write
 from ..clock import utcnow
-from ..data.indexes import drop_indexes
 from ..db.models import (
     AuditEntry,
     DataBase,
     DataField,
     DataTable,
+    StoredFile,
     User,
     Workspace,
     WorkspaceMember,
 )
 from ..db.paging import fetch_page
-from ..deps import DB, CurrentUser
+from ..deps import DB, CurrentUser, Services
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed, error_responses
 from ..events import EventDraft, position
 from ..ids import looks_like, new_id
@@ -39,6 +39,7 @@ from ..schemas.workspaces import (
     WorkspaceOut,
     WorkspaceUpdate,
 )
+from ..storage import remove_unreferenced
 
 router = APIRouter(
     prefix="/workspaces", tags=["workspace"], responses=error_responses(401, 422, 429, 500)
@@ -235,27 +236,37 @@ async def update_workspace(workspace_id: str, body: WorkspaceUpdate, change: Wri
 
 
 @router.delete("/{workspace_id}", status_code=204, responses=_SCOPED)
-async def delete_workspace(workspace_id: str, change: Write) -> Response:
-    """Delete a workspace with its memberships and data (owners only).
+async def delete_workspace(workspace_id: str, change: Write, services: Services) -> Response:
+    """Delete a workspace with its memberships and data (owners only), its files' bytes too
+    (after the commit), which frees their room in their uploaders' storage quotas.
 
     The audit log keeps its entries; the ``workspace.deleted`` event stays readable by everyone
     who was a member.
     """
     db, caller = change.db, change.caller
-    workspace, _ = await require_workspace(db, caller.id, workspace_id, "workspace:delete")
+    # Locked: an upload into it (whose row needs it) waits, so every file row is found below.
+    workspace, _ = await require_workspace(
+        db, caller.id, workspace_id, "workspace:delete", lock=True
+    )
     members = tuple(
         await db.scalars(
             select(WorkspaceMember.user_id).where(WorkspaceMember.workspace_id == workspace.id)
         )
     )
     await db.execute(delete(WorkspaceMember).where(WorkspaceMember.workspace_id == workspace.id))
-    await drop_indexes(
-        db,
+    await change.indexes.drop(
         await db.scalars(
             select(DataField.id)
             .join(DataTable, DataTable.id == DataField.table_id)
             .where(DataTable.workspace_id == workspace.id)
         ),
+    )
+    files = list(
+        await db.scalars(
+            delete(StoredFile)
+            .where(StoredFile.workspace_id == workspace.id)
+            .returning(StoredFile.id)
+        )
     )
     await db.execute(delete(Workspace).where(Workspace.id == workspace.id))
     change.audit(
@@ -268,7 +279,9 @@ async def delete_workspace(workspace_id: str, change: Write) -> Response:
     _workspace_event(
         change, "deleted", workspace.id, {"workspace_id": workspace.id}, recipients=members
     )
-    return await change.commit(status_code=204)
+    response = await change.commit(status_code=204)
+    await remove_unreferenced(services.storage, files, whose="file of a deleted workspace")
+    return response
 
 
 @router.get("/{workspace_id}/members", response_model=list[MemberOut], responses=_SCOPED)

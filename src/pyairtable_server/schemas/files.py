@@ -30,3 +30,19 @@ class FileEnvelope(BaseModel):
 class SignedUrlOut(BaseModel):
     url: str = Field(description="The content URL with a signature: works without a token.")
     expires_at: Timestamp
+
+
+class QuotaUsageOut(BaseModel):
+    """Bytes of stored files counted against one storage quota."""
+
+    used_bytes: int
+    quota_bytes: int | None = Field(description="The quota; null when there is no limit.")
+
+
+class StorageUsageOut(BaseModel):
+    """The caller's storage usage (every file they uploaded), and a workspace's when asked."""
+
+    user: QuotaUsageOut
+    workspace: QuotaUsageOut | None = Field(
+        description="The workspace of the workspace_id parameter; null without it."
+    )

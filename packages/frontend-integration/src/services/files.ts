@@ -10,7 +10,7 @@ import { keys } from '../cache/keys.js';
 import { NetworkError, TimeoutError } from '../errors.js';
 import type { Fetch, UploadProgress } from '../transport/client.js';
 import { checkId } from '../transport/ids.js';
-import type { FileRecord, SignedUrl } from '../types/index.js';
+import type { FileRecord, SignedUrl, StorageUsage } from '../types/index.js';
 import { type CallOptions, Service, type WriteOptions } from './base.js';
 
 export type ProgressListener = (progress: UploadProgress) => void;
@@ -35,7 +35,12 @@ const CHUNK = 64 * 1024;
 export class FileService extends Service {
   readonly name = 'file';
 
-  /** Uploads `file` (201). @throws PayloadTooLargeError over the backend's limit. */
+  /**
+   * Uploads `file` (201).
+   *
+   * @throws PayloadTooLargeError over the backend's limit, or past the caller's or the
+   *   workspace's storage quota (`type` `QUOTA_EXCEEDED`).
+   */
   async uploadFile(file: Blob, options: UploadOptions = {}): Promise<FileRecord> {
     const form = new FormData();
     const name = options.filename ?? (file as { name?: string }).name ?? 'file';
@@ -108,6 +113,21 @@ export class FileService extends Service {
         ...this.via(options),
       }),
     );
+  }
+
+  /**
+   * The bytes of stored files counted against the caller's storage quota, and against
+   * `workspaceId`'s when given (`quota_bytes` is null where there is no limit).
+   *
+   * @throws NotFoundError the workspace does not exist or the caller is not a member.
+   */
+  async getStorageUsage(
+    options: CallOptions & { workspaceId?: string } = {},
+  ): Promise<StorageUsage> {
+    const { workspaceId, ...call } = options;
+    const query =
+      workspaceId === undefined ? {} : { workspace_id: checkId('wsp', workspaceId, 'workspaceId') };
+    return this.body(this.ctx.api.GET('/files/usage', { params: { query }, ...this.via(call) }));
   }
 
   /**

@@ -213,7 +213,7 @@ describe('record service', () => {
 
 describe('file service', () => {
   it('uploads with progress, reads, signs, downloads with progress and deletes', async () => {
-    const { table } = await makeTable(pa);
+    const { workspace, table } = await makeTable(pa);
     const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
     const seen: number[] = [];
     const file = await pa.services.file.uploadFile(
@@ -235,8 +235,12 @@ describe('file service', () => {
     });
     expect(new Uint8Array(await blob.arrayBuffer())).toEqual(bytes);
     expect(progress.at(-1)).toBe(bytes.byteLength);
+    const usage = await pa.services.file.getStorageUsage({ workspaceId: workspace.id });
+    expect(usage.user.used_bytes).toBeGreaterThanOrEqual(bytes.byteLength);
+    expect(usage.workspace?.used_bytes).toBe(bytes.byteLength);
     await pa.services.file.deleteFile(file.id);
     await expect(pa.services.file.getFile(file.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect((await pa.services.file.getStorageUsage()).workspace).toBeNull();
   });
 });
 
