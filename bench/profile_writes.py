@@ -130,6 +130,10 @@ async def _run(args: argparse.Namespace) -> None:
 
                 engine = app.state.services.db.engine.sync_engine
                 scenarios = {"create": create, "update": patch, "list": first_page, "batch": batch}
+                if "create" not in args.scenarios:
+                    # update and list need records to work on.
+                    for _ in range(PAGE_SIZE):
+                        await create()
                 for name in args.scenarios:
                     await _profile(name, scenarios[name], args, engine)
 
