@@ -56,6 +56,9 @@ PAGE_SIZE = 100
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=300, help="requests per scenario")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 50 requests per scenario, no call trees"
+    )
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument(
         "--html", type=Path, default=None, help="also write <prefix>-<scenario>.html"
@@ -73,6 +76,8 @@ def main() -> int:
         "creates 100 records per request",
     )
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.no_tree = 50, True
     asyncio.run(_run(args))
     return 0
 
