@@ -2,7 +2,7 @@
 
 from ._conflicts import ConflictResolution, ConflictStrategy, client_wins, server_wins
 from ._connectivity import Connectivity, probe_delay
-from ._operations import Operation
+from ._operations import Operation, OutboxOperation
 from ._outbox import OfflineOutbox, OutboxEvent, SyncResult, default_outbox_path
 from ._store import (
     OutboxCorruptError,
@@ -22,6 +22,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxError",
     "OutboxEvent",
+    "OutboxOperation",
     "OutboxStore",
     "OutboxWriteError",
     "SyncResult",
