@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyairtable_integration.testing._backend import InProcessBackend
+from pyairtable_integration.testing import InProcessBackend
 
 pytest_plugins = ["pyairtable_integration.testing.plugin"]
 pytestmark = pytest.mark.anyio

@@ -80,36 +80,34 @@ class _OneRecord(_Write):
         return (self.record_id,)
 
 
-class UpdateRecord(_OneRecord):
+class _FieldsWrite(_OneRecord):
+    fields: dict[str, Any]
+    typecast: bool | None = None
+
+    async def _write(self, records: RecordService, key: str, *, replace: bool) -> Any:
+        write = records.replace_record if replace else records.update_record
+        written = await write(
+            self.record_id,
+            self.fields,
+            typecast=self.typecast,
+            expected_version=self.expected_version,
+            idempotency_key=key,
+        )
+        return written.model_dump(mode="json")
+
+
+class UpdateRecord(_FieldsWrite):
     operation: Literal["update_record"] = "update_record"
-    fields: dict[str, Any]
-    typecast: bool | None = None
 
     async def send(self, records: RecordService, key: str) -> Any:
-        updated = await records.update_record(
-            self.record_id,
-            self.fields,
-            typecast=self.typecast,
-            expected_version=self.expected_version,
-            idempotency_key=key,
-        )
-        return updated.model_dump(mode="json")
+        return await self._write(records, key, replace=False)
 
 
-class ReplaceRecord(_OneRecord):
+class ReplaceRecord(_FieldsWrite):
     operation: Literal["replace_record"] = "replace_record"
-    fields: dict[str, Any]
-    typecast: bool | None = None
 
     async def send(self, records: RecordService, key: str) -> Any:
-        replaced = await records.replace_record(
-            self.record_id,
-            self.fields,
-            typecast=self.typecast,
-            expected_version=self.expected_version,
-            idempotency_key=key,
-        )
-        return replaced.model_dump(mode="json")
+        return await self._write(records, key, replace=True)
 
 
 class DeleteRecord(_OneRecord):

@@ -12,6 +12,7 @@ and is imported only when enabled.
 """
 
 from ._autojump import AutojumpClock
+from ._backend import TEST_SETTINGS, InProcessBackend, in_process_backend
 from ._clock import FakeClock
 from ._faults import (
     Fault,
@@ -31,17 +32,20 @@ from ._faults import (
 )
 
 __all__ = [
+    "TEST_SETTINGS",
     "AutojumpClock",
     "FakeClock",
     "Fault",
     "FaultRule",
     "FaultTransport",
     "Gate",
+    "InProcessBackend",
     "SeenRequest",
     "connect_error",
     "connect_timeout",
     "delay",
     "garbage",
+    "in_process_backend",
     "passthrough",
     "read_timeout",
     "reset",
