@@ -59,7 +59,8 @@ QUICK_DURATION = 1.0
 WARMUP_SECONDS = 1.0
 BASELINE_CAPTION = "baseline: bare Starlette; vs base: target ÷ baseline, measured in this run"
 _SERVER_APP = "pyairtable_server.app:create_app"
-_PASSWORD = "quiet-harbour-7305"
+# Not a breached password, and none of the user's names (the sign-up policy refuses those).
+_PASSWORD = "Quartz-Lantern-7319"
 # High enough that the limiter is measured but never refuses.
 _UNREACHABLE_LIMIT = "10000000/minute"
 _LOAD_COLUMNS = (
@@ -128,10 +129,11 @@ def _positive_float(text: str) -> float:
 @dataclass(frozen=True)
 class ApiServer:
     """The reference backend answering on ``base_url`` (``API`` not included), its files kept in
-    ``data_dir``."""
+    ``data_dir``, served by process ``pid``."""
 
     base_url: str
     data_dir: Path
+    pid: int
 
 
 @contextmanager
@@ -149,7 +151,7 @@ def serve_api(database_url: str | None) -> Iterator[ApiServer]:
     with tempfile.TemporaryDirectory(prefix="pyairtable-bench-") as data_dir:
         env = {**clean_environment(), **_api_settings(database_url, Path(data_dir))}
         with serve(_SERVER_APP, env=env, health_path=f"{API}/health", factory=True) as server:
-            yield ApiServer(server.base_url, Path(data_dir))
+            yield ApiServer(server.base_url, Path(data_dir), server.process.pid)
 
 
 def _api_settings(database_url: str | None, data_dir: Path) -> dict[str, str]:

@@ -20,6 +20,7 @@ from .errors import install_error_handlers
 from .http import log_redaction
 from .http.body_limit import BodyLimitMiddleware
 from .http.cors import EnvelopeCORSMiddleware
+from .http.head_limit import HeadLimitMiddleware
 from .http.rate_limit import Limit, Limiter, RateLimitMiddleware
 from .http.request_id import RequestIdMiddleware
 from .http.security_headers import SecurityHeadersMiddleware
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 webhooks=WebhookWorker(db, settings),
             )
             # A commit with events is news for the webhook dispatcher too.
-            hub.on_commit.append(app.state.services.webhooks.wake)
+            hub.on_commit.append(app.state.services.webhooks.committed)
             async with anyio.create_task_group() as background:
                 await background.start(hub.run)
                 if broker is not None:
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_ip=Limit.parse("ip", settings.rate_limit_per_ip),
         per_token=Limit.parse("token", settings.rate_limit_per_token),
     )
+    app.add_middleware(HeadLimitMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

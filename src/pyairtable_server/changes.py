@@ -20,11 +20,12 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.responses import Response
 
 from . import audit, events
 from .clock import utcnow
+from .data.indexes import IndexChanges
 from .db.models import IdempotentAnswer
 from .deps import DB, Context, CurrentUser, Principal, RequestContext, Services
 from .errors import ApiError
@@ -129,6 +130,8 @@ class Change:
         self._on_commit = on_commit
         #: The committed events, once ``commit`` has run.
         self.published: list[events.Logged] = []
+        #: Per-field index DDL: in this transaction on SQLite, after the commit on PostgreSQL.
+        self.indexes = IndexChanges(db, dialect)
 
     def event(self, draft: events.EventDraft) -> None:
         self._events.append(draft)
@@ -187,6 +190,9 @@ class Change:
         self.published = published
         if self._on_commit is not None:
             self._on_commit(published)
+        engine = self.db.bind
+        assert isinstance(engine, AsyncEngine)
+        await self.indexes.run_after_commit(engine)
         return Response(
             content=content,
             status_code=status_code,

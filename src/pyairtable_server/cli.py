@@ -76,6 +76,7 @@ def serve(
     import uvicorn
 
     from .app import API_PREFIX, create_app
+    from .http.server_protocol import protocol_options
 
     settings = Settings(database_url=database_url, data_dir=data_dir)
     console.print(f"[bold]PyAirtable API[/bold] listening on http://{host}:{port}{API_PREFIX}")
@@ -96,6 +97,8 @@ def serve(
         "ws_per_message_deflate": False,
         # Event streams never end on their own: give them this long to drain on shutdown.
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # h11 with the error envelope for unreadable requests, and room for 64 KiB URLs.
+        **protocol_options(),
     }
     if workers == 1:
         uvicorn.run(create_app(settings), **options)

@@ -14,21 +14,25 @@
      └── ServiceUnavailable       503 SERVICE_UNAVAILABLE (Retry-After)
 
 A database error that only means "try again" (deadlock, serialization failure, a lock held too
-long) is answered 503 with ``Retry-After``; anything else that escapes a handler is answered as
-500 ``SERVER_ERROR`` without internals.
+long) is answered 503 with ``Retry-After``; a statement past the database's size limits is 422
+naming ``filter``; anything else that escapes a handler is answered as 500 ``SERVER_ERROR``
+without internals, and logged without the SQL statement or its parameters.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+import re
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -108,6 +112,17 @@ class NotFound(ApiError):
     type = "NOT_FOUND"
 
 
+@contextmanager
+def missing_as(noun: str) -> Iterator[None]:
+    """Inside, a ``NotFound`` about the resource's parent (the table of a record, the workspace of
+    a webhook) is re-raised as "No such <noun>.": an id of something in another tenant's
+    workspace then reads exactly like an id that was never issued."""
+    try:
+        yield
+    except NotFound:
+        raise NotFound(f"No such {noun}.") from None
+
+
 class MethodNotAllowed(ApiError):
     status_code = 405
     type = "METHOD_NOT_ALLOWED"
@@ -154,15 +169,25 @@ class ErrorEnvelope(BaseModel):
     request_id: str | None
 
 
+_RESPONSE_HEADERS: dict[int, dict[str, Any]] = {
+    405: {"Allow": {"description": "The methods this path answers.", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries documenting the envelope for each status."""
-    return {
-        status: {
+    """OpenAPI ``responses=`` entries documenting the envelope (and headers) for each status."""
+    entries: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
             "model": ErrorEnvelope,
             "description": _TYPES_BY_STATUS.get(status, "SERVER_ERROR"),
         }
-        for status in statuses
-    }
+        if status in _RESPONSE_HEADERS:
+            entry["headers"] = _RESPONSE_HEADERS[status]
+        entries[status] = entry
+    return entries
 
 
 def request_id_of(scope_or_request: Request | Mapping[str, Any]) -> str | None:
@@ -195,6 +220,15 @@ def envelope(
 
 # PostgreSQL: deadlock detected, serialization failure, lock not available.
 _TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+# A statement past the database's own limits: the request asked too much, nothing is broken.
+# PostgreSQL: statement too complex (stack depth); SQLite and asyncpg say it in words.
+_TOO_COMPLEX_SQLSTATES = frozenset({"54001"})
+_TOO_COMPLEX_MESSAGES = (
+    "expression tree is too large",
+    "too many sql variables",
+    "too many terms in compound select",
+    "number of query arguments cannot exceed",
+)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -207,6 +241,59 @@ def is_transient(exc: BaseException) -> bool:
     if state in _TRANSIENT_SQLSTATES:
         return True
     return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+def is_too_complex(exc: BaseException) -> bool:
+    """Whether a database error means the statement exceeded the database's limits on size
+    (expression depth, bound variables) rather than that something is broken."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    if state in _TOO_COMPLEX_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return any(message in text for message in _TOO_COMPLEX_MESSAGES)
+
+
+def loggable(exc: BaseException) -> str:
+    """A one-line description of ``exc`` safe for the log: for a database error the driver's
+    message only (cut short), never the statement or its bound parameters, which SQLAlchemy
+    puts in the exception's text and which can hold user data and megabytes of SQL."""
+    if isinstance(exc, StatementError):
+        cause = exc.orig if exc.orig is not None else exc
+        return f"{type(exc).__name__} ({type(cause).__name__}): {str(cause)[:300]}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the app answers at ``path``, sorted, read from its OpenAPI paths.
+
+    Starlette's 405 names only the methods of the first route whose path matched, while FastAPI
+    makes one route per method; the contract's ``Allow`` lists them all. The OpenAPI document is
+    the public, complete list of routes (FastAPI nests included routers in private types).
+    """
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "allowed_methods", None
+    )
+    if table is None:
+        table = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            methods = sorted(m.upper() for m in operations if m.upper() in _HTTP_METHODS)
+            table.append((re.compile(f"^{pattern}$"), methods))
+        app.state.allowed_methods = table
+    return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -225,21 +312,34 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        fields: dict[str, str] = {}
-        malformed = False
-        for problem in exc.errors():
-            if problem.get("type") == "json_invalid":
-                malformed = True
-            location = [str(part) for part in problem.get("loc", ()) if part != "body"]
-            fields[".".join(location) or "body"] = str(problem.get("msg", "invalid"))
-        if malformed:
+        problems = exc.errors()
+        malformed = next((p for p in problems if p.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            # The decoder's position is part of the reason, never a field name.
+            location = malformed.get("loc", ())
+            at = f" at character {location[-1]}" if location and location[-1] != "body" else ""
+            reason = str((malformed.get("ctx") or {}).get("error") or "invalid JSON")
             return envelope(
                 400,
                 "VALIDATION_ERROR",
                 _MALFORMED_BODY,
                 request_id=request_id_of(request),
-                details={"fields": fields},
+                details={"fields": {"body": f"not valid JSON: {reason}{at}"}},
             )
+        if isinstance(exc.body, bytes) and exc.body and not _is_json(request):
+            # FastAPI leaves a body under another media type undecoded, which would read as
+            # "body: Input should be a valid dictionary": say what is really wrong.
+            return envelope(
+                415,
+                "VALIDATION_ERROR",
+                "Send the body as JSON, with Content-Type: application/json.",
+                request_id=request_id_of(request),
+                details={"fields": {"header.Content-Type": "expected application/json"}},
+            )
+        fields: dict[str, str] = {}
+        for problem in problems:
+            location = [str(part) for part in problem.get("loc", ()) if part != "body"]
+            fields[".".join(location) or "body"] = str(problem.get("msg", "invalid"))
         summary = "; ".join(f"{name}: {reason}" for name, reason in list(fields.items())[:5])
         return envelope(
             422,
@@ -262,15 +362,26 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         messages = {404: "No such route.", 405: "Method not allowed on this route."}
         message = messages.get(status) or (exc.detail if isinstance(exc.detail, str) else "Error.")
+        headers = dict(exc.headers or {})
+        if status == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         return envelope(
             status,
             _TYPES_BY_STATUS.get(status, "SERVER_ERROR"),
             message,
             request_id=request_id_of(request),
-            headers=exc.headers,
+            headers=headers,
         )
 
     async def on_database_error(request: Request, exc: Exception) -> Response:
+        if is_too_complex(exc):
+            return envelope(
+                422,
+                "VALIDATION_ERROR",
+                "The query is too complex for the database; use fewer conditions or values.",
+                request_id=request_id_of(request),
+                details={"fields": {"filter": "too complex for the database"}},
+            )
         if is_transient(exc):
             return envelope(
                 503,
@@ -282,7 +393,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return await on_crash(request, exc)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error", extra={"request_id": request_id_of(request)})
+        # The stack without the exception's own text (see ``loggable``).
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        logger.error(
+            "unhandled error: %s\n%s",
+            loggable(exc),
+            stack,
+            extra={"request_id": request_id_of(request)},
+        )
         return envelope(
             500,
             "SERVER_ERROR",

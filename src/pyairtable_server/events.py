@@ -16,7 +16,7 @@ to them (``EventRecipient``): their own removal, the deletion of a workspace the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -186,6 +186,14 @@ def visible_to(user_id: str) -> Any:
     )
 
 
+_FILTER_COLUMNS: dict[str, Any] = {
+    "workspace_id": Event.workspace_id,
+    "base_id": Event.base_id,
+    "table_id": Event.table_id,
+    "aggregate_id": Event.aggregate_id,
+}
+
+
 async def read(
     db: AsyncSession,
     user_id: str,
@@ -193,8 +201,7 @@ async def read(
     since: int,
     limit: int = DEFAULT_EVENTS_PER_READ,
     channels: Sequence[str] = (),
-    workspace_id: str | None = None,
-    table_id: str | None = None,
+    filters: Mapping[str, str] | None = None,
 ) -> EventPage:
     """The caller's events after ``since``, oldest first.
 
@@ -202,7 +209,8 @@ async def read(
     ahead of the log (the client's position comes from another database): either way the client
     must refetch. ``next_since`` is the position to ask from next; when fewer than ``limit`` events
     came back it is the head read *before* the events, so invisible events are skipped over
-    without ever skipping a visible one.
+    without ever skipping a visible one. ``filters`` match top-level fields exactly:
+    ``workspace_id``, ``base_id``, ``table_id``, ``aggregate_id``.
     """
     head, pruned_through = (await db.execute(_HEAD)).one()
     if since < pruned_through or since > head:
@@ -215,10 +223,8 @@ async def read(
     )
     if channels:
         query = query.where(Event.channel.in_(channels))
-    if workspace_id is not None:
-        query = query.where(Event.workspace_id == workspace_id)
-    if table_id is not None:
-        query = query.where(Event.table_id == table_id)
+    for key, value in (filters or {}).items():
+        query = query.where(_FILTER_COLUMNS[key] == value)
     events = list(await db.scalars(query))
     next_since = events[-1].seq if len(events) == limit else int(head)
     return EventPage(data=[to_wire(event) for event in events], next_since=next_since, reset=False)

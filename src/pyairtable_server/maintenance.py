@@ -1,5 +1,6 @@
 """Housekeeping the server runs in the background: event retention, expired idempotent answers,
-attempt counters whose window has passed, private files no record attached in time."""
+attempt counters whose window has passed, private files no record attached in time, per-field
+indexes left behind or missing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import delete, select
 from . import events
 from .changes import IDEMPOTENCY_TTL
 from .clock import utcnow
+from .data import indexes
 from .db.engine import Database
 from .db.models import IdempotentAnswer, StoredFile
 from .security import attempts
@@ -25,9 +27,10 @@ COLLECT_BATCH = 500
 
 
 async def run_once(db: Database, settings: Settings, storage: Storage | None = None) -> int:
-    """Prune the event log, forget idempotent answers past 24 hours, collect private files older
-    than ``private_file_grace_seconds`` (from ``storage``, default: the settings' one); return
-    the new ``pruned_through`` of the event log."""
+    """Prune the event log, forget idempotent answers past 24 hours and attempt windows that have
+    passed, collect private files older than ``private_file_grace_seconds`` (from ``storage``,
+    default: the settings' one), and reconcile the per-field indexes with the fields (PostgreSQL,
+    see ``data.indexes.reconcile``); return the new ``pruned_through`` of the event log."""
     now = utcnow()
     async with db.writer() as session:
         pruned = await events.prune(
@@ -48,6 +51,11 @@ async def run_once(db: Database, settings: Settings, storage: Storage | None = N
         storage if storage is not None else storage_for(settings),
         uploaded_before=now - timedelta(seconds=settings.private_file_grace_seconds),
     )
+    built, dropped = await indexes.reconcile(
+        db.engine, dialect="sqlite" if db.is_sqlite else "postgresql"
+    )
+    if built or dropped:
+        logger.info("field indexes reconciled: %d built, %d dropped", built, dropped)
     return pruned
 
 

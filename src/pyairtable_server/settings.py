@@ -20,6 +20,7 @@ ACCESS_TOKEN_TTL_SECONDS = 15 * 60
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 REFRESH_GRACE_SECONDS = 10
 MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_FIELDS_PER_TABLE = 500
 REGISTRATIONS_PER_IP = "20/hour"
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 EVENT_RETENTION_COUNT = 1_000_000
@@ -123,6 +124,11 @@ class Settings(BaseSettings):
     realtime_auth_timeout_seconds: float = Field(default=REALTIME_AUTH_TIMEOUT_SECONDS, gt=0)
     realtime_sse_heartbeat_seconds: float = Field(default=REALTIME_SSE_HEARTBEAT_SECONDS, gt=0)
     realtime_send_timeout_seconds: float = Field(default=REALTIME_SEND_TIMEOUT_SECONDS, gt=0)
+
+    # Schema (contract §5) ------------------------------------------------------------------
+    # Fields per table, counted at table and field creation (422 past it). Each number, select,
+    # date and date-time field has an index of its own (see data.indexes).
+    max_fields_per_table: int = Field(default=MAX_FIELDS_PER_TABLE, ge=1)
 
     # Files (contract §7) -------------------------------------------------------------------
     # Uploaded bytes live in ``files_dir`` (default: ``data_dir/files``, see

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
 from pyairtable_server.app import create_app
+from pyairtable_server.http.server_protocol import protocol_options
 from pyairtable_server.services import AppServices
 from pyairtable_server.settings import Settings
 
@@ -84,6 +85,7 @@ async def live_server(
         ws_per_message_deflate=False,
         lifespan="on",
         timeout_graceful_shutdown=2,
+        **protocol_options(),
     )
     server = uvicorn.Server(config)
     with sock:

@@ -498,14 +498,39 @@ async def test_next_since_resumes_after_each_page_without_loss(api: Api) -> None
 
 
 async def test_a_non_member_sees_none_of_a_workspaces_events(api: Api) -> None:
-    """Someone outside the workspace reads nothing of it, even asking for it by id."""
+    """Someone outside the workspace reads nothing of it; asking for it by id is 404, exactly
+    as for ids that do not exist (as SSE answers)."""
     w = await World.make(api)
     await w.record({"N": 1})
     stranger = await api.actor()
     seen = await read_all(api, stranger)
     assert all(e["workspace_id"] != w.wid for e in seen)
-    assert await read_all(api, stranger, workspace_id=w.wid) == []
-    assert await read_all(api, stranger, table_id=w.tid) == []
+    for params in (
+        {"workspace_id": w.wid},
+        {"base_id": w.base["id"]},
+        {"table_id": w.tid},
+        {"workspace_id": "wsp" + "A" * 16},
+        {"base_id": "bas" + "A" * 16},
+        {"table_id": "tbl" + "A" * 16},
+    ):
+        response = await api.client.get("/events", params=params, headers=stranger.headers)
+        noun = next(iter(params)).removesuffix("_id")
+        assert_error(response, 404, "NOT_FOUND")
+        assert response.json()["error"]["message"] == f"No such {noun}.", params
+
+
+async def test_events_can_be_filtered_by_base_and_aggregate_like_websocket_and_sse(
+    api: Api,
+) -> None:
+    owner, first, _, second_table = await two_worlds(api)
+    everything = await read_all(api, owner)
+    in_base = [e for e in everything if e["base_id"] == first.base["id"]]
+    assert {e["table_id"] for e in in_base} >= {first.tid, second_table["id"]}
+    assert await read_all(api, owner, base_id=first.base["id"]) == in_base
+    record = next(e for e in everything if e["channel"] == "record")
+    of_record = [e for e in everything if e["aggregate_id"] == record["aggregate_id"]]
+    assert await read_all(api, owner, aggregate_id=record["aggregate_id"]) == of_record
+    assert await read_all(api, owner, aggregate_id="rec" + "A" * 16) == []
 
 
 def _from_joining(events: list[JSON], member: Actor) -> list[JSON]:
@@ -526,7 +551,10 @@ async def test_a_member_added_later_sees_the_workspaces_events_from_joining_on(a
     early = await w.record({"N": 1})
     await w.patch(early["id"], {"N": None})  # a value erased before the newcomer came
     newcomer = await api.actor()
-    assert await read_all(api, newcomer, workspace_id=w.wid) == []
+    outside = await api.client.get(
+        "/events", params={"workspace_id": w.wid}, headers=newcomer.headers
+    )
+    assert_error(outside, 404, "NOT_FOUND")  # not a member yet
     await api.add_member(w.owner, w.wid, newcomer, "editor")
     late = await w.record({"N": 2}, actor=newcomer)
     records = await read_all(api, newcomer, channel="record")

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from alembic import command
+from sqlalchemy import event, select, text
 from sqlalchemy.dialects import sqlite
 
+from pyairtable_server import maintenance
+from pyairtable_server.data.indexes import reconcile
 from pyairtable_server.data.query import Compiler
 from pyairtable_server.data.schema import require_table
+from pyairtable_server.db.migrate import alembic_config, upgrade_to_head
 from pyairtable_server.db.models import DataRecord
 from pyairtable_server.schemas.views import FilterCondition, FilterGroup, SortSpec
+from pyairtable_server.settings import Settings
 
 from .backend import Actor, Api, build_settings, running_api
 
@@ -39,6 +45,13 @@ async def indexes(api: Api) -> set[str]:
     )
     async with db.reader() as session:
         return set((await session.execute(text(query))).scalars())
+
+
+def scoped_to(definition: str, table_id: str) -> bool:
+    """Whether an index's SQL is partial on ``table_id = '<table_id>'`` (either database's
+    spelling: PostgreSQL writes ``((table_id)::text = '…'::text)``)."""
+    where = definition.partition(" WHERE ")[2].replace("(", "").replace(")", "")
+    return where.replace("::text", "").strip() == f"table_id = '{table_id}'"
 
 
 def ids(table: dict[str, Any], *names: str) -> set[str]:
@@ -182,3 +195,146 @@ async def test_a_filtered_total_follows_every_change_of_the_table(api: Api) -> N
     assert await total() == 1
     await send(api, owner, "DELETE", f"/records/{made['id']}")
     assert await total() == 0
+
+
+async def index_definitions(api: Api) -> dict[str, str]:
+    """The SQL of each per-field index, by name."""
+    db = api.app.state.services.db
+    query = (
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_rec_fld%'"
+        if db.is_sqlite
+        else "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_rec_fld%'"
+    )
+    async with db.reader() as session:
+        rows = (await session.execute(text(query))).all()
+    return {str(name): str(sql) for name, sql in rows}
+
+
+async def test_each_field_index_covers_only_its_own_tables_records(api: Api) -> None:
+    """Indexes are partial per table, so another tenant's writes do not maintain them."""
+    _, mine = await api.new_table(FIELDS)
+    _, theirs = await api.new_table(FIELDS)
+    definitions = await index_definitions(api)
+    for table in (mine, theirs):
+        for name in ids(table, "Score", "Status", "Due", "At"):
+            assert scoped_to(definitions[name], table["id"]), definitions[name]
+
+
+async def test_postgresql_builds_and_drops_field_indexes_concurrently_after_the_commit(
+    api: Api,
+) -> None:
+    """CONCURRENTLY cannot run in a transaction: that the index exists, valid, proves it ran
+    after the commit, on its own. SQLite builds in the write's transaction."""
+    owner, table = await api.new_table(FIELDS)
+    db = api.app.state.services.db
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        added = await send(
+            api, owner, "POST", "/fields", {"table_id": table["id"], "name": "N", "type": "number"}
+        )
+        await send(api, owner, "PUT", f"/fields/{added['id']}", {"type": "date"})
+        await send(api, owner, "DELETE", f"/fields/{added['id']}")
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    ddl = [s for s in sent if s.startswith(("CREATE INDEX", "DROP INDEX")) and added["id"] in s]
+    concurrently = not db.is_sqlite
+    assert [("CONCURRENTLY" in s) for s in ddl] == [concurrently] * 4, ddl
+    assert [s.split()[0] for s in ddl] == ["CREATE", "DROP", "CREATE", "DROP"]
+    assert f"ix_rec_{added['id']}" not in await indexes(api)
+    if concurrently:
+        async with db.reader() as session:
+            invalid = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_index JOIN pg_class ON pg_class.oid = indexrelid "
+                    "WHERE relname LIKE 'ix_rec_fld%' AND NOT indisvalid"
+                )
+            )
+        assert invalid == 0
+
+
+async def test_a_table_holds_at_most_max_fields_per_table_fields(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_api(make_settings(max_fields_per_table=3)) as api:
+        owner = await api.actor()
+        workspace = await api.workspace(owner)
+        base = await api.base(owner, workspace["id"])
+        four = [{"name": f"F{i}", "type": "number"} for i in range(4)]
+        response = await api.client.post(
+            "/tables",
+            json={"base_id": base["id"], "name": "Wide", "fields": four},
+            headers=owner.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert "fields" in response.json()["error"]["details"]["fields"]
+        table = await api.table(owner, base["id"], four[:3])
+        response = await api.client.post(
+            "/fields",
+            json={"table_id": table["id"], "name": "F3", "type": "number"},
+            headers=owner.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert "table_id" in response.json()["error"]["details"]["fields"]
+        definitions = (await index_definitions(api)).values()
+        assert len([d for d in definitions if scoped_to(d, table["id"])]) == 3
+
+
+async def test_migration_0007_makes_existing_field_indexes_partial(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A database from before 0007 keeps its indexes, now scoped to their tables."""
+    settings = make_settings()
+    async with running_api(settings) as api:
+        _, table = await api.new_table(FIELDS)
+        db = api.app.state.services.db
+        score = ids(table, "Score").pop()
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0006"))
+        assert not scoped_to((await index_definitions(api))[score], table["id"])
+        await upgrade_to_head(db)
+        definitions = await index_definitions(api)
+        assert set(definitions) >= ids(table, "Score", "Status", "Due", "At")
+        assert scoped_to(definitions[score], table["id"])
+
+
+async def test_housekeeping_builds_missing_field_indexes_and_drops_strays(api: Api) -> None:
+    """PostgreSQL changes indexes after the schema change commits, so a crash in between or two
+    racing changes can leave them out of step; housekeeping puts them right. (SQLite changes
+    them in the schema change's transaction: nothing to do.)"""
+    _, table = await api.new_table(FIELDS)
+    db = api.app.state.services.db
+    settings = api.app.state.services.settings
+    score, status = ids(table, "Score").pop(), ids(table, "Status").pop()
+    stray = "ix_rec_fld" + "Z" * 16
+    if db.is_sqlite:
+        before = await index_definitions(api)
+        await maintenance.run_once(db, settings)
+        assert await index_definitions(api) == before
+        return
+    async with db.engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text(f'DROP INDEX "{score}"'))  # a crash before it was built
+        await auto.execute(text(f'DROP INDEX "{status}"'))  # rebuilt as if it were a number's
+        await auto.execute(
+            text(
+                f'CREATE INDEX "{status}" ON records (table_id, (CASE WHEN jsonb_typeof(fields -> '
+                f"'x') = 'number' THEN 1 END)) WHERE table_id = '{table['id']}'"
+            )
+        )
+        await auto.execute(text(f'CREATE INDEX "{stray}" ON records (autonumber)'))
+    await maintenance.run_once(db, settings)
+    definitions = await index_definitions(api)
+    assert stray not in definitions
+    assert scoped_to(definitions[score], table["id"]) and "jsonb_typeof" in definitions[score]
+    assert scoped_to(definitions[status], table["id"]) and "jsonb_typeof" not in definitions[status]
+    assert await indexes_reconciled(api) == (0, 0)
+
+
+async def indexes_reconciled(api: Api) -> tuple[int, int]:
+    db = api.app.state.services.db
+    return await reconcile(db.engine, dialect="sqlite" if db.is_sqlite else "postgresql")

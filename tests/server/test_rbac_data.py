@@ -856,7 +856,8 @@ def test_unresolved_id_cases_cover_every_route() -> None:
 
 @pytest.mark.parametrize("caller", CALLERS)
 async def test_event_log_holds_only_the_callers_workspaces(world: World, caller: str) -> None:
-    """GET /events answers every member the workspace's events; a non-member gets an empty list."""
+    """GET /events answers every member the workspace's events; a non-member gets an empty list,
+    and 404 for a filter that names the workspace or its table (as SSE answers)."""
     actor = world.actors[caller]
     queries: list[dict[str, Any]] = [
         {},
@@ -868,6 +869,9 @@ async def test_event_log_holds_only_the_callers_workspaces(world: World, caller:
         response = await world.client.get(
             "/events", params={"since": 0, "limit": 1000, **params}, headers=actor.headers
         )
+        if caller == NON_MEMBER and ("workspace_id" in params or "table_id" in params):
+            assert response.status_code == 404, response.text
+            continue
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["reset"] is False

@@ -44,6 +44,13 @@ export interface Features {
   enableOfflineSupport: boolean;
 }
 
+export interface OfflineConfig {
+  /** Queued writes older than this are not replayed blindly (the backend keeps keys 24 h). */
+  reviewAfter: number;
+  /** The IndexedDB database holding the outbox, cursors and persisted caches. */
+  databaseName: string;
+}
+
 export interface CacheConfig {
   /** Keep the query cache in IndexedDB across reloads, per signed-in user. */
   enablePersistence: boolean;
@@ -64,6 +71,7 @@ export interface IntegrationConfig {
   cacheTimeout: number;
   cacheConfig: CacheConfig;
   realtimeConfig: RealtimeConfig;
+  offlineConfig: OfflineConfig;
   features: Features;
   debug: boolean;
   breakerFailureThreshold: number;
@@ -104,6 +112,7 @@ function defaults(baseURL: string): IntegrationConfig {
       failuresToFall: 2,
       shareAcrossTabs: true,
     },
+    offlineConfig: { reviewAfter: 24 * 60 * 60_000, databaseName: 'pyairtable-integration' },
     features: { enableRealtime: true, enableOptimisticUpdates: true, enableOfflineSupport: false },
     debug: false,
     breakerFailureThreshold: DEFAULT_BREAKER_FAILURE_THRESHOLD,
@@ -114,7 +123,7 @@ function defaults(baseURL: string): IntegrationConfig {
   };
 }
 
-const SECTIONS = new Set(['cacheConfig', 'realtimeConfig', 'features']);
+const SECTIONS = new Set(['cacheConfig', 'realtimeConfig', 'offlineConfig', 'features']);
 const URL_OPTIONS: { [name: string]: string[] } = {
   baseURL: ['http:', 'https:'],
   'realtimeConfig.websocketURL': ['ws:', 'wss:'],

@@ -6,11 +6,20 @@ import { QueryClient } from '@tanstack/query-core';
 import createClient from 'openapi-fetch';
 import { AuthManager } from './auth/manager.js';
 import { DirectTokenProvider, type TokenProvider } from './auth/provider.js';
+import { CursorStore, QueryPersister } from './cache/persist.js';
 import { CacheSync } from './cache/sync.js';
 import { type Clock, systemClock } from './clock.js';
 import { buildConfig, type IntegrationConfig, type IntegrationOptions } from './config.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
+import {
+  type MutationOptions,
+  type MutationResult,
+  RecordMutations,
+  type RecordWrite,
+} from './mutation/mutations.js';
 import { OnlineStatus } from './online.js';
+import { requestBackgroundSync } from './outbox/background-sync.js';
+import { Outbox } from './outbox/outbox.js';
 import { RealtimeClient } from './realtime/client.js';
 import { RealtimeConnection } from './realtime/connection.js';
 import {
@@ -20,8 +29,11 @@ import {
   type WebSocketFactory,
   webSocketFrames,
 } from './realtime/frames.js';
+import { SharedConnection } from './realtime/shared.js';
 import { directReads } from './services/base.js';
 import { createServices, type Services } from './services/index.js';
+import { hasIndexedDB, openStorage, type Storage } from './storage.js';
+import { type LockRequest, platformLocks } from './tabs.js';
 import type { BreakerSnapshot } from './transport/breaker.js';
 import { type Fetch, type Logger, Transport } from './transport/client.js';
 import type { Health, paths } from './types/index.js';
@@ -39,6 +51,10 @@ export interface IntegrationDependencies {
   queryClient?: QueryClient;
   /** The WebSocket constructor (default: the global one; none means SSE and polling only). */
   WebSocket?: WebSocketFactory | null;
+  /** The IndexedDB database (default: `offlineConfig.databaseName`, opened on first use). */
+  storage?: Promise<Storage>;
+  /** Web Locks for choosing the leading tab (default the platform's; null: no sharing). */
+  locks?: LockRequest | null;
 }
 
 export interface ServiceHealthReport {
@@ -49,6 +65,10 @@ export interface ServiceHealthReport {
 
 export interface ConnectionStatus {
   realtime: import('./realtime/connection.js').ConnectionSnapshot | null;
+  /** Whether this tab holds the shared realtime connection (null: not shared across tabs). */
+  leadsTabs: boolean | null;
+  /** Writes waiting in the offline outbox (null: no outbox). */
+  pendingWrites: number | null;
   online: boolean;
   lastSuccessAt: number | null;
   lastFailureAt: number | null;
@@ -66,9 +86,18 @@ export class PyAirtableIntegration {
   private readonly ownsOnline: boolean;
   private readonly deps: IntegrationDependencies;
   private realtimeClient: RealtimeClient | null = null;
+  private shared: SharedConnection | null = null;
   /** The query cache and its sync layer; null when `enableCaching` is off. */
   readonly cache: CacheSync | null;
   private feed: { unsubscribe(): void } | null = null;
+  /** Record writes: optimistic, ordered per record, conflict-resolving (and durable, offline). */
+  readonly mutations: RecordMutations;
+  private outbox: Outbox | null = null;
+  private storage: Promise<Storage> | null = null;
+  private cursors: CursorStore | null = null;
+  private persister: QueryPersister | null = null;
+  /** Settles when the signed-in user's saved cache and cursor are back (`ready()`). */
+  private resuming: Promise<void> = Promise.resolve();
 
   constructor(options: IntegrationOptions = {}, deps: IntegrationDependencies = {}) {
     this.config = buildConfig(options);
@@ -107,6 +136,14 @@ export class PyAirtableIntegration {
       reads: cache ?? directReads,
       changed: (change) => cache?.applyLocal(change),
     });
+    this.mutations = new RecordMutations({
+      records: this.services.record,
+      cache,
+      metrics: this.metrics,
+      clock: this.clock,
+      optimisticByDefault: this.config.features.enableOptimisticUpdates,
+      durableByDefault: this.config.features.enableOfflineSupport,
+    });
     const provider =
       deps.tokenProvider ??
       new DirectTokenProvider(
@@ -130,10 +167,123 @@ export class PyAirtableIntegration {
         this.cache?.clear();
         this.feed?.unsubscribe();
         this.feed = null;
+        void this.closeOutbox();
+        this.closePersistence(event.kind === 'signedOut' || event.kind === 'ended');
       }
       user = next;
-      if (next !== null) this.startFeed();
+      if (next !== null) {
+        this.openOutbox(next);
+        this.resuming = this.resume(next);
+      }
     });
+  }
+
+  /**
+   * The offline outbox of the signed-in user (`pendingCount`, `sync()`, `needsReview()`,
+   * `retry`, `discard`); null unless `features.enableOfflineSupport` and IndexedDB are there.
+   */
+  get offline(): Outbox | null {
+    return this.outbox;
+  }
+
+  /** The IndexedDB database, opened on first use. */
+  protected openDatabase(): Promise<Storage> {
+    this.storage ??= this.deps.storage ?? openStorage(this.config.offlineConfig.databaseName);
+    return this.storage;
+  }
+
+  private openOutbox(user: string): void {
+    if (this.outbox !== null || !this.config.features.enableOfflineSupport) return;
+    if (this.deps.storage === undefined && !hasIndexedDB()) return;
+    const outbox = new Outbox({
+      user,
+      storage: this.openDatabase(),
+      records: this.services.record,
+      online: this.online,
+      now: () => this.clock.now(),
+      reviewAfter: this.config.offlineConfig.reviewAfter,
+      locks: this.deps.locks === undefined ? platformLocks() : this.deps.locks,
+    });
+    outbox.subscribe((event) => {
+      this.mutations.queued(event);
+      // A write that has to wait: let the `/sw` worker send it when the network is back.
+      if (event.kind === 'deferred') void requestBackgroundSync().catch(() => false);
+    });
+    this.mutations.attachOutbox(outbox);
+    this.outbox = outbox;
+    void outbox.open().catch((error: unknown) => this.deps.logger?.(`outbox: ${String(error)}`));
+  }
+
+  private usesStorage(): boolean {
+    return this.deps.storage !== undefined || hasIndexedDB();
+  }
+
+  /**
+   * Brings back the user's saved cache (with `cacheConfig.enablePersistence`) and realtime
+   * cursor, then starts the cache's event feed from there: events since the save patch it.
+   */
+  private async resume(user: string): Promise<void> {
+    if (this.cursors === null && this.usesStorage()) {
+      const storage = this.openDatabase();
+      this.cursors = new CursorStore(storage, user);
+      if (this.cache !== null && this.config.cacheConfig.enablePersistence) {
+        this.persister = new QueryPersister({
+          storage,
+          user,
+          cache: this.cache,
+          cursor: () => this.realtimeClient?.getState().cursor ?? null,
+          now: () => this.clock.now(),
+        });
+      }
+      try {
+        const restored = (await this.persister?.restore()) ?? null;
+        const since = restored ?? (await this.cursors.read());
+        if (since !== null) this.realtime.connection.resumeFrom(since);
+      } catch (error) {
+        this.deps.logger?.(`storage: ${String(error)}`);
+      }
+      this.persister?.start();
+    }
+    this.startFeed();
+  }
+
+  /** Resolves once the signed-in user's saved cache and cursor are restored. */
+  ready(): Promise<void> {
+    return this.resuming;
+  }
+
+  private closePersistence(purge: boolean): void {
+    const persister = this.persister;
+    const cursors = this.cursors;
+    this.persister = null;
+    this.cursors = null;
+    if (persister === null && cursors === null) return;
+    persister?.close();
+    void (async () => {
+      await cursors?.flush();
+      if (purge) await (persister ?? cursors)?.purge();
+    })().catch((error: unknown) => this.deps.logger?.(`storage: ${String(error)}`));
+  }
+
+  private closeOutbox(): Promise<void> {
+    const outbox = this.outbox;
+    this.outbox = null;
+    this.mutations.attachOutbox(null);
+    return outbox?.close() ?? Promise.resolve();
+  }
+
+  /** One record write; see `RecordMutations.mutate`. */
+  mutate(write: RecordWrite, options: MutationOptions = {}): Promise<MutationResult> {
+    return this.mutations.mutate(write, options);
+  }
+
+  /**
+   * The original design's `pyairtable.optimistic`: `optimisticCreateRecord`,
+   * `optimisticUpdateRecord`, `optimisticDeleteRecord`, `confirmUpdate`, `rollbackUpdate`,
+   * `getPendingUpdates` (the same object as `mutations`).
+   */
+  get optimistic(): RecordMutations {
+    return this.mutations;
   }
 
   /** Invalidates cached queries under `key` (every one of ours without a key). */
@@ -202,14 +352,29 @@ export class PyAirtableIntegration {
         sleep: (ms, signal) => this.clock.sleep(ms, signal),
       }),
     );
-    return new RealtimeConnection(sources, {
+    const connection = new RealtimeConnection(sources, {
       config: realtime,
       tokens: this.auth.provider,
       sleep: (ms, signal) => this.clock.sleep(ms, signal),
       ...(this.deps.random ? { random: this.deps.random } : {}),
       since,
-      onLive: () => this.online.reportReachable(),
+      onCursor: (cursor) => this.cursors?.save(cursor),
+      onLive: () => {
+        this.online.reportReachable();
+        void this.outbox?.sync().catch(() => undefined);
+      },
     });
+    const locks = this.deps.locks === undefined ? platformLocks() : this.deps.locks;
+    const user = this.auth.provider.userId();
+    const channels = typeof (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel;
+    if (realtime.shareAcrossTabs && locks !== null && channels === 'function' && user !== null) {
+      this.shared = new SharedConnection(connection, sources, {
+        name: `pyat-realtime:${this.config.baseURL}:${user}`,
+        events: this.services.event,
+        locks,
+      });
+    }
+    return connection;
   }
 
   /** The backend's health report and the client's breakers. Never throws. */
@@ -226,6 +391,8 @@ export class PyAirtableIntegration {
   getConnectionStatus(): ConnectionStatus {
     return {
       realtime: this.realtimeClient?.getState() ?? null,
+      leadsTabs: this.shared?.isLeader ?? null,
+      pendingWrites: this.outbox?.pendingCount ?? null,
       online: this.online.isOnline(),
       lastSuccessAt: this.transport.lastSuccessAt,
       lastFailureAt: this.transport.lastFailureAt,
@@ -239,7 +406,14 @@ export class PyAirtableIntegration {
 
   /** Stops timers and listeners; the integration is unusable afterwards. */
   async close(): Promise<void> {
+    this.shared?.close();
     this.realtimeClient?.connection.close();
+    await this.closeOutbox();
+    await this.persister?.flush();
+    await this.cursors?.flush();
+    this.closePersistence(false);
+    if (this.storage !== null && this.deps.storage === undefined)
+      (await this.storage.catch(() => null))?.close();
     if (this.auth.provider instanceof DirectTokenProvider) this.auth.provider.dispose();
     if (this.ownsOnline) this.online.dispose();
   }

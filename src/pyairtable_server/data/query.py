@@ -15,18 +15,30 @@ always ends with the record's creation order (reversed when the last sort is des
 descending is the exact reverse of ascending), so it is total and stable, which keyset
 pagination needs. Numbers, selects, dates and date-times are compared through their field's
 expression index (``indexes.py``).
+
+Cost is bounded before any SQL is built: a query's filters (its view's included) hold at most
+``MAX_CONDITIONS`` conditions and ``MAX_FILTER_VALUES`` values in all (a condition counts one, an
+``in`` each of its values), nested at most ``MAX_FILTER_DEPTH`` levels; past that the query is
+refused with 422 naming ``filter``. "Has any of these" on an array field is ONE SQL term whatever
+the number of values (``has_any``): the values travel as one bound parameter, so the statement
+and the expression tree stay small on both databases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    Text,
     and_,
+    any_,
+    cast,
     exists,
     false,
     func,
@@ -37,7 +49,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from ..db.models import DataField, DataRecord
 from ..errors import ValidationFailed
@@ -55,6 +67,7 @@ from .schema import TableSchema
 Dialect = Literal["sqlite", "postgresql"]
 MAX_FILTER_DEPTH = 5
 MAX_CONDITIONS = 200
+MAX_FILTER_VALUES = 2_000
 
 _DATE_TYPES: frozenset[FieldType] = frozenset({"date", "datetime"})
 _AUTONUMBER: ColumnElement[Any] = DataRecord.autonumber.expression
@@ -90,6 +103,7 @@ class Compiler:
         self.schema = schema
         self.dialect = dialect
         self._conditions = 0
+        self._values = 0
 
     # -- value expressions -------------------------------------------------------------------
 
@@ -122,14 +136,34 @@ class Compiler:
         return self._text(field).is_not(None)
 
     def has_element(self, field: DataField, element: str) -> ColumnElement[bool]:
+        """Records whose array cell (multiselect, links, attachments) holds ``element``."""
+        return self.has_any(field, [element])
+
+    def has_any(self, field: DataField, elements: Iterable[str]) -> ColumnElement[bool]:
+        """Records whose array cell holds any of ``elements``: one SQL term with the elements in
+        one bound parameter, however many there are."""
+        wanted = list(dict.fromkeys(elements))
+        if not wanted:
+            return false()
         is_attachment = field.type == "attachment"
         if self.dialect == "postgresql":
-            member: Any = {"id": element} if is_attachment else element
-            # ``@>`` is answered by the GIN index on records.fields.
-            return type_coerce(DataRecord.fields, JSONB).contains({field.id: [member]})
+            members: list[Any] = [{"id": e} if is_attachment else e for e in wanted]
+            fields = type_coerce(DataRecord.fields, JSONB)
+            if len(members) == 1:  # ``@>`` is answered by the GIN index on records.fields.
+                return fields.contains({field.id: members})
+            # ``@> ANY(jsonb[])``: the GIN index answers it too (one bitmap scan per element).
+            probes = [json.dumps({field.id: [member]}) for member in members]
+            return fields.op("@>", return_type=Boolean)(
+                any_(cast(literal(probes, ARRAY(Text)), ARRAY(JSONB)))
+            )
         items = func.json_each(DataRecord.fields, f'$."{field.id}"').table_valued("value")
         value = func.json_extract(items.c.value, "$.id") if is_attachment else items.c.value
-        return exists(select(literal(1)).select_from(items).where(value == element))
+        if len(wanted) == 1:
+            return exists(select(literal(1)).select_from(items).where(value == wanted[0]))
+        listed = func.json_each(literal(json.dumps(wanted))).table_valued("value")
+        return exists(
+            select(literal(1)).select_from(items).where(value.in_(select(listed.c.value)))
+        )
 
     # -- filters -----------------------------------------------------------------------------
 
@@ -151,6 +185,11 @@ class Compiler:
         self._conditions += 1
         if self._conditions > MAX_CONDITIONS:
             raise ValidationFailed.field("filter", f"more than {MAX_CONDITIONS} conditions")
+        self._values += max(1, len(condition.value)) if isinstance(condition.value, list) else 1
+        if self._values > MAX_FILTER_VALUES:
+            raise ValidationFailed.field(
+                "filter", f"more than {MAX_FILTER_VALUES} values in all conditions together"
+            )
         field = self.schema.resolve(condition.field, where="filter")
         kind = self.schema.type_of(field)
         operator = condition.operator
@@ -182,7 +221,7 @@ class Compiler:
 
     def _array_condition(self, field: DataField, operator: str, value: Any) -> ColumnElement[bool]:
         if operator == "in":
-            return or_(*(self.has_element(field, str(item)) for item in value))
+            return self.has_any(field, (str(item) for item in value))
         if operator not in ("equals", "not_equals", "contains", "not_contains"):
             raise ValidationFailed.field("filter", f"{field.name}: {operator} needs a single value")
         has = self.has_element(field, str(value))

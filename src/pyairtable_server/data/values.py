@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clock import rfc3339
@@ -40,7 +40,7 @@ class Projection:
             for f in (only if only is not None else schema.fields)
         ]
 
-    def fields_of(self, record: DataRecord) -> dict[str, Any]:
+    def fields_of(self, record: DataRecord | Row[Any]) -> dict[str, Any]:
         """The record's values by field name; empty cells are left out, as Airtable does."""
         out: dict[str, Any] = {}
         stored = record.fields
@@ -51,7 +51,8 @@ class Projection:
                 out[name] = stored[field_id]
         return out
 
-    def out(self, record: DataRecord) -> RecordOut:
+    def out(self, record: DataRecord | Row[Any]) -> RecordOut:
+        """The answer for a record, from its ORM object or a row of its columns."""
         return RecordOut(
             id=record.id,
             table_id=record.table_id,

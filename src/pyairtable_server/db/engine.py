@@ -3,17 +3,31 @@
 On SQLite every write transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that
 reads and then writes can fail with "database is locked" the moment another writer holds the
 lock, without waiting for ``busy_timeout``; taking the write lock up front makes writers queue.
+
+**Statements of a write transaction run on the event loop's thread** (SQLite files; see
+``InlineWrites``). aiosqlite sends every call to the connection's own thread and back; for the
+small indexed statements of a write that hop cost more than the statement (about a tenth of a
+record write's CPU, and, under load, waits for the GIL while the write lock is held). Once
+``BEGIN IMMEDIATE`` has taken the lock nothing inside the transaction can wait for another
+connection (WAL readers never block a writer), so its statements run inline; ``BEGIN`` (which may
+wait for another writer) and ``COMMIT``/``ROLLBACK`` (which may checkpoint the WAL to disk) still
+run on the connection's thread. Reads outside a write transaction stay on the thread, so a long
+scan never stalls the loop. The price: a write statement that scans (a field type conversion
+over a large table) holds the loop for its duration.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
+from functools import partial
 from typing import Any
 
+import aiosqlite
 import anyio
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +36,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from .. import json_codec
 
 _IMMEDIATE = "pyairtable_begin_immediate"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -33,9 +49,20 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {"echo": echo}
+        # Bound parameters hold user data (cell values, emails, tokens' hashes): keep them out of
+        # every exception text and log line SQLAlchemy writes. ``echo`` stays off in the app.
+        # Stored JSON (record fields, event payloads) goes through orjson: see ``json_codec``.
+        options: dict[str, Any] = {
+            "echo": echo,
+            "hide_parameters": True,
+            "json_serializer": json_codec.dumps,
+            "json_deserializer": json_codec.loads,
+        }
         if not self.is_sqlite:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        database = make_url(url).database if self.is_sqlite else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            options["async_creator"] = partial(_connect_inline_writes, database)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -77,6 +104,77 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class InlineWrites(aiosqlite.Connection):
+    """An aiosqlite connection that runs on the caller's thread what cannot wait.
+
+    Inside a write transaction (after a successful ``BEGIN IMMEDIATE``, until it ends) every call
+    runs inline except ``COMMIT``, which may write the WAL back to the database file. Anywhere,
+    making or closing a cursor and ``ROLLBACK`` run inline (no I/O to wait for). The rest goes
+    to the connection's thread as in aiosqlite: ``BEGIN``, which may wait for another writer,
+    and statements outside a write, which may scan. Calls on one connection never overlap
+    (SQLAlchemy awaits each), so the sqlite3 connection is used by one thread at a time.
+    """
+
+    _writing = False
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        kind = _kind(fn, args, self._connection)
+        if kind == "ends" or (kind == "other" and not self._writing):
+            try:
+                result = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+            finally:
+                if kind == "ends":
+                    self._writing = False
+        else:
+            if self._connection is None:
+                raise ValueError("Connection closed")
+            result = fn(*args, **kwargs)
+            if kind == "rollback":
+                self._writing = False
+        if kind == "other" and _statement(args).startswith("BEGIN IMMEDIATE"):
+            self._writing = True
+        return result
+
+
+def _statement(args: tuple[Any, ...]) -> str:
+    return args[0].lstrip()[:16].upper() if args and isinstance(args[0], str) else ""
+
+
+def _kind(
+    fn: Callable[..., Any], args: tuple[Any, ...], connection: sqlite3.Connection | None
+) -> str:
+    """``ends`` (commit or close: on the thread), ``rollback`` and ``cheap`` (inline anywhere),
+    or ``other`` (inline only inside a write transaction)."""
+    name = getattr(fn, "__name__", "")
+    owner = getattr(fn, "__self__", None)
+    if owner is connection:
+        if name in ("commit", "close"):
+            return "ends"
+        if name == "rollback":
+            return "rollback"
+        if name == "cursor":
+            return "cheap"
+    elif isinstance(owner, sqlite3.Cursor) and name == "close":
+        return "cheap"
+    statement = _statement(args)
+    if statement.startswith(("COMMIT", "END")):
+        return "ends"
+    if statement.startswith("ROLLBACK") and not statement.startswith("ROLLBACK TO"):
+        return "rollback"
+    return "other"
+
+
+async def _connect_inline_writes(database: str) -> InlineWrites:
+    """Open ``database`` as aiosqlite would, as an ``InlineWrites`` connection."""
+    # check_same_thread: the connection is made on its thread and also used from the loop's.
+    connection = InlineWrites(
+        partial(sqlite3.connect, database, check_same_thread=False), iter_chunk_size=64
+    )
+    connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections
+    await connection
+    return connection
 
 
 def _lower(value: object) -> object:

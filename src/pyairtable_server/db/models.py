@@ -261,6 +261,7 @@ class Event(Model):
     __table_args__ = (
         Index("ix_events_workspace_id_seq", "workspace_id", "seq"),
         Index("ix_events_table_id_seq", "table_id", "seq"),
+        Index("ix_events_aggregate_id_seq", "aggregate_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

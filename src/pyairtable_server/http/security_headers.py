@@ -15,7 +15,8 @@ _HTML_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-a
 
 
 class SecurityHeadersMiddleware:
-    """Adds nosniff, referrer and framing headers; a locked-down CSP on HTML; no-store on auth."""
+    """Adds nosniff, referrer and framing headers; a locked-down CSP on HTML; ``no-store`` on
+    every JSON answer and on everything under ``no_store_prefixes`` (auth)."""
 
     def __init__(self, app: ASGIApp, *, no_store_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -36,6 +37,10 @@ class SecurityHeadersMiddleware:
                     headers["Content-Security-Policy"] = _HTML_CSP
                 if no_store:
                     headers["Cache-Control"] = "no-store"
+                elif headers.get("content-type", "").startswith("application/json"):
+                    # API answers are per caller (and errors are never worth keeping): no shared
+                    # or browser cache may store them. Answers that chose a policy keep it.
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -36,7 +36,6 @@ between replay and live has neither a gap nor a duplicate.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -50,7 +49,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import events
+from .. import events, json_codec
 from ..clock import utcnow
 from ..db.engine import Database
 from ..security import revocation
@@ -83,7 +82,7 @@ class Published:
             seq=logged.seq,
             event=wire,
             recipients=logged.recipients,
-            json=json.dumps(wire, separators=(",", ":"), ensure_ascii=False),
+            json=json_codec.dumps(wire),
         )
 
 
@@ -580,8 +579,7 @@ class Hub:
                     since=cursor,
                     limit=READ_BATCH,
                     channels=sorted(sub.interest.channels),
-                    workspace_id=sub.interest.get("workspace_id"),
-                    table_id=sub.interest.get("table_id"),
+                    filters=dict(sub.interest.filters),
                 )
             if page.reset:
                 # Retention overtook a very long replay: the rest is gone.

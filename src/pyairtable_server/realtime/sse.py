@@ -49,7 +49,7 @@ _STREAM_DESCRIPTION = (
     summary="Stream events (Server-Sent Events)",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": _STREAM_DESCRIPTION},
-        **error_responses(401, 404, 422, 429, 500, 503),
+        **error_responses(401, 404, 405, 422, 429, 500, 503),
     },
 )
 async def stream_events(

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from ..errors import error_responses
 from . import (
     auth,
     bases,
@@ -18,17 +19,22 @@ from . import (
 )
 
 api_router = APIRouter()
-api_router.include_router(health.router)
-api_router.include_router(auth.router)
-api_router.include_router(users.router)
-api_router.include_router(workspaces.router)
-api_router.include_router(bases.router)
-api_router.include_router(tables.router)
-api_router.include_router(fields.router)
-api_router.include_router(views.router)
-api_router.include_router(records.router)
-api_router.include_router(events.router)
-api_router.include_router(files.router)
-api_router.include_router(webhooks.router)
+# Every path answers 405 (with ``Allow``) to a method it lacks; every route that reads or writes
+# the database may answer 503 (a transient conflict, ``Retry-After``). Health never fails.
+api_router.include_router(health.router, responses=error_responses(405))
+for service in (
+    auth,
+    users,
+    workspaces,
+    bases,
+    tables,
+    fields,
+    views,
+    records,
+    events,
+    files,
+    webhooks,
+):
+    api_router.include_router(service.router, responses=error_responses(405, 503))
 
 __all__ = ["api_router"]

@@ -9,7 +9,6 @@ from starlette.responses import Response
 from ..access import require_workspace
 from ..changes import Write
 from ..clock import utcnow
-from ..data.indexes import drop_indexes
 from ..data.schema import require_base
 from ..db.models import DataBase, DataField, DataTable
 from ..db.paging import fetch_page
@@ -148,8 +147,7 @@ async def delete_base(base_id: str, change: Write) -> Response:
     """Delete a base with its tables and records (owners and admins)."""
     db = change.db
     base, _ = await require_base(db, change.caller.id, base_id, "base:write")
-    await drop_indexes(
-        db,
+    await change.indexes.drop(
         await db.scalars(
             select(DataField.id)
             .join(DataTable, DataTable.id == DataField.table_id)

@@ -18,11 +18,10 @@ from ..data.fields import (
     strip_field,
     views_of,
 )
-from ..data.indexes import create_index, drop_indexes
 from ..data.schema import TableSchema, require_table
 from ..db.models import DataField
-from ..deps import DB, CurrentUser
-from ..errors import NotFound, ValidationFailed, error_responses
+from ..deps import DB, CurrentUser, Services
+from ..errors import NotFound, ValidationFailed, error_responses, missing_as
 from ..events import EventDraft, position
 from ..fieldtypes import COMPUTED_TYPES
 from ..ids import looks_like, new_id
@@ -64,7 +63,8 @@ async def _require_field(
     )
     if table_id is None:
         raise NotFound("No such field.")
-    schema = await require_table(db, user_id, table_id, permission, lock=lock)
+    with missing_as("field"):
+        schema = await require_table(db, user_id, table_id, permission, lock=lock)
     found = schema.by_id.get(field_id)
     if found is None:  # removed between the two reads
         raise NotFound("No such field.")
@@ -92,13 +92,17 @@ async def list_fields(
 
 
 @router.post("", status_code=201, response_model=FieldOut, responses={**SCOPED, **BODY})
-async def create_field(body: FieldIn, change: Write) -> Response:
+async def create_field(body: FieldIn, change: Write, services: Services) -> Response:
     """Add a field at the end of the table (owners and admins).
 
-    Raises ``ValidationFailed`` for a taken name or bad options.
+    Raises ``ValidationFailed`` for a taken name, bad options, or a table that already has
+    ``max_fields_per_table`` fields.
     """
     db = change.db
     schema = await require_table(db, change.caller.id, body.table_id, "field:write", lock=True)
+    cap = services.settings.max_fields_per_table
+    if len(schema.fields) >= cap:
+        raise ValidationFailed.field("table_id", f"the table has {cap} fields, the most allowed")
     check_name_free(schema.fields, body.name)
     if body.required and body.type in COMPUTED_TYPES:
         raise ValidationFailed.field("required", "computed fields cannot be required")
@@ -120,7 +124,7 @@ async def create_field(body: FieldIn, change: Write) -> Response:
         updated_at=now,
     )
     db.add(f)
-    await create_index(db, change.dialect, f.id, body.type)
+    await change.indexes.create(f.id, body.type, schema.table.id)
     schema.table.updated_at = now
     field_event(change, "created", schema, f)
     change.audit(
@@ -170,11 +174,11 @@ async def update_field(field_id: str, body: FieldUpdate, change: Write) -> Respo
         options = await checked_options(db, schema.table, new_type, requested)
         if new_type != f.type:
             # Before the values change: an index on numbers cannot hold the text they become.
-            await drop_indexes(db, [f.id])
+            await change.indexes.drop([f.id])
         if new_type != f.type or options != f.options:
             options = await convert_records(db, schema, f, new_type, options)
         if new_type != f.type:
-            await create_index(db, change.dialect, f.id, new_type, analyze=True)
+            await change.indexes.create(f.id, new_type, schema.table.id, analyze=True)
         f.type, f.options = new_type, options
     f.required = required
     f.updated_at = schema.table.updated_at = utcnow()
@@ -201,7 +205,7 @@ async def delete_field(field_id: str, change: Write) -> Response:
         raise ValidationFailed.field(
             "field_id", "the primary field cannot be deleted; make another field primary first"
         )
-    await drop_indexes(db, [f.id])
+    await change.indexes.drop([f.id])
     await drop_values(db, schema.table.id, f.id)
     now = utcnow()
     for view in await views_of(db, schema.table.id):

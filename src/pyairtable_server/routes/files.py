@@ -567,6 +567,16 @@ _signed = APIKeyQuery(
         "route works with it instead of a bearer token until it expires."
     ),
 )
+# The signature is a credential (the ``SignedUrl`` scheme, an alternative to the bearer token)
+# and, for generators that read parameters only, a declared query parameter too.
+_SIGNATURE_PARAMETER = {
+    "name": "signature",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "With `expires`, from GET /files/{file_id}/url: works instead of a bearer "
+    "token until it expires (403 when expired or tampered with).",
+}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _DOWNLOAD_HEADERS = {
     name: {"description": text, "schema": {"type": "string"}}
@@ -640,6 +650,7 @@ async def _downloadable(
     name=CONTENT_ROUTE,
     response_class=Response,
     responses=_DOWNLOAD_RESPONSES,
+    openapi_extra={"parameters": [_SIGNATURE_PARAMETER]},
 )
 async def get_file_content(
     file_id: str,

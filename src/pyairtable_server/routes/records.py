@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -24,8 +24,16 @@ from ..data.schema import TableSchema, require_table
 from ..data.values import Projection, changes_between, check_links, record_out, validate_write
 from ..db.models import DataField, DataRecord, DataTable
 from ..deps import DB, CurrentUser, Services
-from ..errors import Conflict, ErrorEnvelope, NotFound, ValidationFailed, error_responses
+from ..errors import (
+    Conflict,
+    ErrorEnvelope,
+    NotFound,
+    ValidationFailed,
+    error_responses,
+    missing_as,
+)
 from ..events import EventDraft
+from ..http.json_nesting import MAX_JSON_DEPTH, nesting_depth
 from ..ids import looks_like, new_id
 from ..permissions import Permission
 from ..schemas.records import (
@@ -81,8 +89,12 @@ def expected_version(header: str | None) -> int | None:
 
 
 def _json_param(name: str, raw: str | None) -> Any:
+    """The decoded JSON of a query parameter. Raises ``ValidationFailed`` naming it when it is
+    not JSON or nests deeper than ``MAX_JSON_DEPTH`` (checked before decoding, which recurses)."""
     if raw is None:
         return None
+    if nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise ValidationFailed.field(name, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw)
     except ValueError as exc:
@@ -134,7 +146,8 @@ async def _require_record(
     record = await db.get(DataRecord, record_id) if looks_like(record_id, "rec") else None
     if record is None:
         raise NotFound("No such record.")
-    schema = await require_table(db, user_id, record.table_id, permission, lock=lock_table)
+    with missing_as("record"):
+        schema = await require_table(db, user_id, record.table_id, permission, lock=lock_table)
     if lock:
         locked = await db.scalar(
             select(DataRecord)
@@ -271,9 +284,7 @@ async def _unlink(change: Change, schema: TableSchema, deleted: list[str]) -> No
         linking = (
             schema if link.table_id == table.id else await _schema_of(db, link.table_id, schema)
         )
-        holds_any = or_(
-            *(Compiler(linking, change.dialect).has_element(link, rid) for rid in deleted)
-        )
+        holds_any = Compiler(linking, change.dialect).has_any(link, deleted)
         holders = await db.scalars(
             select(DataRecord)
             .where(DataRecord.table_id == link.table_id, holds_any)
@@ -464,10 +475,14 @@ async def delete_records(body: BatchDelete, change: Write) -> Response:
 # -- reads ------------------------------------------------------------------------------------
 
 
-# A URL longer than the HTTP server accepts (uvicorn's h11: 16 KiB) is refused before it reaches
-# the app with a plain 400; queries that long belong in ``POST /records/query``.
+# A URL over 64 KiB is refused with 400 and the envelope (``http.head_limit``); queries that
+# long belong in ``POST /records/query``.
 _URL_TOO_LONG: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The URL is too long: send the query to /records/query."}
+    400: {
+        "model": ErrorEnvelope,
+        "description": "VALIDATION_ERROR: the URL is longer than 64 KiB; send the query to "
+        "POST /records/query.",
+    }
 }
 
 

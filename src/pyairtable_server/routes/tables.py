@@ -13,11 +13,10 @@ from starlette.responses import Response
 from ..changes import Change, Write
 from ..clock import utcnow
 from ..data.fields import check_name_free, checked_options, field_out
-from ..data.indexes import create_index, drop_indexes
 from ..data.schema import TableSchema, require_base, require_table
 from ..db.models import DataField, DataTable
 from ..db.paging import fetch_page
-from ..deps import DB, CurrentUser
+from ..deps import DB, CurrentUser, Services
 from ..errors import ValidationFailed, error_responses
 from ..events import EventDraft, position
 from ..fieldtypes import COMPUTED_TYPES, FieldType
@@ -106,11 +105,15 @@ async def list_tables(
 
 
 @router.post("", status_code=201, response_model=TableOut, responses={**SCOPED, **BODY})
-async def create_table(body: TableIn, change: Write) -> Response:
+async def create_table(body: TableIn, change: Write, services: Services) -> Response:
     """Create a table with ``fields`` (default: a primary text field ``Name``); the first field is
-    the primary one. Raises ``ValidationFailed`` for duplicate names or bad options."""
+    the primary one. Raises ``ValidationFailed`` for duplicate names, bad options, or more than
+    ``max_fields_per_table`` fields."""
     db = change.db
     base, _ = await require_base(db, change.caller.id, body.base_id, "table:write")
+    cap = services.settings.max_fields_per_table
+    if body.fields is not None and len(body.fields) > cap:
+        raise ValidationFailed.field("fields", f"more than {cap} fields, the most allowed")
     now = utcnow()
     table = DataTable(
         id=new_id("tbl"),
@@ -154,7 +157,7 @@ async def create_table(body: TableIn, change: Write) -> Response:
     await db.flush()
     db.add_all(fields)
     for f in fields:
-        await create_index(db, change.dialect, f.id, cast(FieldType, f.type))
+        await change.indexes.create(f.id, cast(FieldType, f.type), table.id)
     out = table_out(table, fields)
     table_event(change, "created", table, {"table": out.model_dump(mode="json")})
     change.audit(
@@ -208,7 +211,7 @@ async def delete_table(table_id: str, change: Write) -> Response:
     db = change.db
     schema = await require_table(db, change.caller.id, table_id, "table:write", lock=True)
     table = schema.table
-    await drop_indexes(db, [f.id for f in schema.fields])
+    await change.indexes.drop([f.id for f in schema.fields])
     await db.execute(delete(DataTable).where(DataTable.id == table.id))
     table_event(change, "deleted", table, {"table_id": table.id})
     change.audit(

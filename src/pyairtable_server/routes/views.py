@@ -15,7 +15,7 @@ from ..data.query import Compiler
 from ..data.schema import TableSchema, require_table
 from ..db.models import DataTable, DataView
 from ..deps import DB, CurrentUser
-from ..errors import NotFound, error_responses
+from ..errors import NotFound, error_responses, missing_as
 from ..events import EventDraft, position
 from ..ids import looks_like, new_id
 from ..permissions import Permission
@@ -106,7 +106,8 @@ async def require_view(
     view = await db.get(DataView, view_id) if looks_like(view_id, "viw") else None
     if view is None:
         raise NotFound("No such view.")
-    schema = await require_table(db, user_id, view.table_id, permission, lock=lock)
+    with missing_as("view"):
+        schema = await require_table(db, user_id, view.table_id, permission, lock=lock)
     return schema, view
 
 

@@ -20,7 +20,7 @@ from ..clock import rfc3339, utcnow
 from ..db.models import DataTable, Webhook, WebhookDelivery, WorkspaceMember
 from ..db.paging import fetch_page
 from ..deps import DB, CurrentUser, Services
-from ..errors import Conflict, NotFound, ValidationFailed, error_responses
+from ..errors import Conflict, NotFound, ValidationFailed, error_responses, missing_as
 from ..events import position
 from ..ids import looks_like, new_id
 from ..schemas.common import DEFAULT_PER_PAGE, PageMeta, Text
@@ -61,7 +61,8 @@ async def require_webhook(db: AsyncSession, user_id: str, webhook_id: str) -> We
     webhook = await db.get(Webhook, webhook_id) if looks_like(webhook_id, "whk") else None
     if webhook is None:
         raise NotFound("No such webhook.")
-    await require_workspace(db, user_id, webhook.workspace_id, "webhook:write")
+    with missing_as("webhook"):
+        await require_workspace(db, user_id, webhook.workspace_id, "webhook:write")
     return webhook
 
 
@@ -150,7 +151,10 @@ async def create_webhook(body: WebhookIn, change: Write, services: Services) -> 
     out = WebhookCreated.model_validate(
         {**webhook_out(webhook).model_dump(), "secret": webhook.secret}
     )
-    return await change.commit(out, status_code=201)
+    answer = await change.commit(out, status_code=201)
+    if webhook.is_active:
+        services.webhooks.wake()  # from now on, commits are news for the dispatcher
+    return answer
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, responses=SCOPED)

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..access import require_workspace
 from ..changes import Change, Write
 from ..clock import utcnow
-from ..data.indexes import drop_indexes
 from ..db.models import (
     AuditEntry,
     DataBase,
@@ -255,8 +254,7 @@ async def delete_workspace(workspace_id: str, change: Write, services: Services)
         )
     )
     await db.execute(delete(WorkspaceMember).where(WorkspaceMember.workspace_id == workspace.id))
-    await drop_indexes(
-        db,
+    await change.indexes.drop(
         await db.scalars(
             select(DataField.id)
             .join(DataTable, DataTable.id == DataField.table_id)

@@ -7,10 +7,9 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from ..fieldtypes import FieldType
+from ..settings import MAX_FIELDS_PER_TABLE
 from .bases import refuse_null
 from .common import Description, Name, PositionedPageMeta, RequestModel, ResponseModel, Timestamp
-
-MAX_FIELDS_PER_TABLE = 500
 
 
 class FieldCreate(RequestModel):

@@ -64,6 +64,13 @@ async def _locked_cursor(session: AsyncSession, *, is_sqlite: bool) -> WebhookDi
     ).one()
 
 
+async def any_active(db: Database) -> bool:
+    """Whether any webhook is active (a cheap read: without one, commits need no round)."""
+    async with db.reader() as session:
+        found = await session.scalar(select(Webhook.id).where(Webhook.is_active.is_(True)).limit(1))
+    return found is not None
+
+
 async def pending_events(db: Database) -> bool:
     """Whether the log holds events not dispatched yet that an active webhook could want (a
     cheap read before taking the lock).

@@ -34,7 +34,7 @@ from ..db.models import WebhookDelivery
 from ..settings import Settings
 from . import sender
 from .accountability import disable_unaccountable
-from .dispatch import dispatch_once
+from .dispatch import any_active, dispatch_once
 from .slots import Ready, SendSlots
 
 logger = logging.getLogger("pyairtable_server.webhooks")
@@ -69,11 +69,29 @@ class WebhookWorker:
         self._claiming = anyio.Lock()
         # Whether the next pass is a whole round or only fills slots freed by ended sends.
         self._full_round = True
+        # Whether the last round saw an active webhook (see ``committed``), and how many times
+        # ``wake`` was called (a round's "none" does not hold if a webhook appeared meanwhile).
+        self._any_active = True
+        self._wakes = 0
 
     def wake(self) -> None:
-        """Start the next round now instead of at the next poll (e.g. after a commit)."""
+        """Start the next round now instead of at the next poll (e.g. after a webhook changed)."""
+        self._any_active = True
+        self._wakes += 1
         self._full_round = True
         self._wake.set()
+
+    def committed(self) -> None:
+        """A local commit wrote events: start a round now, unless the last round found no active
+        webhook at all.
+
+        Then there is nobody to deliver to, and a round per commit (five queries) was a third of
+        a record write's CPU. A webhook created or re-activated here calls ``wake``; one created
+        by another process is found by the next poll round (``webhook_poll_interval_seconds``),
+        which dispatches from the log every event after the webhook's creation: later, never lost.
+        """
+        if self._any_active:
+            self.wake()
 
     async def run(self) -> None:
         """Run rounds until cancelled; then close the HTTP client.
@@ -115,6 +133,9 @@ class WebhookWorker:
         Raises ``RuntimeError`` unless ``run`` is running (its task group carries the sends),
         and whatever the database raises (``run`` logs it and tries again).
         """
+        wakes = self._wakes
+        active = await _shielded(lambda: any_active(self.db))
+        self._any_active = active or self._wakes != wakes
         await _shielded(lambda: disable_unaccountable(self.db, now=utcnow()))
         dispatched = await _shielded(
             lambda: dispatch_once(

@@ -9,6 +9,8 @@
  *   by the list's filter and sort evaluated with the server's rules; a list that cannot be
  *   decided (a view's hidden filters, several pages, an undecidable field) is invalidated.
  * - Schema events invalidate the table's schema, views and records.
+ * - Pending optimistic writes (`overlay`) are never stored: every read of a cached view is seen
+ *   through them (`view`), and a confirmed one is forgotten once no cached copy is older.
  */
 import { hashKey, type QueryClient } from '@tanstack/query-core';
 import type { Metrics } from '../metrics.js';
@@ -16,6 +18,7 @@ import type { Lifetime, LocalChange, ReadThrough } from '../services/base.js';
 import type { AirtableEvent, AirtableRecord, RecordList, Table } from '../types/index.js';
 import { keys, type RecordListQuery, ROOT } from './keys.js';
 import { comparator, type FilterNode, matches, Schema, Undecidable } from './matcher.js';
+import { Overlay } from './overlay.js';
 
 /** The original design's lifetimes (ms): profile 15 min, workspace list 5 min, record lists 2 min, schema 30 min. */
 export const LIFETIMES: { [kind in Lifetime]: number } = {
@@ -38,12 +41,20 @@ type Known = { version: number; record: AirtableRecord | null };
 export class CacheSync implements ReadThrough {
   private readonly known = new Map<string, Known>();
   private readonly recent: AirtableEvent[] = [];
+  /** The optimistic writes shown on top of the cached server data. */
+  readonly overlay = new Overlay();
 
   constructor(
     readonly queryClient: QueryClient,
     private readonly metrics: Metrics,
     private readonly options: { defaultLifetime?: number } = {},
-  ) {}
+  ) {
+    // Every change of cached data may let a confirmed overlay entry go.
+    queryClient.getQueryCache().subscribe((event) => {
+      if (this.overlay.size > 0 && (event.type === 'updated' || event.type === 'removed'))
+        this.settleOverlay();
+    });
+  }
 
   async read<T>(key: readonly unknown[], fetch: () => Promise<T>, lifetime: Lifetime): Promise<T> {
     const staleTime =
@@ -60,7 +71,7 @@ export class CacheSync implements ReadThrough {
           .fetchQuery({ queryKey: key, queryFn: () => this.guarded(key, fetch), staleTime })
           .catch(() => undefined);
       }
-      return structuredClone(state.data as T);
+      return this.view(key, structuredClone(state.data as T));
     }
     this.metrics.cacheMisses += 1;
     const data = await this.queryClient.fetchQuery({
@@ -68,7 +79,95 @@ export class CacheSync implements ReadThrough {
       queryFn: () => this.guarded(key, fetch),
       staleTime,
     });
-    return structuredClone(data);
+    return this.view(key, structuredClone(data));
+  }
+
+  /**
+   * `data` cached under `key` as the user should see it: the pending optimistic writes on top.
+   * A list gains records created or moved into its filter, loses deleted ones, and reorders by
+   * its sort where the client can decide it (else the record is changed where it stands). A
+   * single record shows pending field changes (a pending delete hides it only from lists). For
+   * a UI observer's `select`; returns `data` itself when no write applies.
+   */
+  view<T>(key: readonly unknown[], data: T): T {
+    if (this.overlay.size === 0 || key[0] !== ROOT || data === undefined || data === null)
+      return data;
+    if (key[1] === 'record')
+      return (this.overlay.apply(data as unknown as AirtableRecord) ?? data) as T;
+    if (key[1] !== 'records') return data;
+    const list = data as unknown as RecordList;
+    const tableId = String(key[2]);
+    const query = (key[3] ?? {}) as Omit<RecordListQuery, 'tableId'>;
+    const complete = !list.pagination.has_next && !query.offset;
+    let rows = list.data;
+    for (const [recordId, seed] of this.overlay.recordsOf(tableId)) {
+      const held = rows.find((row) => row.id === recordId);
+      const base = held ?? seed ?? this.known.get(recordId)?.record ?? null;
+      if (base === null) continue;
+      const seen = this.overlay.apply(base);
+      if (seen === null && held === undefined) continue;
+      // Nothing to show: the copy caught up (a create's record is shown even unchanged).
+      if (seen === base && (held !== undefined || seed === null)) continue;
+      const placed = this.patchRows(rows, tableId, query, recordId, seen, complete, true);
+      if (placed !== null) rows = placed;
+      else if (held !== undefined && seen !== null)
+        rows = rows.map((row) => (row.id === recordId ? seen : row));
+    }
+    if (rows === list.data) return data;
+    const delta = rows.length - list.data.length;
+    return {
+      ...list,
+      data: rows,
+      pagination: { ...list.pagination, total: list.pagination.total + delta },
+    } as T;
+  }
+
+  /** Rebuilds the record index from the cached queries (after a restore from storage). */
+  reindex(): void {
+    for (const query of this.queryClient.getQueryCache().findAll({ queryKey: [ROOT] })) {
+      const data = query.state.data as
+        | { data?: unknown; id?: unknown; version?: unknown }
+        | undefined;
+      if (query.queryKey[1] === 'records' && Array.isArray(data?.data))
+        for (const record of data.data as AirtableRecord[]) this.remember(record);
+      else if (query.queryKey[1] === 'record' && data !== undefined)
+        this.remember(data as unknown as AirtableRecord);
+    }
+  }
+
+  /** Forgets the confirmed overlay entries every cached copy has caught up with. */
+  settleOverlay(): void {
+    this.overlay.collect((recordId, version, created) =>
+      this.olderCopyHeld(recordId, version, created),
+    );
+  }
+
+  /** The newest copy of a record this cache has seen, or null. */
+  knownRecord(recordId: string): AirtableRecord | null {
+    return this.known.get(recordId)?.record ?? null;
+  }
+
+  /**
+   * Whether a cached view holds `recordId` older than `version`, or shows a copy while it
+   * refetches (a list refetching after a create may not hold the new record yet).
+   */
+  private olderCopyHeld(recordId: string, version: number, created: boolean): boolean {
+    const known = this.known.get(recordId);
+    if (known !== undefined && known.record !== null && known.version < version) return true;
+    const cache = this.queryClient.getQueryCache();
+    const single = this.queryClient.getQueryData<AirtableRecord>(keys.record(recordId));
+    if (single !== undefined && single.version < version) return true;
+    for (const query of cache.findAll({ queryKey: [ROOT, 'records'] })) {
+      const list = query.state.data as RecordList | undefined;
+      if (list === undefined) continue;
+      // Shown while it refetches: its copy may be older than the write (stale-while-revalidate).
+      if (query.state.isInvalidated || query.state.fetchStatus === 'fetching') {
+        if (created || list.data.some((row) => row.id === recordId)) return true;
+        continue;
+      }
+      if (list.data.some((row) => row.id === recordId && row.version < version)) return true;
+    }
+    return false;
   }
 
   getStats(): CacheStats {
@@ -86,6 +185,7 @@ export class CacheSync implements ReadThrough {
     this.queryClient.removeQueries({ queryKey: keys.all() });
     this.known.clear();
     this.recent.length = 0;
+    this.overlay.clear();
   }
 
   /** What a write through the services changed. */
@@ -247,10 +347,11 @@ export class CacheSync implements ReadThrough {
     recordId: string,
     record: AirtableRecord | null,
     complete: boolean,
+    optimistic = false,
   ): AirtableRecord[] | null {
     const at = rows.findIndex((row) => row.id === recordId);
     if (record === null) return at < 0 ? rows : rows.filter((row) => row.id !== recordId);
-    if (at >= 0 && (rows[at]?.version ?? 0) >= record.version) return rows;
+    if (!optimistic && at >= 0 && (rows[at]?.version ?? 0) >= record.version) return rows;
     if (query.viewId !== undefined || query.fields !== undefined) return null; // the view's filters, or partial fields
     const table = this.queryClient.getQueryData<Table>(keys.table(tableId));
     if (table === undefined)

@@ -80,7 +80,7 @@ export class RealtimeConnection extends Subscribable<(snapshot: ConnectionSnapsh
   private rung = 0;
 
   constructor(
-    private readonly sources: FrameSource[],
+    private sources: FrameSource[],
     private readonly options: {
       config: RealtimeConfig;
       tokens: TokenSource;
@@ -125,6 +125,14 @@ export class RealtimeConnection extends Subscribable<(snapshot: ConnectionSnapsh
     };
   }
 
+  /**
+   * Resumes from `cursor` (a persisted one, a restored cache's) unless this connection has a
+   * cursor already; takes effect on the next stream it opens.
+   */
+  resumeFrom(cursor: number): void {
+    if (this.snapshotValue.cursor === null) this.set({ cursor });
+  }
+
   /** Starts the connection (idempotent). */
   connect(): void {
     if (this.runner !== null || this.snapshotValue.state === 'closed') return;
@@ -147,6 +155,12 @@ export class RealtimeConnection extends Subscribable<(snapshot: ConnectionSnapsh
     this.disconnect();
     this.entries.clear();
     this.set({ state: 'closed' });
+  }
+
+  /** Replaces the transport ladder (a tab taking over the shared connection); `reconnectNow` to switch. */
+  useSources(sources: FrameSource[]): void {
+    this.sources = sources;
+    this.rung = 0;
   }
 
   /** Forces the current stream to end (the network dropped); it resumes from the cursor. */

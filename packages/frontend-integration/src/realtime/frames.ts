@@ -17,7 +17,7 @@ export type Frame =
   | { kind: 'event'; event: AirtableEvent }
   | { kind: 'reset'; position: number };
 
-export type TransportName = 'websocket' | 'sse' | 'polling';
+export type TransportName = 'websocket' | 'sse' | 'polling' | 'tab';
 
 export interface FrameSource {
   readonly name: TransportName;
@@ -39,7 +39,7 @@ export class SocketClosedError extends NetworkError {
 }
 
 /** A queue between callbacks (socket, parser) and an async iterator. */
-class FrameQueue {
+export class FrameQueue {
   private readonly items: Frame[] = [];
   private waiter: (() => void) | null = null;
   private failure: unknown = null;

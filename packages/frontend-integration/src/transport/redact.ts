@@ -6,9 +6,23 @@ export function redactURL(url: string): string {
   return url.replace(/([?&][^=&]*(?:token|secret|password)[^=&]*=)[^&#]*/gi, '$1***');
 }
 
-/** A JSON (or text) body with secret values replaced by `***`; binary bodies are summarised. */
+const MAX_DECODED = 64 * 1024;
+
+/**
+ * A JSON (or text) body with secret values replaced by `***`; bytes that hold JSON are read as
+ * JSON, other binary bodies (uploads) are summarised.
+ */
 export function redactBody(body: unknown): string {
   if (body === null || body === undefined || body === '') return '';
+  if ((body instanceof ArrayBuffer || ArrayBuffer.isView(body)) && body.byteLength <= MAX_DECODED) {
+    const text = new TextDecoder().decode(body);
+    try {
+      JSON.parse(text);
+      return redactBody(text);
+    } catch {
+      return `<${body.byteLength} bytes>`;
+    }
+  }
   if (typeof body !== 'string') return `<${Object.prototype.toString.call(body).slice(8, -1)}>`;
   try {
     return JSON.stringify(JSON.parse(body), (key, value: unknown) =>

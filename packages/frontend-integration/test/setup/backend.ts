@@ -57,10 +57,13 @@ async function waitForHealth(url: string, child: ChildProcess, output: string[])
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** Starts the backend with `extra` settings; its API URL and the function that stops it. */
+export async function startBackend(
+  extra: Record<string, string> = {},
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'pyat-ts-'));
-  const origins = process.env.PYAT_TEST_CORS_ORIGINS ?? '';
+  const origins = extra.PYAIRTABLE_CORS_ORIGINS ?? process.env.PYAT_TEST_CORS_ORIGINS ?? '';
   const child = spawn(
     CLI,
     ['serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warning'],
@@ -74,6 +77,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
         PYAIRTABLE_REGISTRATIONS_PER_IP: '100000/minute',
         PYAIRTABLE_REALTIME_POLL_INTERVAL_SECONDS: '0.2',
         PYAIRTABLE_CORS_ORIGINS: origins,
+        ...extra,
       }),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -89,13 +93,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
-  project.provide('apiURL', url);
-  return async () => {
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    await rm(dataDir, { recursive: true, force: true });
+  return {
+    url,
+    stop: async () => {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      await rm(dataDir, { recursive: true, force: true });
+    },
   };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const { url, stop } = await startBackend();
+  project.provide('apiURL', url);
+  return stop;
 }

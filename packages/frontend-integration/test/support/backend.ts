@@ -81,6 +81,7 @@ export interface Recorded {
 export class FaultyFetch {
   readonly requests: Recorded[] = [];
   private readonly faults: ((request: Recorded) => Promise<Response> | 'lose-answer' | null)[] = [];
+  private readonly gates: { method: string; path: RegExp; gate: Promise<void> }[] = [];
 
   constructor(private readonly inner: Fetch = (input, init) => fetch(input, init)) {}
 
@@ -91,6 +92,10 @@ export class FaultyFetch {
       headers: new Headers(init?.headers),
     };
     this.requests.push(request);
+    const held = this.gates.findIndex(
+      (g) => g.method === request.method && g.path.test(new URL(request.url).pathname),
+    );
+    if (held >= 0) await this.gates.splice(held, 1)[0]?.gate;
     const fault = this.faults.shift();
     const outcome = fault?.(request) ?? null;
     if (outcome === 'lose-answer') {
@@ -138,6 +143,16 @@ export class FaultyFetch {
         );
       });
     }
+  }
+
+  /** The next `method` request to `path` waits until the returned function is called. */
+  hold(method: string, path: RegExp): () => void {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((done) => {
+      release = done;
+    });
+    this.gates.push({ method, path, gate });
+    return release;
   }
 
   count(method: string, path: RegExp): number {

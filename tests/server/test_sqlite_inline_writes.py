@@ -1,0 +1,118 @@
+"""SQLite write transactions run their statements on the loop's thread, everything else on the
+connection's own, and a writer waiting for the lock never stalls the loop (``db.engine``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pyairtable_server.db.engine import Database
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+    async with database.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _thread_of_statement(session: AsyncSession) -> int:
+    """The id of the thread that ran a statement in ``session`` (through a SQL function)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    ran_on: list[int] = []
+
+    def which_thread() -> int:
+        ran_on.append(threading.get_ident())
+        return 0
+
+    assert raw.driver_connection is not None
+    raw.driver_connection._conn.create_function("which_thread", 0, which_thread)
+    await session.execute(text("SELECT which_thread()"))
+    return ran_on[-1]
+
+
+async def test_write_statements_run_inline_and_reads_on_the_connection_thread(
+    db: Database,
+) -> None:
+    loop_thread = threading.get_ident()
+    async with db.writer() as session:
+        await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        assert await _thread_of_statement(session) == loop_thread
+        await session.commit()
+    async with db.reader() as session:
+        assert await _thread_of_statement(session) != loop_thread
+
+
+async def test_after_a_rollback_the_connection_reads_on_its_thread_again(db: Database) -> None:
+    loop_thread = threading.get_ident()
+    async with db.writer() as session:
+        await session.execute(text("INSERT INTO t (v) VALUES ('gone')"))
+        await session.rollback()
+    async with db.reader() as session:
+        assert await _thread_of_statement(session) != loop_thread
+        count = (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+    assert count == 0
+
+
+async def test_a_failed_statement_inside_a_write_raises_and_leaves_nothing(db: Database) -> None:
+    async with db.writer() as session:
+        await session.execute(text("INSERT INTO t (id, v) VALUES (1, 'first')"))
+        with pytest.raises(Exception, match="UNIQUE"):
+            await session.execute(text("INSERT INTO t (id, v) VALUES (1, 'again')"))
+        await session.rollback()
+    async with db.reader() as session:
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+
+
+async def test_a_writer_waiting_for_the_lock_does_not_stall_the_loop(db: Database) -> None:
+    """Two writers without the in-process turn: the second waits for the first's commit on its
+    connection's thread while the loop keeps running, then writes."""
+    ticks = 0
+    first_holds = anyio.Event()
+    loop_ran = anyio.Event()
+    second_done = anyio.Event()
+
+    async def first() -> None:
+        async with db.writer() as session:
+            await session.execute(text("INSERT INTO t (v) VALUES ('first')"))
+            first_holds.set()
+            # The loop must keep ticking while the second writer waits for this lock.
+            await loop_ran.wait()
+            await session.commit()
+
+    async def second() -> None:
+        await first_holds.wait()
+        async with db.writer() as session:
+            await session.execute(text("INSERT INTO t (v) VALUES ('second')"))
+            await session.commit()
+        second_done.set()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not second_done.is_set():
+            ticks += 1
+            if ticks == 5:
+                loop_ran.set()
+            await anyio.sleep(0.01)
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            group.start_soon(tick)
+            group.start_soon(first)
+            group.start_soon(second)
+    async with db.reader() as session:
+        rows = (await session.execute(text("SELECT v FROM t ORDER BY id"))).scalars().all()
+    assert rows == ["first", "second"]
