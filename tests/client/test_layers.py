@@ -67,7 +67,6 @@ LONG = {
     "services/records.py": 458,
     "transport/_client.py": 450,
     "offline/_store.py": 420,
-    "_sync.py": 412,
 }
 LIMIT = 400
 

@@ -48,6 +48,7 @@ from ..types import DeletedRecord, Record
 from . import _operations
 from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
 from ._display import OutboxDisplay
+from ._operations import Operation
 from ._store import UNSENT, OutboxEntry, OutboxStore
 
 logger = logging.getLogger("pyairtable_integration.offline")
@@ -261,7 +262,7 @@ class OfflineOutbox:
 
     async def enqueue(
         self,
-        operation: _operations.Operation,
+        operation: Operation,
         arguments: Mapping[str, Any],
         *,
         update_id: str | None = None,
@@ -459,7 +460,7 @@ class OfflineOutbox:
         return [DeletedRecord.model_validate(item) for item in answer]
 
     async def _write(
-        self, operation: _operations.Operation, arguments: Mapping[str, Any], update_id: str | None
+        self, operation: Operation, arguments: Mapping[str, Any], update_id: str | None
     ) -> Any:
         if not self.enabled:
             # Nothing recorded: one fresh key still makes the transport's retries safe.
@@ -519,9 +520,7 @@ class OfflineOutbox:
             return None
         if operation not in _operations.OPERATIONS:
             return None
-        entry = await self._record(
-            cast(_operations.Operation, operation), arguments, None, key=idempotency_key
-        )
+        entry = await self._record(cast(Operation, operation), arguments, None, key=idempotency_key)
         if not isinstance(cause, CircuitOpenError):
             self.connectivity.set_online(False)
         self._wake.set()
@@ -529,7 +528,7 @@ class OfflineOutbox:
 
     async def _record(
         self,
-        operation: _operations.Operation,
+        operation: Operation,
         arguments: Mapping[str, Any],
         update_id: str | None,
         *,
