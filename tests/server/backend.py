@@ -16,7 +16,7 @@ import httpx2
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from pyairtable_integration.testing import TEST_SETTINGS
+from pyairtable_integration.testing import fast_backend_settings
 from pyairtable_server.app import create_app
 from pyairtable_server.db.models import Model
 from pyairtable_server.settings import Settings
@@ -28,7 +28,7 @@ PASSWORD = "correct horse battery"
 TEST_SECRET = "test-secret-key-" + "x" * 48
 
 # Cheap Argon2id and generous limits (the public test plugin's): tests about limits set their own.
-FAST_SETTINGS: dict[str, Any] = {"secret_key": TEST_SECRET, **TEST_SETTINGS}
+FAST_SETTINGS: dict[str, Any] = {"secret_key": TEST_SECRET, **fast_backend_settings()}
 
 
 def postgres_reason_unavailable() -> str | None:

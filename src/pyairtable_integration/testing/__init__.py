@@ -12,7 +12,7 @@ and is imported only when enabled.
 """
 
 from ._autojump import AutojumpClock
-from ._backend import TEST_SETTINGS, InProcessBackend, in_process_backend
+from ._backend import InProcessBackend, fast_backend_settings, in_process_backend
 from ._clock import FakeClock
 from ._faults import (
     Fault,
@@ -32,7 +32,6 @@ from ._faults import (
 )
 
 __all__ = [
-    "TEST_SETTINGS",
     "AutojumpClock",
     "FakeClock",
     "Fault",
@@ -44,6 +43,7 @@ __all__ = [
     "connect_error",
     "connect_timeout",
     "delay",
+    "fast_backend_settings",
     "garbage",
     "in_process_backend",
     "passthrough",

@@ -30,7 +30,7 @@ from pyairtable_integration import PyAirtableIntegration, create_integration
 BASE_URL = "http://testserver/api/v1"
 PASSWORD = "correct horse battery"
 #: Cheap Argon2 and generous limits: the backend's defaults suit production, not tests.
-TEST_SETTINGS: dict[str, Any] = {
+_TEST_SETTINGS: dict[str, Any] = {
     "argon2_time_cost": 1,
     "argon2_memory_kib": 1024,
     "argon2_parallelism": 1,
@@ -40,6 +40,11 @@ TEST_SETTINGS: dict[str, Any] = {
     "login_failures_per_ip": "1000/minute",
     "registrations_per_ip": "100000/minute",
 }
+
+
+def fast_backend_settings() -> dict[str, Any]:
+    """Backend settings for tests: cheap Argon2, generous rate limits (a fresh copy)."""
+    return dict(_TEST_SETTINGS)
 
 
 @dataclass
@@ -90,7 +95,7 @@ async def in_process_backend(data_dir: Path, **settings: Any) -> AsyncIterator[I
     options = {
         "secret_key": "in-process-" + secrets.token_hex(32),
         "data_dir": data_dir,
-        **TEST_SETTINGS,
+        **_TEST_SETTINGS,
         **settings,
     }
     app = create_app(Settings(**options))
