@@ -101,7 +101,7 @@ export type {
 export { RealtimeConnection } from './realtime/connection.js';
 export type { Frame, FrameSource, TransportName, WebSocketFactory } from './realtime/frames.js';
 export { SharedConnection } from './realtime/shared.js';
-export type { CallOptions, WriteOptions } from './services/base.js';
+export type { CallOptions, RecordWriteOp, WriteOptions } from './services/base.js';
 export type { Services } from './services/index.js';
 export type { Fields, RecordQuery, RecordWriteOptions, SortKey } from './services/records.js';
 export type { EntryState, OutboxEntry, PersistedQueries, Storage } from './storage.js';

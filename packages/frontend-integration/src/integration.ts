@@ -19,7 +19,7 @@ import {
 } from './mutation/mutations.js';
 import { OnlineStatus } from './online.js';
 import { requestBackgroundSync } from './outbox/background-sync.js';
-import { Outbox } from './outbox/outbox.js';
+import { Outbox, offline } from './outbox/outbox.js';
 import { RealtimeClient } from './realtime/client.js';
 import { RealtimeConnection } from './realtime/connection.js';
 import {
@@ -30,8 +30,9 @@ import {
   webSocketFrames,
 } from './realtime/frames.js';
 import { SharedConnection } from './realtime/shared.js';
-import { directReads } from './services/base.js';
+import { directReads, type LocalChange } from './services/base.js';
 import { createServices, type Services } from './services/index.js';
+import { RecordService } from './services/records.js';
 import { hasIndexedDB, openStorage, type Storage } from './storage.js';
 import { type LockRequest, platformLocks } from './tabs.js';
 import type { BreakerSnapshot } from './transport/breaker.js';
@@ -93,6 +94,8 @@ export class PyAirtableIntegration {
   /** Record writes: optimistic, ordered per record, conflict-resolving (and durable, offline). */
   readonly mutations: RecordMutations;
   private outbox: Outbox | null = null;
+  /** The record service without queueing (what mutations and the outbox send with). */
+  private readonly records: RecordService;
   private storage: Promise<Storage> | null = null;
   private cursors: CursorStore | null = null;
   private persister: QueryPersister | null = null;
@@ -130,14 +133,24 @@ export class PyAirtableIntegration {
         )
       : null;
     const cache = this.cache;
-    this.services = createServices({
+    const context = {
       transport: this.transport,
       api,
       reads: cache ?? directReads,
-      changed: (change) => cache?.applyLocal(change),
+      changed: (change: LocalChange) => cache?.applyLocal(change),
+    };
+    this.services = createServices({
+      ...context,
+      // With offline support, a record write that finds no backend goes to the outbox.
+      unreachable: async (op, cause) => {
+        if (this.outbox === null) throw cause;
+        throw offline((await this.outbox.enqueue(op)).id);
+      },
     });
+    // The mutation layer and the outbox send themselves; they never queue a write twice.
+    this.records = new RecordService(context);
     this.mutations = new RecordMutations({
-      records: this.services.record,
+      records: this.records,
       cache,
       metrics: this.metrics,
       clock: this.clock,
@@ -198,7 +211,7 @@ export class PyAirtableIntegration {
     const outbox = new Outbox({
       user,
       storage: this.openDatabase(),
-      records: this.services.record,
+      records: this.records,
       online: this.online,
       now: () => this.clock.now(),
       reviewAfter: this.config.offlineConfig.reviewAfter,
@@ -238,7 +251,8 @@ export class PyAirtableIntegration {
       try {
         const restored = (await this.persister?.restore()) ?? null;
         const since = restored ?? (await this.cursors.read());
-        if (since !== null) this.realtime.connection.resumeFrom(since);
+        if (since !== null && this.config.features.enableRealtime)
+          this.realtime.connection.resumeFrom(since);
       } catch (error) {
         this.deps.logger?.(`storage: ${String(error)}`);
       }

@@ -41,6 +41,8 @@ type Known = { version: number; record: AirtableRecord | null };
 export class CacheSync implements ReadThrough {
   private readonly known = new Map<string, Known>();
   private readonly recent: AirtableEvent[] = [];
+  /** One matcher schema per cached table object (a refetched table is a new object). */
+  private readonly schemas = new WeakMap<Table, Schema>();
   /** The optimistic writes shown on top of the cached server data. */
   readonly overlay = new Overlay();
 
@@ -339,6 +341,15 @@ export class CacheSync implements ReadThrough {
     }
   }
 
+  private schemaOf(table: Table): Schema {
+    let schema = this.schemas.get(table);
+    if (schema === undefined) {
+      schema = new Schema(table.fields.map((f) => ({ id: f.id, name: f.name, type: f.type })));
+      this.schemas.set(table, schema);
+    }
+    return schema;
+  }
+
   /** `rows` with the record placed by the list's filter and sort; null when undecidable. */
   private patchRows(
     rows: AirtableRecord[],
@@ -359,9 +370,7 @@ export class CacheSync implements ReadThrough {
         ? rows.map((row) => (row.id === recordId ? record : row))
         : null;
     try {
-      const schema = new Schema(
-        table.fields.map((f) => ({ id: f.id, name: f.name, type: f.type })),
-      );
+      const schema = this.schemaOf(table);
       const keep = matches(record.fields, query.filter as FilterNode | undefined, schema);
       const without = at >= 0 ? rows.filter((row) => row.id !== recordId) : rows;
       if (!keep) return at >= 0 ? without : rows;

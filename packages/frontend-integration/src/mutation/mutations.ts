@@ -149,11 +149,13 @@ export class RecordMutations extends Subscribable<(event: UpdateEvent) => void> 
     if (event.kind === 'added') {
       if (overlay.get(id) !== undefined) return;
       const { op, scope } = event.entry;
+      const recordId = this.resolveId(scope);
       overlay.add({
         updateId: id,
         kind: op.kind,
-        tableId: op.tableId,
-        recordId: this.resolveId(scope),
+        // A service write may not name its table; the cached record does.
+        tableId: op.tableId || (this.deps.cache?.knownRecord(recordId)?.table_id ?? ''),
+        recordId,
         fields: { ...op.fields },
         baseVersion: op.expectedVersion,
         baseFields: op.baseFields,

@@ -11,6 +11,7 @@
  * thrown.
  */
 import { ConflictError } from '../errors.js';
+import type { RecordWriteOp } from '../services/base.js';
 import type { RecordService } from '../services/records.js';
 import type { AirtableRecord } from '../types/index.js';
 import {
@@ -25,19 +26,7 @@ import {
 export const MAX_CONFLICT_ROUNDS = 3;
 
 /** One write as it is sent: everything needed to send it again after a reload. */
-export interface WriteOp {
-  kind: 'create' | 'update' | 'replace' | 'delete';
-  tableId: string;
-  /** The real record id (a create has none yet). */
-  recordId: string | null;
-  fields: Fields;
-  /** `If-Match`; null sends none (the write always applies). */
-  expectedVersion: number | null;
-  /** The fields the user saw, for a field-level merge. */
-  baseFields: Fields | null;
-  idempotencyKey: string;
-  typecast?: boolean;
-}
+export type WriteOp = RecordWriteOp;
 
 export interface SendOutcome {
   /** The record after the write (the server's, when its version won); null after a delete. */
@@ -72,7 +61,13 @@ export async function sendWrite(
     } catch (error) {
       const current =
         error instanceof ConflictError ? (error.current as AirtableRecord | null) : null;
-      if (current === null || round + 1 >= MAX_CONFLICT_ROUNDS) throw error;
+      // A 409 without the record as it is now (not a version conflict) is not resolved here.
+      if (
+        current === null ||
+        typeof current.fields !== 'object' ||
+        round + 1 >= MAX_CONFLICT_ROUNDS
+      )
+        throw error;
       resolution =
         op.kind === 'delete'
           ? resolveDeleteConflict(strategy)

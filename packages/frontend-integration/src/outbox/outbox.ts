@@ -19,6 +19,7 @@
  *   (connection error, open breaker, 5xx, 429) stays queued and the drain stops until the next
  *   trigger (`deferred`).
  */
+import { temporaryIdOf } from '../cache/overlay.js';
 import {
   APIConnectionError,
   OfflineError,
@@ -165,6 +166,16 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
   }
 
   /**
+   * Stores `op` to be sent later (a service write that found no backend) and tells every tab;
+   * the stored row. A create's row is keyed by the temporary id `tmp_<idempotencyKey>`.
+   */
+  async enqueue(op: WriteOp, strategy: ConflictStrategy = 'merge'): Promise<OutboxEntry> {
+    const entry = await this.add(op, op.recordId ?? temporaryIdOf(op.idempotencyKey), strategy);
+    this.announce({ kind: 'added', entry });
+    return entry;
+  }
+
+  /**
    * Sends what is queued now; resolves after a drain by whichever tab leads (this one, or the
    * leader it asked over BroadcastChannel). Rows that cannot go now stay queued.
    */
@@ -182,14 +193,15 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
     const tx = db.transaction('outbox', 'readwrite');
     const entry = await tx.store.index('id').get(id);
     if (entry?.seq === undefined) return;
-    await tx.store.put({
+    const again: OutboxEntry = {
       ...entry,
       state: 'pending',
       createdAt: this.options.now(),
       op: { ...entry.op, idempotencyKey: `${entry.op.idempotencyKey}.retry` },
-    });
+    };
+    await tx.store.put(again);
     await tx.done;
-    await this.recount();
+    this.announce({ kind: 'added', entry: again }); // every tab: queued again, not in review
     await this.sync();
   }
 
@@ -421,8 +433,10 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
    */
   private handle(event: OutboxEvent): void {
     const id = event.entry.id;
-    if (event.kind === 'added') this.count += 1;
-    else if (event.kind === 'needsReview') {
+    if (event.kind === 'added') {
+      this.count += 1;
+      this.review = this.review.filter((entry) => entry.id !== id);
+    } else if (event.kind === 'needsReview') {
       this.count = Math.max(0, this.count - 1);
       this.review = [...this.review.filter((entry) => entry.id !== id), event.entry];
     } else if (event.kind === 'sent' || event.kind === 'failed' || event.kind === 'discarded') {
@@ -457,7 +471,8 @@ export class Outbox extends Subscribable<(event: OutboxEvent) => void> implement
   }
 }
 
-function offline(entryId: string): OfflineError {
+/** The error a write queued in the outbox is reported with. */
+export function offline(entryId: string): OfflineError {
   return new OfflineError('The backend cannot be reached; the write is queued in the outbox.', {
     entryId,
     service: 'record',

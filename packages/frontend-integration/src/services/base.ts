@@ -31,11 +31,31 @@ export type LocalChange =
   | { kind: 'recordDeleted'; recordId: string; tableId: string | null }
   | { kind: 'invalidate'; keys: (readonly unknown[])[] };
 
+/** A single-record write as the offline outbox stores it (also `mutation/send.ts`'s `WriteOp`). */
+export interface RecordWriteOp {
+  kind: 'create' | 'update' | 'replace' | 'delete';
+  tableId: string;
+  /** The real record id (a create has none yet). */
+  recordId: string | null;
+  fields: { [field: string]: unknown };
+  /** `If-Match`; null sends none (the write always applies). */
+  expectedVersion: number | null;
+  /** The fields the user saw, for a field-level merge. */
+  baseFields: { [field: string]: unknown } | null;
+  idempotencyKey: string;
+  typecast?: boolean;
+}
+
 export interface ServiceContext {
   transport: Transport;
   api: Client<paths>;
   reads: ReadThrough;
   changed(change: LocalChange): void;
+  /**
+   * With offline support: a single-record write that found no backend (`cause`) is handed here
+   * to be stored in the outbox; it throws `OfflineError` with the entry's id.
+   */
+  unreachable?: (op: RecordWriteOp, cause: unknown) => Promise<never>;
 }
 
 export const directReads: ReadThrough = { read: (_key, fetch) => fetch() };

@@ -5,10 +5,15 @@
  * offline outbox passes its own so a replay is applied once). `expectedVersion` sends
  * `If-Match`, so a write to a record someone changed meanwhile fails with `ConflictError`
  * (`.current` holds the record as it is now) instead of overwriting their change.
+ *
+ * With offline support on, a single-record write that cannot reach the backend (no answer, an
+ * open breaker) is stored in the outbox under its idempotency key and the call throws
+ * `OfflineError` with the entry's id; the outbox sends it later, applied once. Batches are not
+ * queued (they throw as they are).
  */
 import { keys, type RecordListQuery } from '../cache/keys.js';
-import { InvalidRequestError } from '../errors.js';
-import { checkId } from '../transport/ids.js';
+import { APIConnectionError, InvalidRequestError, OfflineError } from '../errors.js';
+import { checkId, newId } from '../transport/ids.js';
 import type {
   AirtableRecord,
   DeletedBatch,
@@ -16,7 +21,13 @@ import type {
   RecordBatch,
   RecordList,
 } from '../types/index.js';
-import { type CallOptions, compact, Service, type WriteOptions } from './base.js';
+import {
+  type CallOptions,
+  compact,
+  type RecordWriteOp,
+  Service,
+  type WriteOptions,
+} from './base.js';
 
 /** The most records one batch call may carry (the backend refuses more, all or nothing). */
 export const MAX_BATCH_SIZE = 100;
@@ -28,6 +39,8 @@ export type RecordQuery = Omit<RecordListQuery, 'tableId' | 'filter'> & { filter
 export interface RecordWriteOptions extends WriteOptions {
   /** Send `If-Match`: fail with `ConflictError` unless the record is at this version. */
   expectedVersion?: number;
+  /** The record's table (lets a write queued offline show in cached lists). */
+  tableId?: string;
   /** Read loose values and add missing select choices. */
   typecast?: boolean;
 }
@@ -126,11 +139,17 @@ export class RecordService extends Service {
     options: RecordWriteOptions = {},
   ): Promise<AirtableRecord> {
     checkId('tbl', tableId, 'tableId');
-    const record = await this.body(
-      this.ctx.api.POST('/records', {
-        body: compact({ table_id: tableId, fields, typecast: options.typecast }),
-        ...this.via(options),
-      }),
+    const keyed = this.keyed(options);
+    const record = await this.queueing(
+      () =>
+        this.body(
+          this.ctx.api.POST('/records', {
+            body: compact({ table_id: tableId, fields, typecast: options.typecast }),
+            ...this.via(keyed),
+          }),
+        ),
+      { kind: 'create', tableId, recordId: null, fields },
+      keyed,
     );
     this.ctx.changed({ kind: 'record', record });
     return record;
@@ -154,16 +173,19 @@ export class RecordService extends Service {
     return this.write('PUT', recordId, fields, options);
   }
 
-  async deleteRecord(
-    recordId: string,
-    options: RecordWriteOptions & { tableId?: string } = {},
-  ): Promise<void> {
+  async deleteRecord(recordId: string, options: RecordWriteOptions = {}): Promise<void> {
     const record_id = checkId('rec', recordId, 'recordId');
-    await this.empty(
-      this.ctx.api.DELETE('/records/{record_id}', {
-        params: { path: { record_id } },
-        ...this.via(ifMatch(options)),
-      }),
+    const keyed = this.keyed(options);
+    await this.queueing(
+      () =>
+        this.empty(
+          this.ctx.api.DELETE('/records/{record_id}', {
+            params: { path: { record_id } },
+            ...this.via(ifMatch(keyed)),
+          }),
+        ),
+      { kind: 'delete', tableId: options.tableId ?? '', recordId, fields: {} },
+      keyed,
     );
     this.ctx.changed({ kind: 'recordDeleted', recordId, tableId: options.tableId ?? null });
   }
@@ -238,18 +260,57 @@ export class RecordService extends Service {
     options: RecordWriteOptions,
   ): Promise<AirtableRecord> {
     const record_id = checkId('rec', recordId, 'recordId');
+    const keyed = this.keyed(options);
     const init = {
       params: { path: { record_id } },
       body: compact({ fields, typecast: options.typecast }),
-      ...this.via(ifMatch(options)),
+      ...this.via(ifMatch(keyed)),
     };
-    const record = await this.body(
-      method === 'PATCH'
-        ? this.ctx.api.PATCH('/records/{record_id}', init)
-        : this.ctx.api.PUT('/records/{record_id}', init),
+    const kind = method === 'PATCH' ? 'update' : 'replace';
+    const record = await this.queueing(
+      () =>
+        this.body(
+          method === 'PATCH'
+            ? this.ctx.api.PATCH('/records/{record_id}', init)
+            : this.ctx.api.PUT('/records/{record_id}', init),
+        ),
+      { kind, tableId: options.tableId ?? '', recordId, fields },
+      keyed,
     );
     this.ctx.changed({ kind: 'record', record });
     return record;
+  }
+
+  /** `options` with the idempotency key fixed now, when a failed write may be queued under it. */
+  private keyed<T extends RecordWriteOptions>(options: T): T {
+    return this.ctx.unreachable === undefined || options.idempotencyKey !== undefined
+      ? options
+      : { ...options, idempotencyKey: newId() };
+  }
+
+  /** Runs `send`; a write that found no backend goes to the outbox when one is attached. */
+  private async queueing<T>(
+    send: () => Promise<T>,
+    op: Pick<RecordWriteOp, 'kind' | 'tableId' | 'recordId' | 'fields'>,
+    options: RecordWriteOptions,
+  ): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      const unreachable = this.ctx.unreachable;
+      if (unreachable === undefined || !(error instanceof APIConnectionError)) throw error;
+      if (error instanceof OfflineError) throw error;
+      return unreachable(
+        {
+          ...op,
+          expectedVersion: options.expectedVersion ?? null,
+          baseFields: null,
+          idempotencyKey: String(options.idempotencyKey),
+          ...(options.typecast === undefined ? {} : { typecast: options.typecast }),
+        },
+        error,
+      );
+    }
   }
 
   private fetchRecords(

@@ -218,4 +218,33 @@ describe('offline outbox', () => {
       fields: { Name: 'b' },
     });
   });
+
+  it('queues a service write that finds no backend, and sends it later under the same key', async () => {
+    const { pa, faulty, table, record } = await setup();
+    faulty.failNext(2, 'refuse'); // both attempts (retryAttempts: 1)
+    const error = await pa.services.record
+      .updateRecord(record.id, { Name: 'queued' })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OfflineError);
+    const [entry] = (await pa.offline?.entries()) ?? [];
+    expect((error as OfflineError).entryId).toBe(entry?.id);
+    expect(entry?.op).toMatchObject({
+      kind: 'update',
+      recordId: record.id,
+      fields: { Name: 'queued' },
+    });
+    expect((await pa.services.record.getRecords(table.id)).data[0]?.fields.Name).toBe('queued');
+    faulty.failNext(2, 'refuse');
+    await expect(
+      pa.services.record.createRecords(table.id, [{ Name: 'batch' }]),
+    ).rejects.not.toBeInstanceOf(OfflineError); // batches are not queued
+
+    await pa.offline?.sync();
+    expect(pa.offline?.pendingCount).toBe(0);
+    const keys = faulty.requests
+      .filter((r) => r.method === 'PATCH')
+      .map((r) => r.headers.get('Idempotency-Key'));
+    expect(new Set(keys)).toEqual(new Set([entry?.id]));
+    expect((await serverRecords(pa, table.id)).map((r) => r.fields.Name)).toEqual(['queued']);
+  });
 });
