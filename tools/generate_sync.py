@@ -84,9 +84,15 @@ def _stateful_classes() -> list[tuple[str, type[Any], frozenset[str]]]:
 
 
 def _methods(cls: type[Any], hidden: frozenset[str] = frozenset()) -> list[tuple[str, Any]]:
+    # The class's own members and those of the package's bases it builds on (a mixin such as
+    # the outbox's ``RecordWrites``), the class's own definition winning.
+    members: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith(PACKAGE + "."):
+            members.update(vars(klass))
     return [
         (name, member)
-        for name, member in vars(cls).items()
+        for name, member in members.items()
         if not name.startswith("_")
         and name not in hidden
         and (inspect.isfunction(member) or isinstance(member, property))
@@ -190,6 +196,9 @@ def _twin(
         f'        return f"{twin}({{self._service!r}})"',
     ]
     for name, method in _methods(cls, hidden):
+        # Annotations name what the module that defines the member imports.
+        defined_in = (method.fget if isinstance(method, property) else method).__module__
+        namespace = vars(sys.modules[defined_in])
         if isinstance(method, property):
             lines += _property(name, method, namespace, imports)
             continue

@@ -1511,64 +1511,6 @@ class SyncOfflineOutbox:
     def __repr__(self) -> str:
         return f"SyncOfflineOutbox({self._service!r})"
 
-    def on_change(self, listener: OutboxListener) -> Callable[[], None]:
-        """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
-        pending count); returns a function that stops it.
-        """
-        return self._loop.call(lambda: self._service.on_change(listener))
-
-    def pending(self) -> list[OutboxEntry]:
-        """The signed-in user's unsent entries, in the order they will be sent."""
-        return self._loop.call(lambda: self._service.pending())
-
-    @property
-    def pending_count(self) -> int:
-        """How many of the signed-in user's entries are unsent."""
-        return self._loop.call(lambda: self._service.pending_count)
-
-    def entries(self) -> list[OutboxEntry]:
-        """Every entry of the signed-in user still in the file (sent and failed ones too).
-
-        Raises:
-            OutboxError: the file cannot be read.
-        """
-        return self._loop.run(self._service.entries)
-
-    def prune(self) -> int:
-        """Delete the signed-in user's sent and failed entries from the file; how many went.
-
-        Raises:
-            OutboxWriteError: the file could not be written.
-        """
-        return self._loop.run(self._service.prune)
-
-    def enqueue(
-        self, operation: Operation, arguments: Mapping[str, Any], *, update_id: str | None = None
-    ) -> OutboxEntry:
-        """Record a write to be sent in the background, without trying to send it now.
-
-        ``arguments`` are the keyword arguments of the record service method ``operation``
-        names (``{"table_id", "fields"}`` for ``create_record``...); ``update_id`` links the entry
-        to an optimistic update.
-
-        Raises:
-            RuntimeError: offline support is off.
-            AuthenticationError: nobody is signed in (entries belong to a user).
-            ValueError: an unknown operation or wrong arguments.
-            OutboxWriteError: the entry could not be recorded (nothing was sent either).
-        """
-        return self._loop.run(self._service.enqueue, operation, arguments, update_id=update_id)
-
-    def sync(self) -> SyncResult:
-        """Send the signed-in user's unsent entries now, in order, until done or a send fails
-        for want of an answer (then the rest waits).
-
-        Raises:
-            OutboxWriteError: an outcome could not be recorded.
-            Exception: whatever the conflict strategy raised (the entry stays unsent).
-        """
-        return self._loop.run(self._service.sync)
-
     def create_record(
         self,
         table_id: str,
@@ -1723,6 +1665,64 @@ class SyncOfflineOutbox:
         return self._loop.run(
             self._service.delete_records, table_id, record_ids, update_id=update_id
         )
+
+    def on_change(self, listener: OutboxListener) -> Callable[[], None]:
+        """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
+        pending count); returns a function that stops it.
+        """
+        return self._loop.call(lambda: self._service.on_change(listener))
+
+    def pending(self) -> list[OutboxEntry]:
+        """The signed-in user's unsent entries, in the order they will be sent."""
+        return self._loop.call(lambda: self._service.pending())
+
+    @property
+    def pending_count(self) -> int:
+        """How many of the signed-in user's entries are unsent."""
+        return self._loop.call(lambda: self._service.pending_count)
+
+    def entries(self) -> list[OutboxEntry]:
+        """Every entry of the signed-in user still in the file (sent and failed ones too).
+
+        Raises:
+            OutboxError: the file cannot be read.
+        """
+        return self._loop.run(self._service.entries)
+
+    def prune(self) -> int:
+        """Delete the signed-in user's sent and failed entries from the file; how many went.
+
+        Raises:
+            OutboxWriteError: the file could not be written.
+        """
+        return self._loop.run(self._service.prune)
+
+    def enqueue(
+        self, operation: Operation, arguments: Mapping[str, Any], *, update_id: str | None = None
+    ) -> OutboxEntry:
+        """Record a write to be sent in the background, without trying to send it now.
+
+        ``arguments`` are the keyword arguments of the record service method ``operation``
+        names (``{"table_id", "fields"}`` for ``create_record``...); ``update_id`` links the entry
+        to an optimistic update.
+
+        Raises:
+            RuntimeError: offline support is off.
+            AuthenticationError: nobody is signed in (entries belong to a user).
+            ValueError: an unknown operation or wrong arguments.
+            OutboxWriteError: the entry could not be recorded (nothing was sent either).
+        """
+        return self._loop.run(self._service.enqueue, operation, arguments, update_id=update_id)
+
+    def sync(self) -> SyncResult:
+        """Send the signed-in user's unsent entries now, in order, until done or a send fails
+        for want of an answer (then the rest waits).
+
+        Raises:
+            OutboxWriteError: an outcome could not be recorded.
+            Exception: whatever the conflict strategy raised (the entry stays unsent).
+        """
+        return self._loop.run(self._service.sync)
 
 
 class SyncServices:
