@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/node/**/*.test.ts', 'src/**/*.test.ts'],
+          include: ['test/node/**/*.test.ts', 'test/conformance/**/*.test.ts', 'src/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/setup/backend.ts'],
           // Node 20 has WebSocket only behind this flag (it is on by default from Node 22).
@@ -22,13 +22,24 @@ export default defineConfig({
       },
       {
         // What only a browser has (IndexedDB across a reload, Web Locks, BroadcastChannel, real
-        // tabs) in Chromium against the real backend, one realtime connection per user.
+        // tabs) and the React hooks (vitest-browser-react), in Chromium against the real
+        // backend, one realtime connection per user.
         optimizeDeps: {
-          include: ['@tanstack/query-core', 'openapi-fetch', 'idb', 'eventsource-parser'],
+          include: [
+            '@tanstack/query-core',
+            '@tanstack/react-query',
+            'openapi-fetch',
+            'idb',
+            'eventsource-parser',
+            'react',
+            'react-dom/client',
+            'react/jsx-dev-runtime',
+            'vitest-browser-react',
+          ],
         },
         test: {
           name: 'browser',
-          include: ['test/browser/**/*.test.ts'],
+          include: ['test/browser/**/*.test.ts', 'test/react/**/*.test.tsx'],
           globalSetup: ['test/setup/browser-backend.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -40,6 +51,20 @@ export default defineConfig({
             screenshotFailures: false,
             commands: { openTab, inTab, reloadTab, closeTab },
           },
+        },
+      },
+      {
+        // The Next.js demo in Chromium (playwright-core) against the real backend, and the
+        // package as published; the setup builds both once.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/setup/next-app.ts'],
+          execArgv: ['--experimental-websocket'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],

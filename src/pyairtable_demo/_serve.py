@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def run_demo(
         if report.created:
             console.print(f"  made the workspace {seeding.WORKSPACE_NAME!r}")
         api_url = f"http://{host}:{api_port}/api/v1"
-        backend = _start_backend(host, api_port, backend_dir, api_url)
+        backend = start_backend(host, api_port, backend_dir, api_url)
     assert api_url is not None  # the CLI asks for it with --app-only
     try:
         app = create_app(api_url=api_url, data_dir=data_dir / "app")
@@ -67,13 +68,20 @@ def run_demo(
             backend.wait()
 
 
-def _start_backend(host: str, port: int, data_dir: Path, api_url: str) -> subprocess.Popen[bytes]:
-    """``pyairtable-integration serve`` as a child process, once it answers its health check."""
+def start_backend(
+    host: str, port: int, data_dir: Path, api_url: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``pyairtable-integration serve`` as a child process, once it answers its health check.
+
+    ``env`` adds to the environment it inherits (``PYAIRTABLE_CORS_ORIGINS``, say).
+    """
     command = [sys.executable, "-m", "pyairtable_server", "serve"]
     command += ["--host", host, "--port", str(port), "--data-dir", str(data_dir)]
     command += ["--log-level", "warning"]
     process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-        command, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None
+        command,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
     deadline = time.monotonic() + BACKEND_START_SECONDS
     while time.monotonic() < deadline:

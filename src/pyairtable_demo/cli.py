@@ -37,8 +37,30 @@ def demo(
         str | None,
         typer.Option(help="The backend for --app-only, e.g. http://127.0.0.1:8080/api/v1."),
     ] = None,
+    next_app: Annotated[
+        bool,
+        typer.Option(
+            "--next",
+            help="The Next.js demo (TypeScript package) instead of the Solara one; "
+            "needs a source checkout, Node.js 20.19+ and npm.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the demo: the backend on SQLite (seeded on first run) and the web app; prints its URL."""
+    """Run the demo: the backend on SQLite (seeded on first run) and the web app; prints its URL.
+
+    With ``--next``, the Next.js demo of the TypeScript package instead of the Solara one.
+    """
+    if next_app:
+        from ._next import run_next_demo
+
+        try:
+            run_next_demo(
+                host=host, port=port, api_port=api_port, data_dir=data_dir, console=console
+            )
+        except (seeding.SeedError, RuntimeError) as exc:
+            console.print(f"[red]demo failed:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from exc
+        return
     if app_only and api_url is None:
         console.print("[red]--app-only needs --api-url[/red]")
         raise typer.Exit(2)

@@ -37,6 +37,8 @@ export interface CacheStats {
 }
 
 type Known = { version: number; record: AirtableRecord | null };
+/** A TanStack infinite query's data: the record pages loaded so far. */
+type InfiniteRecords = { pages: RecordList[]; pageParams: unknown[] };
 
 export class CacheSync implements ReadThrough {
   private readonly known = new Map<string, Known>();
@@ -59,10 +61,7 @@ export class CacheSync implements ReadThrough {
   }
 
   async read<T>(key: readonly unknown[], fetch: () => Promise<T>, lifetime: Lifetime): Promise<T> {
-    const staleTime =
-      lifetime === 'default'
-        ? (this.options.defaultLifetime ?? LIFETIMES.default)
-        : LIFETIMES[lifetime];
+    const staleTime = this.staleTime(lifetime);
     const state = this.queryClient.getQueryState(key);
     // Invalidated data is known to be wrong (a write or an event changed it): fetched again
     // before answering. Data merely past its lifetime is answered at once and refreshed behind.
@@ -97,6 +96,7 @@ export class CacheSync implements ReadThrough {
     if (key[1] === 'record')
       return (this.overlay.apply(data as unknown as AirtableRecord) ?? data) as T;
     if (key[1] !== 'records') return data;
+    if ('pages' in (data as object)) return this.viewPages(data as unknown as InfiniteRecords) as T;
     const list = data as unknown as RecordList;
     const tableId = String(key[2]);
     const query = (key[3] ?? {}) as Omit<RecordListQuery, 'tableId'>;
@@ -124,6 +124,29 @@ export class CacheSync implements ReadThrough {
     } as T;
   }
 
+  /**
+   * An infinite list with the pending writes on top of the rows its loaded pages hold (changed
+   * or hidden in place; a created record joins it when the server's data does).
+   */
+  private viewPages(data: InfiniteRecords): InfiniteRecords {
+    let changed = false;
+    const pages = data.pages.map((page) => {
+      let rows = page.data;
+      for (const row of page.data) {
+        const seen = this.overlay.apply(row);
+        if (seen === row) continue;
+        rows =
+          seen === null
+            ? rows.filter((other) => other.id !== row.id)
+            : rows.map((other) => (other.id === row.id ? seen : other));
+      }
+      if (rows === page.data) return page;
+      changed = true;
+      return { ...page, data: rows };
+    });
+    return changed ? { ...data, pages } : data;
+  }
+
   /** Rebuilds the record index from the cached queries (after a restore from storage). */
   reindex(): void {
     for (const query of this.queryClient.getQueryCache().findAll({ queryKey: [ROOT] })) {
@@ -132,6 +155,9 @@ export class CacheSync implements ReadThrough {
         | undefined;
       if (query.queryKey[1] === 'records' && Array.isArray(data?.data))
         for (const record of data.data as AirtableRecord[]) this.remember(record);
+      else if (query.queryKey[1] === 'records' && data !== undefined && 'pages' in data)
+        for (const page of (data as unknown as InfiniteRecords).pages)
+          for (const record of page.data) this.remember(record);
       else if (query.queryKey[1] === 'record' && data !== undefined)
         this.remember(data as unknown as AirtableRecord);
     }
@@ -160,16 +186,33 @@ export class CacheSync implements ReadThrough {
     const single = this.queryClient.getQueryData<AirtableRecord>(keys.record(recordId));
     if (single !== undefined && single.version < version) return true;
     for (const query of cache.findAll({ queryKey: [ROOT, 'records'] })) {
-      const list = query.state.data as RecordList | undefined;
-      if (list === undefined) continue;
+      const data = query.state.data as RecordList | InfiniteRecords | undefined;
+      if (data === undefined) continue;
+      const rows = 'pages' in data ? data.pages.flatMap((page) => page.data) : data.data;
       // Shown while it refetches: its copy may be older than the write (stale-while-revalidate).
       if (query.state.isInvalidated || query.state.fetchStatus === 'fetching') {
-        if (created || list.data.some((row) => row.id === recordId)) return true;
+        if (created || rows.some((row) => row.id === recordId)) return true;
         continue;
       }
-      if (list.data.some((row) => row.id === recordId && row.version < version)) return true;
+      if (rows.some((row) => row.id === recordId && row.version < version)) return true;
     }
     return false;
+  }
+
+  /** How long an answer of this kind stays fresh (ms). */
+  staleTime(lifetime: Lifetime): number {
+    return lifetime === 'default'
+      ? (this.options.defaultLifetime ?? LIFETIMES.default)
+      : LIFETIMES[lifetime];
+  }
+
+  /**
+   * `fetch`'s answer for `key`, made consistent the way `read` stores it (buffered events newer
+   * than a list's `event_position` applied, no record older than one already seen). For a
+   * TanStack observer (a `useQuery`) whose `queryFn` fetches the data itself.
+   */
+  settled<T>(key: readonly unknown[], fetch: () => Promise<T>): Promise<T> {
+    return this.guarded(key, fetch);
   }
 
   getStats(): CacheStats {
@@ -177,9 +220,13 @@ export class CacheSync implements ReadThrough {
     return { hits, misses, ratio: hits + misses ? hits / (hits + misses) : null };
   }
 
-  /** Invalidates every query under `key` (a prefix; all of ours without one). */
+  /**
+   * Invalidates every query under `key` (a prefix; all of ours without one). Queries a component
+   * shows (with a TanStack observer, as the React hooks have) are fetched again at once; the
+   * others on their next read.
+   */
   invalidate(key: readonly unknown[] = keys.all()): Promise<void> {
-    return this.queryClient.invalidateQueries({ queryKey: key, refetchType: 'none' });
+    return this.queryClient.invalidateQueries({ queryKey: key, refetchType: 'active' });
   }
 
   /** Forgets everything (sign-out, another user). */
@@ -316,17 +363,22 @@ export class CacheSync implements ReadThrough {
   ): void {
     const prefix = tableId ? keys.records(tableId) : [ROOT, 'records'];
     for (const query of this.queryClient.getQueryCache().findAll({ queryKey: prefix })) {
-      const list = query.state.data as RecordList | undefined;
-      if (list === undefined) continue;
+      const data = query.state.data as RecordList | InfiniteRecords | undefined;
+      if (data === undefined) continue;
       const listTable = String(query.queryKey[2]);
       const options = (query.queryKey[3] ?? {}) as Omit<RecordListQuery, 'tableId'>;
+      if ('pages' in data) {
+        this.patchPages(query.queryKey, data, listTable, options, recordId, record);
+        continue;
+      }
+      const list = data;
       const complete = !list.pagination.has_next && !options.offset;
       const rows = this.patchRows(list.data, listTable, options, recordId, record, complete);
       if (rows === null) {
         void this.queryClient.invalidateQueries({
           queryKey: query.queryKey,
           exact: true,
-          refetchType: 'none',
+          refetchType: 'active',
         });
         continue;
       }
@@ -339,6 +391,41 @@ export class CacheSync implements ReadThrough {
         });
       }
     }
+  }
+
+  /**
+   * An infinite list (pages fetched as the user scrolls): a record already on a page is replaced
+   * or removed in place; one that may enter the list cannot be placed among unloaded pages, so the
+   * list is invalidated.
+   */
+  private patchPages(
+    queryKey: readonly unknown[],
+    data: InfiniteRecords,
+    tableId: string,
+    options: Omit<RecordListQuery, 'tableId'>,
+    recordId: string,
+    record: AirtableRecord | null,
+  ): void {
+    let changed = false;
+    const pages: RecordList[] = [];
+    for (const page of data.pages) {
+      const present = page.data.some((row) => row.id === recordId);
+      const rows = present
+        ? this.patchRows(page.data, tableId, options, recordId, record, false)
+        : page.data;
+      if (rows === null) {
+        void this.queryClient.invalidateQueries({ queryKey, exact: true, refetchType: 'active' });
+        return;
+      }
+      if (rows !== page.data) changed = true;
+      pages.push(rows === page.data ? page : { ...page, data: rows });
+    }
+    const found = data.pages.some((page) => page.data.some((row) => row.id === recordId));
+    if (!found && record !== null) {
+      void this.queryClient.invalidateQueries({ queryKey, exact: true, refetchType: 'active' });
+      return;
+    }
+    if (changed) this.queryClient.setQueryData(queryKey, { ...data, pages });
   }
 
   private schemaOf(table: Table): Schema {
