@@ -56,6 +56,9 @@ PAGE_SIZE = 100
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=300, help="requests per scenario")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 50 requests per scenario, no call trees"
+    )
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument(
         "--html", type=Path, default=None, help="also write <prefix>-<scenario>.html"
@@ -67,11 +70,14 @@ def main() -> int:
     parser.add_argument(
         "--scenarios",
         nargs="+",
-        choices=("create", "update", "list"),
+        choices=("create", "update", "list", "batch"),
         default=["create", "update", "list"],
-        help="in this order; list reads the first 100 of the records the creates made",
+        help="in this order; list reads the first 100 of the records the creates made; batch "
+        "creates 100 records per request",
     )
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.no_tree = 50, True
     asyncio.run(_run(args))
     return 0
 
@@ -118,8 +124,21 @@ async def _run(args: argparse.Namespace) -> None:
                     assert response.status_code == 200, response.text
                     assert len(response.json()["data"]) == PAGE_SIZE
 
+                batch_body = {
+                    "table_id": table_id,
+                    "records": [{"fields": NEW_RECORD} for _ in range(PAGE_SIZE)],
+                }
+
+                async def batch() -> None:
+                    response = await client.post("/records/batch", json=batch_body)
+                    assert response.status_code == 201, response.text
+
                 engine = app.state.services.db.engine.sync_engine
-                scenarios = {"create": create, "update": patch, "list": first_page}
+                scenarios = {"create": create, "update": patch, "list": first_page, "batch": batch}
+                if "create" not in args.scenarios:
+                    # update and list need records to work on.
+                    for _ in range(PAGE_SIZE):
+                        await create()
                 for name in args.scenarios:
                     await _profile(name, scenarios[name], args, engine)
 

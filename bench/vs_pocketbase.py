@@ -134,7 +134,7 @@ PB_ID_ALPHABET = string.ascii_lowercase + string.digits
 PB_COLLECTION = "tasks"
 PB_RULE = '@request.auth.id != ""'
 SQLITE_CHUNK = 5_000
-PIPED_WIDTH = 170
+PIPED_WIDTH = 260
 
 console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
@@ -543,12 +543,25 @@ def _measure(prepared: Prepared, options: Options) -> Figures:
             script.write_text(_lua(prepared.loads[load], prepared.headers))
             console.print(f"[dim]{LABELS[prepared.target]}: {load}…[/dim]")
             _wrk(prepared.base_url, script, connections, WARMUP_SECONDS, pid=None)
-            figures.loads[load] = _wrk(
+            result = _wrk(
                 prepared.base_url, script, connections, options.duration, pid=prepared.pid
+            )
+            figures.loads[load] = result
+            console.print(
+                f"  {result.per_second * _per_request(load):,.0f}/s, p50 {result.p50_ms:.1f} ms,"
+                f" p99 {result.p99_ms:.1f} ms, {result.cpu_ms_per_request:.2f} CPU ms/request,"
+                f" {result.errors} errors",
+                highlight=False,
             )
     if "realtime" in options.only:
         console.print(f"[dim]{LABELS[prepared.target]}: realtime…[/dim]")
-        figures.realtime = asyncio.run(_realtime(prepared, options.realtime_seconds))
+        realtime = asyncio.run(_realtime(prepared, options.realtime_seconds))
+        figures.realtime = realtime
+        console.print(
+            f"  {realtime.delivered}/{realtime.written} delivered, p50 {realtime.p50_ms:.1f} ms,"
+            f" p99 {realtime.p99_ms:.1f} ms, {realtime.write_errors} failed writes",
+            highlight=False,
+        )
     return figures
 
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +61,41 @@ def _service_classes() -> list[tuple[str, type[Any]]]:
     return found
 
 
-def _methods(cls: type[Any]) -> list[tuple[str, Callable[..., Any]]]:
+#: Beyond the services: (attribute on the integration, class, members the integration drives
+#: itself and the facade does not offer).
+STATEFUL: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("mutate", "pyairtable_integration.optimistic:Mutations", frozenset()),
+    ("optimistic", "pyairtable_integration.optimistic:OptimisticManager", frozenset({"target"})),
+    (
+        "offline",
+        "pyairtable_integration.offline:OfflineOutbox",
+        frozenset({"open", "close", "run", "park", "use_optimistic"}),
+    ),
+)
+
+
+def _stateful_classes() -> list[tuple[str, type[Any], frozenset[str]]]:
+    found: list[tuple[str, type[Any], frozenset[str]]] = []
+    for attribute, path, hidden in STATEFUL:
+        module, name = path.split(":")
+        __import__(module)
+        found.append((attribute, getattr(sys.modules[module], name), hidden))
+    return found
+
+
+def _methods(cls: type[Any], hidden: frozenset[str] = frozenset()) -> list[tuple[str, Any]]:
+    # The class's own members and those of the package's bases it builds on (a mixin such as
+    # the outbox's ``RecordWrites``), the class's own definition winning.
+    members: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith(PACKAGE + "."):
+            members.update(vars(klass))
     return [
         (name, member)
-        for name, member in vars(cls).items()
+        for name, member in members.items()
         if not name.startswith("_")
-        and (inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member))
+        and name not in hidden
+        and (inspect.isfunction(member) or isinstance(member, property))
     ]
 
 
@@ -92,10 +121,8 @@ class _Imports:
         if isinstance(value, types.ModuleType):
             self.plain.add(value.__name__)
             return
-        home = _home(name, value)
-        if getattr(sys.modules.get(home), name, None) is not value:
-            # An alias (``Role = WorkspaceRole``): import it from where the service found it.
-            home = namespace["__name__"]
+        # An alias (``Role = WorkspaceRole``) is imported from where the service found it.
+        home = _home(name, value) or _public(namespace["__name__"], name, value)
         self.names.setdefault(home, set()).add(name)
 
     def render(self) -> str:
@@ -112,11 +139,15 @@ def _home(name: str, value: Any) -> str:
         if getattr(module, name, None) is value:
             return module.__name__
     defined = getattr(value, "__module__", None)
-    if not isinstance(defined, str):
-        raise TypeError(f"cannot tell where {name} comes from")
-    # Import from the most public package that exports it (types, not types._generated).
-    parts = defined.split(".")
-    while len(parts) > 1 and any(part.startswith("_") for part in parts[1:]):
+    if not isinstance(defined, str) or getattr(sys.modules.get(defined), name, None) is not value:
+        return ""  # an alias: the caller names the module it was found in
+    return _public(defined, name, value)
+
+
+def _public(module: str, name: str, value: Any) -> str:
+    """The most public module under the package's first level that exports ``value``."""
+    parts = module.split(".")
+    while len(parts) > 2 and any(part.startswith("_") for part in parts[2:]):
         parent = ".".join(parts[:-1])
         if getattr(sys.modules[parent], name, None) is not value:
             break
@@ -141,14 +172,21 @@ def _default(value: Any, namespace: dict[str, Any], imports: _Imports) -> str:
     return repr(value)
 
 
-def _twin(attribute: str, cls: type[Any], imports: _Imports) -> str:
+def _twin(
+    attribute: str,
+    cls: type[Any],
+    imports: _Imports,
+    *,
+    where: str = "pa.services",
+    hidden: frozenset[str] = frozenset(),
+) -> str:
     module = sys.modules[cls.__module__]
     namespace = vars(module)
     imports.need(cls.__name__, namespace)
     twin = f"Sync{cls.__name__}"
     lines = [
         f"class {twin}:",
-        f'    """``pa.services.{attribute}`` blocking; see ``{cls.__name__}``."""',
+        f'    """``{where}.{attribute}`` blocking; see ``{cls.__name__}``."""',
         "",
         f"    def __init__(self, service: {cls.__name__}, loop: LoopThread) -> None:",
         "        self._service = service",
@@ -157,7 +195,13 @@ def _twin(attribute: str, cls: type[Any], imports: _Imports) -> str:
         "    def __repr__(self) -> str:",
         f'        return f"{twin}({{self._service!r}})"',
     ]
-    for name, method in _methods(cls):
+    for name, method in _methods(cls, hidden):
+        # Annotations name what the module that defines the member imports.
+        defined_in = (method.fget if isinstance(method, property) else method).__module__
+        namespace = vars(sys.modules[defined_in])
+        if isinstance(method, property):
+            lines += _property(name, method, namespace, imports)
+            continue
         signature = inspect.signature(method)
         params: list[str] = []
         call: list[str] = []
@@ -180,6 +224,7 @@ def _twin(attribute: str, cls: type[Any], imports: _Imports) -> str:
             params.append(text)
         returned = str(signature.return_annotation)
         generator = inspect.isasyncgenfunction(method)
+        waits = inspect.iscoroutinefunction(method)
         if generator:
             returned = returned.replace("AsyncIterator[", "Iterator[", 1)
             imports.names.setdefault("collections.abc", set()).add("Iterator")
@@ -197,10 +242,31 @@ def _twin(attribute: str, cls: type[Any], imports: _Imports) -> str:
                 "        self._loop.check()  # fail at the call, not at the first next()",
                 f"        return blocking_iterator(self._loop, self._service.{name}({arguments}))",
             ]
-        else:
+        elif waits:
             target = ", ".join([f"self._service.{name}", *call])
             lines.append(f"        return self._loop.run({target})")
+        else:
+            # A plain method runs on the loop thread too: the state it reads is changed there.
+            lines.append(
+                f"        return self._loop.call(lambda: self._service.{name}({arguments}))"
+            )
     return "\n".join(lines)
+
+
+def _property(
+    name: str, value: property, namespace: dict[str, Any], imports: _Imports
+) -> list[str]:
+    returned = str(inspect.signature(value.fget).return_annotation)  # type: ignore[arg-type]
+    for used in _names_in(returned):
+        imports.need(used, namespace)
+    doc = inspect.getdoc(value) or f"``{name}`` now."
+    return [
+        "",
+        "    @property",
+        f"    def {name}(self) -> {returned}:",
+        *_docstring(doc),
+        f"        return self._loop.call(lambda: self._service.{name})",
+    ]
 
 
 def _docstring(doc: str) -> list[str]:
@@ -220,6 +286,9 @@ def render() -> str:
     imports.names.setdefault(".._loop", set())
     classes = [_twin(attribute, cls, imports) for attribute, cls in _service_classes()]
     twins = [f"Sync{cls.__name__}" for _attribute, cls in _service_classes()]
+    for attribute, cls, hidden in _stateful_classes():
+        classes.append(_twin(attribute, cls, imports, where="pa", hidden=hidden))
+        twins.append(f"Sync{cls.__name__}")
     services_twin = [
         "class SyncServices:",
         '    """Every service client of the integration, blocking, fully typed."""',

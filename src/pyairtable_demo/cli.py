@@ -18,7 +18,7 @@ from pyairtable_server.settings import DEFAULT_HOST, DEFAULT_PORT
 
 from ._serve import run_demo
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and URLs printed whole
 app = typer.Typer(name="pyairtable-demo", add_completion=False)
 
 

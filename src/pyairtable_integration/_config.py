@@ -144,6 +144,17 @@ class IntegrationConfig(_Options):
     features: Features = Features()
     debug: bool = False
 
+    @property
+    def default_cache_ttl(self) -> float:
+        """Seconds a cached answer stays fresh unless its kind says otherwise.
+
+        ``cache_config.default_ttl`` when it was given, else the original design's
+        ``cache_timeout`` (both default to five minutes).
+        """
+        if "default_ttl" in self.cache_config.model_fields_set:
+            return self.cache_config.default_ttl
+        return self.cache_timeout
+
     retry_max_delay: float = Field(DEFAULT_RETRY_MAX_DELAY, ge=0)
     retry_after_cap: float = Field(DEFAULT_RETRY_AFTER_CAP, ge=0)
     max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, gt=0)

@@ -35,7 +35,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
+# soft_wrap: paths and URLs are printed whole, never broken over lines (a log reader copies them).
+console = Console(stderr=True, soft_wrap=True)
 
 # Shared by every command that opens the database, so that they all find the same one.
 DatabaseUrlOption = Annotated[

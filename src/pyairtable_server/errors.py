@@ -231,16 +231,19 @@ _TOO_COMPLEX_MESSAGES = (
 )
 
 
+def _sqlstate(exc: DBAPIError) -> object:
+    """The PostgreSQL SQLSTATE of a driver error (psycopg's ``pgcode``, asyncpg's ``sqlstate``)."""
+    return getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a database error means "try again" rather than "this is broken": a deadlock or
     serialization failure on PostgreSQL, a lock held past the busy timeout on SQLite."""
     if not isinstance(exc, DBAPIError):
         return False
-    orig = exc.orig
-    state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
-    if state in _TRANSIENT_SQLSTATES:
+    if _sqlstate(exc) in _TRANSIENT_SQLSTATES:
         return True
-    return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
 def is_too_complex(exc: BaseException) -> bool:
@@ -248,11 +251,9 @@ def is_too_complex(exc: BaseException) -> bool:
     (expression depth, bound variables) rather than that something is broken."""
     if not isinstance(exc, DBAPIError):
         return False
-    orig = exc.orig
-    state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
-    if state in _TOO_COMPLEX_SQLSTATES:
+    if _sqlstate(exc) in _TOO_COMPLEX_SQLSTATES:
         return True
-    text = str(orig).lower()
+    text = str(exc.orig).lower()
     return any(message in text for message in _TOO_COMPLEX_MESSAGES)
 
 

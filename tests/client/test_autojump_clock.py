@@ -83,7 +83,10 @@ async def test_realtime_reconnect_back_off_runs_on_virtual_time(
     pa.realtime.manager.on_state_change(
         lambda state: fallback.set() if state.status == "fallback" else None
     )
-    pa.realtime.subscribe_to_record_changes("tbl" + "0" * 16, lambda event: None)
+    workspace = await pa.services.workspace.create_workspace(name="Realtime")
+    base = await pa.services.base.create_base(workspace_id=workspace.id, name="B")
+    table = await pa.services.table.create_table(base_id=base.id, name="T")
+    pa.realtime.subscribe_to_record_changes(table.id, lambda event: None)
     async with asyncio.timeout(GUARD):
         await fallback.wait()
     failed = [state for state in states if state.status in ("connecting", "reconnecting")]

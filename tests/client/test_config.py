@@ -149,3 +149,11 @@ def test_realtime_urls_are_derived_from_the_base_url() -> None:
 def test_create_integration_fails_at_once_on_a_wrong_option() -> None:
     with pytest.raises(ConfigurationError, match="retry_dealy"):
         create_integration(retry_dealy=1, environ={})
+
+
+def test_cache_timeout_sets_the_default_freshness_unless_cache_config_says_otherwise() -> None:
+    """Issue 15: ``cache_timeout`` was accepted and ignored."""
+    assert create_integration(environ={}, cache_timeout=7).cache.default_lifetime.ttl == 7
+    both = create_integration(environ={}, cache_timeout=7, cache_config={"default_ttl": 9})
+    assert both.cache.default_lifetime.ttl == 9
+    assert create_integration(environ={}).cache.default_lifetime.ttl == 300

@@ -221,7 +221,7 @@ async def test_many_mounts_and_unmounts_on_shared_queries_leave_nothing_behind(
         lambda: pa.live.table(table_id),
     ]
     listeners_before = pa.cache.records.listener_count
-    events_before = len(pa.realtime.manager._event_listeners)
+    events_before = len(pa.realtime.manager.deliveries.event_listeners)
     rng = random.Random(7)
     mounted: list[Callable[[], None]] = []
     for cycle in range(200):
@@ -246,7 +246,7 @@ async def test_many_mounts_and_unmounts_on_shared_queries_leave_nothing_behind(
     await pa.live.settle()
     assert len(pa.live.queries) == 0
     assert pa.cache.records.listener_count == listeners_before
-    assert len(pa.realtime.manager._event_listeners) == events_before
+    assert len(pa.realtime.manager.deliveries.event_listeners) == events_before
     assert pa.live.tasks == [] and _live_tasks() == []
 
 

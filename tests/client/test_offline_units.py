@@ -255,3 +255,22 @@ def test_a_full_disk_is_a_write_error_and_what_was_recorded_stays(tmp_path: Path
     reopened = OutboxStore(path)
     assert reopened.count("usr1") == len(recorded)
     reopened.close()
+
+
+def test_outbox_operations_are_a_discriminated_union_of_models() -> None:
+    from pyairtable_integration.offline._operations import (
+        DeleteRecords,
+        UpdateRecord,
+        parse,
+    )
+
+    record_id = "rec" + "1" * 16
+    update = parse("update_record", {"record_id": record_id, "fields": {"A": 1}})
+    assert isinstance(update, UpdateRecord)
+    assert (update.operation, update.records_touched()) == ("update_record", (record_id,))
+    batch = parse("delete_records", {"table_id": "tbl" + "1" * 16, "record_ids": [record_id]})
+    assert isinstance(batch, DeleteRecords) and batch.records_touched() == (record_id,)
+    with pytest.raises(ValueError, match="update_record: fields: Input should be a valid dict"):
+        parse("update_record", {"record_id": record_id, "fields": ["not", "a", "dict"]})
+    with pytest.raises(ValueError, match="expected_version: Input should be a valid integer"):
+        check_arguments("delete_record", {"record_id": record_id, "expected_version": "two"})

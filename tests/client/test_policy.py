@@ -93,3 +93,10 @@ def test_reads_may_always_be_retried_and_writes_only_with_an_idempotency_key() -
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         assert not may_retry_method(method, idempotency_key=None)
         assert may_retry_method(method, idempotency_key="k1")
+
+
+def test_backoff_stays_at_the_maximum_however_many_retries() -> None:
+    """A loop that retries for days (realtime reconnects) once died of OverflowError at 1,025."""
+    policy = RetryPolicy(base_delay=0.5, max_delay=30.0)
+    for retry in (1_025, 10**6):
+        assert backoff_delay(policy, retry, uniform=lambda low, high: high) == 30.0

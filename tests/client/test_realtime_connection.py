@@ -10,6 +10,9 @@ from pyairtable_integration import create_integration
 from pyairtable_integration.realtime._fallback import shared_query
 from pyairtable_integration.realtime._manager import SEND_BUFFER
 from pyairtable_integration.realtime._subscription import Subscription
+from pyairtable_integration.testing import AutojumpClock
+
+from .conftest import Backend, IntegrationFactory, sign_in
 
 TABLE = "tbl" + "A" * 16
 OTHER = "tbl" + "B" * 16
@@ -69,3 +72,27 @@ async def test_the_public_client_connects_disconnects_and_shows_its_state() -> N
     assert states[0] == "connecting" and states[-1] == "closed"
     stop()
     await pa.aclose()
+
+
+@pytest.mark.anyio
+async def test_polling_refuses_a_subscription_to_a_table_the_caller_cannot_see(
+    make_integration: IntegrationFactory, backend: Backend
+) -> None:
+    """As a WebSocket would: the log answers 404 for the table, so the subscription stops."""
+    pa = await make_integration(
+        clock=AutojumpClock(),
+        features={"enable_realtime": True},
+        realtime_config={
+            "websocket_url": "ws://127.0.0.1:9/ws",  # refused: down to polling
+            "enable_sse_fallback": False,
+            "failures_to_fall": 1,
+        },
+    )
+    await sign_in(pa, backend)
+    manager = pa.realtime.manager
+    unknown = pa.realtime.subscribe_to_record_changes("tbl" + "0" * 16, lambda event: None)
+    async with asyncio.timeout(60):  # a hang guard
+        while unknown.active:
+            manager.changed.clear()
+            await manager.changed.wait()
+    assert manager.active_subscriptions() == []

@@ -200,11 +200,12 @@ def test_mutate_writes_through_the_facade_and_leaves_nothing_pending(pa: SyncInt
     assert created.applied
     assert created.update_id is not None  # shown optimistically, then confirmed
     record = created.record
+    assert record is not None  # the facade is typed now: a result's record may be None
     assert record.fields["Name"] == "draft"
 
     updated = pa.mutate.update_record(record.id, {"Name": "final"})
     assert updated.applied
-    assert updated.record.version == record.version + 1
+    assert updated.record is not None and updated.record.version == record.version + 1
     assert pa.optimistic.get_pending_updates() == []
 
     pa.clear_cache()
@@ -281,7 +282,8 @@ def test_offline_writes_wait_in_the_outbox_until_sync_sends_them(
         table = _table(pa)
         assert pa.offline.enabled
         with pytest.raises(AttributeError):
-            pa.offline.run  # noqa: B018 - the integration drives the replay, not the caller
+            # The integration drives the replay, not the caller (mypy knows: no such attribute).
+            pa.offline.run  # type: ignore[attr-defined]  # noqa: B018
         assert pa.offline.create_record(table.id, {"Name": "online"}).fields["Name"] == "online"
         assert pa.offline.pending_count == 0
 

@@ -18,7 +18,7 @@ SNIPPET = """
 from typing import assert_type
 from collections.abc import Iterator
 
-from pyairtable_integration import SyncIntegration
+from pyairtable_integration import MutationResult, PendingUpdate, SyncIntegration
 from pyairtable_integration.types import Record, RecordList, Workspace
 
 
@@ -28,6 +28,9 @@ def use(pa: SyncIntegration) -> None:
     assert_type(pa.services.record.iter_records("tbl0000000000000000"), Iterator[Record])
     assert_type(pa.services.workspace.create_workspace(name="W"), Workspace)
     pa.services.record.delete_record("rec0000000000000000", expected_version=2)
+    assert_type(pa.offline.pending_count, int)
+    assert_type(pa.optimistic.get_pending_updates(), list[PendingUpdate])
+    assert_type(pa.mutate.create_record("tbl0000000000000000", {}), MutationResult)
 """
 
 
@@ -54,6 +57,9 @@ def test_mypy_sees_the_facades_return_types_and_refuses_a_misspelt_method(
     report, status = _mypy(tmp_path, typo)
     assert status == 1
     assert 'has no attribute "get_recrod"' in report
+    typo = SNIPPET + '    pa.offline.creat_record("tbl0000000000000000", {})\n'
+    report, status = _mypy(tmp_path, typo)
+    assert status == 1 and 'has no attribute "creat_record"' in report
     wrong = SNIPPET + "    pa.services.record.get_record(42)\n"
     report, status = _mypy(tmp_path, wrong)
     assert status == 1 and "incompatible type" in report

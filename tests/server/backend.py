@@ -16,6 +16,7 @@ import httpx2
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from pyairtable_integration.testing import fast_backend_settings
 from pyairtable_server.app import create_app
 from pyairtable_server.db.models import Model
 from pyairtable_server.settings import Settings
@@ -26,18 +27,8 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 PASSWORD = "correct horse battery"
 TEST_SECRET = "test-secret-key-" + "x" * 48
 
-# Cheap Argon2id and generous limits: tests that are about limits set their own.
-FAST_SETTINGS: dict[str, Any] = {
-    "secret_key": TEST_SECRET,
-    "argon2_time_cost": 1,
-    "argon2_memory_kib": 1024,
-    "argon2_parallelism": 1,
-    "rate_limit_per_ip": "100000/minute",
-    "rate_limit_per_token": "100000/minute",
-    "login_failures_per_account": "1000/minute",
-    "login_failures_per_ip": "1000/minute",
-    "registrations_per_ip": "100000/minute",
-}
+# Cheap Argon2id and generous limits (the public test plugin's): tests about limits set their own.
+FAST_SETTINGS: dict[str, Any] = {"secret_key": TEST_SECRET, **fast_backend_settings()}
 
 
 def postgres_reason_unavailable() -> str | None:

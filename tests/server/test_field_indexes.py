@@ -37,14 +37,7 @@ FIELDS: list[dict[str, Any]] = [
 
 async def indexes(api: Api) -> set[str]:
     """Names of the per-field indexes in the database."""
-    db = api.app.state.services.db
-    query = (
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_rec_fld%'"
-        if db.is_sqlite
-        else "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_rec_fld%'"
-    )
-    async with db.reader() as session:
-        return set((await session.execute(text(query))).scalars())
+    return set(await index_definitions(api))
 
 
 def scoped_to(definition: str, table_id: str) -> bool:
@@ -338,3 +331,44 @@ async def test_housekeeping_builds_missing_field_indexes_and_drops_strays(api: A
 async def indexes_reconciled(api: Api) -> tuple[int, int]:
     db = api.app.state.services.db
     return await reconcile(db.engine, dialect="sqlite" if db.is_sqlite else "postgresql")
+
+
+async def test_a_batch_of_records_is_written_by_one_statement(api: Api) -> None:
+    """Batch create, update and delete each send one statement, not one per record: on
+    PostgreSQL each statement opens every index of the shared records table, other tenants'
+    partial ones included."""
+    owner, table = await api.new_table(FIELDS)
+    db = api.app.state.services.db
+    sent: list[tuple[str, bool]] = []
+
+    def record(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool
+    ) -> None:
+        verb = " ".join(statement.split()[:3]).upper()
+        if verb.startswith(("INSERT INTO RECORDS", "UPDATE RECORDS", "DELETE FROM RECORDS")):
+            sent.append((verb.split()[0], many))
+
+    rows = [{"fields": {"Score": i}} for i in range(50)]
+    made = await send(
+        api,
+        owner,
+        "POST",
+        "/records/batch",
+        {"table_id": table["id"], "records": []} | {"records": rows},
+    )
+    ids = [r["id"] for r in made["data"]]
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await send(api, owner, "POST", "/records/batch", {"table_id": table["id"], "records": rows})
+        changes = [{"id": i, "fields": {"Score": 7}} for i in ids]
+        await send(
+            api, owner, "PATCH", "/records/batch", {"table_id": table["id"], "records": changes}
+        )
+        await send(
+            api, owner, "POST", "/records/batch-delete", {"table_id": table["id"], "ids": ids}
+        )
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert sent == [("INSERT", False), ("UPDATE", False), ("DELETE", False)]
+    left = await api.client.get("/records", params={"table_id": table["id"]}, headers=owner.headers)
+    assert left.json()["pagination"]["total"] == 50

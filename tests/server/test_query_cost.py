@@ -196,21 +196,20 @@ async def failing_app(tmp_path: Path) -> Any:
     """A SQLite app with two extra routes that fail the way a database does."""
     app = create_app(build_settings(None, tmp_path / "data"))
 
-    @app.get("/boom/too-large")
-    async def too_large() -> None:
-        raise OperationalError(
+    def failure(driver_message: str) -> OperationalError:
+        return OperationalError(
             "SELECT * FROM records WHERE secret_statement",
             {"p1": "secret-parameter"},
-            sqlite3.OperationalError("Expression tree is too large (maximum depth 1000)"),
+            sqlite3.OperationalError(driver_message),
         )
+
+    @app.get("/boom/too-large")
+    async def too_large() -> None:
+        raise failure("Expression tree is too large (maximum depth 1000)")
 
     @app.get("/boom/broken")
     async def broken() -> None:
-        raise OperationalError(
-            "SELECT * FROM records WHERE secret_statement",
-            {"p1": "secret-parameter"},
-            sqlite3.OperationalError("disk I/O error"),
-        )
+        raise failure("disk I/O error")
 
     async with LifespanManager(app, startup_timeout=60):
         transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)

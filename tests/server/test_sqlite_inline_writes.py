@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import anyio
 import pytest
 from sqlalchemy import text
@@ -54,6 +56,30 @@ async def test_write_statements_run_inline_and_reads_on_the_connection_thread(
         await session.commit()
     async with db.reader() as session:
         assert await _thread_of_statement(session) != loop_thread
+
+
+async def test_a_write_with_the_lock_free_never_goes_to_the_connection_thread(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN IMMEDIATE, the statements and COMMIT all run inline: no hop to wait for while the
+    write lock is held."""
+    async with db.reader() as session:  # the pool's connection exists before counting
+        await session.execute(text("SELECT 1"))
+    sent: list[object] = []
+    to_thread = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(fn)
+        return await to_thread(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    async with db.writer() as session:
+        await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        await session.commit()
+    assert sent == []
+    async with db.reader() as session:
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+    assert sent, "reads outside a write still go to the connection's thread"
 
 
 async def test_after_a_rollback_the_connection_reads_on_its_thread_again(db: Database) -> None:

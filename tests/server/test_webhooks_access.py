@@ -17,7 +17,6 @@ from pyairtable_server.clock import utcnow
 from pyairtable_server.db.engine import Database
 from pyairtable_server.db.models import User
 from pyairtable_server.settings import Settings
-from pyairtable_server.webhooks import WebhookWorker
 from pyairtable_server.webhooks.accountability import CREATOR_LOST_ACCESS
 from pyairtable_server.webhooks.dispatch import dispatch_once
 
@@ -29,6 +28,7 @@ from .webhook_kit import (
     add_webhook,
     deliveries_of,
     finished,
+    rounds_on_demand,
     workspace_with_table,
 )
 from .webhook_receiver import Receiver
@@ -71,8 +71,7 @@ async def test_a_webhook_stops_when_its_creator_loses_webhook_write(
     make_settings: Callable[..., Settings], receiver: Receiver, how: str
 ) -> None:
     async with running_api(await _asleep(make_settings)) as api:
-        api.app.state.services.hub.on_commit.clear()  # rounds run only when the test says
-        worker: WebhookWorker = api.app.state.services.webhooks
+        worker = rounds_on_demand(api)
         db: Database = api.app.state.services.db
         owner, workspace, table = await workspace_with_table(api)
         admin = await api.actor()
@@ -116,8 +115,7 @@ async def test_whoever_points_a_webhook_elsewhere_answers_for_it(
 ) -> None:
     """Another admin who changes the URL becomes its member: losing access stops it too."""
     async with running_api(await _asleep(make_settings)) as api:
-        api.app.state.services.hub.on_commit.clear()
-        worker: WebhookWorker = api.app.state.services.webhooks
+        worker = rounds_on_demand(api)
         owner, workspace, table = await workspace_with_table(api)
         admin = await api.actor()
         await api.add_member(owner, workspace["id"], admin, "admin")
@@ -141,8 +139,7 @@ async def test_other_members_leaving_changes_nothing(
     make_settings: Callable[..., Settings], receiver: Receiver
 ) -> None:
     async with running_api(await _asleep(make_settings)) as api:
-        api.app.state.services.hub.on_commit.clear()
-        worker: WebhookWorker = api.app.state.services.webhooks
+        worker = rounds_on_demand(api)
         owner, workspace, table = await workspace_with_table(api)
         admin = await api.actor()
         await api.add_member(owner, workspace["id"], admin, "admin")

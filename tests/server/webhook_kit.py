@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import anyio
 
+from pyairtable_server.webhooks import WebhookWorker
+
 from .backend import Actor, Api
 
 JSON = dict[str, Any]
@@ -78,3 +80,16 @@ async def finished(api: Api, owner: Actor, webhook_id: str, count: int) -> list[
         return data if done else []
 
     return await eventually(probe)
+
+
+def rounds_on_demand(api: Api) -> WebhookWorker:
+    """The app's webhook worker, started but running rounds only when the test calls ``run_once``.
+
+    Neither a commit (the hub's ``on_commit``) nor a webhook route (``wake``, after a create,
+    re-enable or retry) starts one in the background, so the test decides what a round sees.
+    """
+    services = api.app.state.services
+    services.hub.on_commit.clear()
+    worker: WebhookWorker = services.webhooks
+    worker.wake = lambda: None  # type: ignore[method-assign]
+    return worker

@@ -135,7 +135,7 @@ class Cache:
         )
         self.records.list_ttl = RECORD_LIST.ttl
         self.invalidation = Invalidation(self)
-        self.default_lifetime = Lifetime(ttl=config.cache_config.default_ttl)
+        self.default_lifetime = Lifetime(ttl=config.default_cache_ttl)
 
     def __repr__(self) -> str:
         return f"Cache(manager={self.manager!r}, records={self.records!r})"

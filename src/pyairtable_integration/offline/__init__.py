@@ -2,8 +2,14 @@
 
 from ._conflicts import ConflictResolution, ConflictStrategy, client_wins, server_wins
 from ._connectivity import Connectivity, probe_delay
-from ._operations import Operation
-from ._outbox import OfflineOutbox, OutboxEvent, SyncResult, default_outbox_path
+from ._operations import Operation, OutboxOperation
+from ._outbox import (
+    OfflineOutbox,
+    OutboxEvent,
+    OutboxListener,
+    SyncResult,
+    default_outbox_path,
+)
 from ._store import (
     OutboxCorruptError,
     OutboxEntry,
@@ -22,6 +28,8 @@ __all__ = [
     "OutboxEntry",
     "OutboxError",
     "OutboxEvent",
+    "OutboxListener",
+    "OutboxOperation",
     "OutboxStore",
     "OutboxWriteError",
     "SyncResult",

@@ -21,7 +21,7 @@ import dataclasses
 import inspect
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -42,13 +42,13 @@ from .._online import OnlineStatus, probe_delay
 from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
 from ..optimistic import OptimisticManager
-from ..services import Services, compact
-from ..services.records import RecordUpdate
-from ..types import DeletedRecord, Record
+from ..services import Services
 from . import _operations
 from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
 from ._display import OutboxDisplay
+from ._operations import Operation
 from ._store import UNSENT, OutboxEntry, OutboxStore
+from ._writes import RecordWrites
 
 logger = logging.getLogger("pyairtable_integration.offline")
 
@@ -119,7 +119,7 @@ class SyncResult:
 OutboxListener = Callable[[OutboxEvent], None]
 
 
-class OfflineOutbox:
+class OfflineOutbox(RecordWrites):
     """``pa.offline``: writes that survive the network and the process going away.
 
     With offline support off (``features.enable_offline_support`` and ``enable_offline_queue``
@@ -261,7 +261,7 @@ class OfflineOutbox:
 
     async def enqueue(
         self,
-        operation: _operations.Operation,
+        operation: Operation,
         arguments: Mapping[str, Any],
         *,
         update_id: str | None = None,
@@ -293,173 +293,8 @@ class OfflineOutbox:
         await self._show_pending()
         return await self._drain()
 
-    async def create_record(
-        self,
-        table_id: str,
-        fields: Mapping[str, Any],
-        *,
-        typecast: bool | None = None,
-        update_id: str | None = None,
-    ) -> Record:
-        """Record, then send, a record creation; the created record.
-
-        Raises:
-            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
-            OutboxWriteError: the write could not be recorded, and was not sent.
-            ServiceError: the backend refused it (the entry is marked failed).
-        """
-        arguments = compact({"table_id": table_id, "fields": dict(fields), "typecast": typecast})
-        return Record.model_validate(await self._write("create_record", arguments, update_id))
-
-    async def update_record(
-        self,
-        record_id: str,
-        fields: Mapping[str, Any],
-        *,
-        typecast: bool | None = None,
-        expected_version: int | None = None,
-        table_id: str | None = None,
-        update_id: str | None = None,
-    ) -> Record:
-        """Record, then send, a merge of ``fields`` into a record; the record after it.
-
-        ``table_id`` (the record's table) lets the write be shown in cached lists before the
-        cache holds the record; it is not sent.
-
-        Raises:
-            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
-            OutboxWriteError: the write could not be recorded, and was not sent.
-            ConflictError: the record is not at ``expected_version`` (the entry failed).
-            ServiceError: the backend refused it otherwise (the entry is marked failed).
-        """
-        arguments = compact(
-            {
-                "record_id": record_id,
-                "fields": dict(fields),
-                "typecast": typecast,
-                "expected_version": expected_version,
-                "table_id": table_id,
-            }
-        )
-        return Record.model_validate(await self._write("update_record", arguments, update_id))
-
-    async def replace_record(
-        self,
-        record_id: str,
-        fields: Mapping[str, Any],
-        *,
-        typecast: bool | None = None,
-        expected_version: int | None = None,
-        table_id: str | None = None,
-        update_id: str | None = None,
-    ) -> Record:
-        """Record, then send, a replacement of all of a record's fields; the record after it.
-
-        ``table_id`` is as for ``update_record``.
-
-        Raises:
-            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
-            OutboxWriteError: the write could not be recorded, and was not sent.
-            ConflictError: the record is not at ``expected_version`` (the entry failed).
-            ServiceError: the backend refused it otherwise (the entry is marked failed).
-        """
-        arguments = compact(
-            {
-                "record_id": record_id,
-                "fields": dict(fields),
-                "typecast": typecast,
-                "expected_version": expected_version,
-                "table_id": table_id,
-            }
-        )
-        return Record.model_validate(await self._write("replace_record", arguments, update_id))
-
-    async def delete_record(
-        self,
-        record_id: str,
-        *,
-        expected_version: int | None = None,
-        table_id: str | None = None,
-        update_id: str | None = None,
-    ) -> None:
-        """Record, then send, a record deletion; ``table_id`` is as for ``update_record``.
-
-        Raises:
-            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
-            OutboxWriteError: the write could not be recorded, and was not sent.
-            ServiceError: the backend refused it (the entry is marked failed).
-        """
-        arguments = compact(
-            {"record_id": record_id, "expected_version": expected_version, "table_id": table_id}
-        )
-        await self._write("delete_record", arguments, update_id)
-
-    async def create_records(
-        self,
-        table_id: str,
-        records: Sequence[Mapping[str, Any]],
-        *,
-        typecast: bool | None = None,
-        update_id: str | None = None,
-    ) -> list[Record]:
-        """Record, then send, a batch creation (all or none); the created records.
-
-        Raises:
-            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
-            OutboxWriteError: the write could not be recorded, and was not sent.
-            ServiceError: the backend refused it (the entry is marked failed).
-        """
-        arguments = compact(
-            {
-                "table_id": table_id,
-                "records": [dict(fields) for fields in records],
-                "typecast": typecast,
-            }
-        )
-        answer = await self._write("create_records", arguments, update_id)
-        return [Record.model_validate(item) for item in answer]
-
-    async def update_records(
-        self,
-        table_id: str,
-        records: Sequence[RecordUpdate],
-        *,
-        typecast: bool | None = None,
-        update_id: str | None = None,
-    ) -> list[Record]:
-        """Record, then send, a batch merge (all or none); the records after it.
-
-        Raises:
-            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
-            OutboxWriteError: the write could not be recorded, and was not sent.
-            ServiceError: the backend refused it (the entry is marked failed).
-        """
-        arguments = compact(
-            {
-                "table_id": table_id,
-                "records": [{"id": item["id"], "fields": dict(item["fields"])} for item in records],
-                "typecast": typecast,
-            }
-        )
-        answer = await self._write("update_records", arguments, update_id)
-        return [Record.model_validate(item) for item in answer]
-
-    async def delete_records(
-        self, table_id: str, record_ids: Sequence[str], *, update_id: str | None = None
-    ) -> list[DeletedRecord]:
-        """Record, then send, a batch deletion (all or none); what was deleted.
-
-        Raises:
-            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
-            OutboxWriteError: the write could not be recorded, and was not sent.
-            ServiceError: the backend refused it (the entry is marked failed).
-        """
-        arguments = {"table_id": table_id, "record_ids": list(record_ids)}
-        answer = await self._write("delete_records", arguments, update_id)
-        return [DeletedRecord.model_validate(item) for item in answer]
-
     async def _write(
-        self, operation: _operations.Operation, arguments: Mapping[str, Any], update_id: str | None
+        self, operation: Operation, arguments: Mapping[str, Any], update_id: str | None
     ) -> Any:
         if not self.enabled:
             # Nothing recorded: one fresh key still makes the transport's retries safe.
@@ -519,9 +354,7 @@ class OfflineOutbox:
             return None
         if operation not in _operations.OPERATIONS:
             return None
-        entry = await self._record(
-            cast(_operations.Operation, operation), arguments, None, key=idempotency_key
-        )
+        entry = await self._record(cast(Operation, operation), arguments, None, key=idempotency_key)
         if not isinstance(cause, CircuitOpenError):
             self.connectivity.set_online(False)
         self._wake.set()
@@ -529,7 +362,7 @@ class OfflineOutbox:
 
     async def _record(
         self,
-        operation: _operations.Operation,
+        operation: Operation,
         arguments: Mapping[str, Any],
         update_id: str | None,
         *,

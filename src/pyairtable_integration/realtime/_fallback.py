@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from .._errors import CircuitOpenError, ServiceError
+from .._errors import CircuitOpenError, NotFoundError, ServiceError
 from ..types import Event, EventPage
 from ._sse import SseDecoder
 from ._tasks import first_of
@@ -202,7 +202,16 @@ async def polling_session(manager: RealtimeManager) -> None:
         await ensure_positions(manager, subscriptions)
         query = shared_query(subscriptions, log_only=True)
         since = _lowest(subscriptions)
-        page = await read_log(manager, since=since, limit=_PAGE, **query)
+        try:
+            page = await read_log(manager, since=since, limit=_PAGE, **query)
+        except NotFoundError as exc:
+            if not query:
+                raise
+            # The filters every subscription shares name a workspace or table the caller
+            # cannot see (any more): those subscriptions stop, as a WebSocket refuses them.
+            for subscription in subscriptions:
+                manager.refused(subscription, {"type": exc.type, "message": exc.message})
+            continue
         manager.went_live()
         if page.reset:
             _reset_behind(manager, subscriptions, page.next_since)

@@ -14,10 +14,8 @@ before or after.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +31,7 @@ from ..auth import AuthManager, SessionEvent
 from ..services.events import EventService
 from ..transport import RetryPolicy, backoff_delay
 from ..types import Event
+from ._delivery import Deliveries
 from ._fallback import FALLBACK_ERRORS, polling_session, sse_session
 from ._state import (
     Ladder,
@@ -68,10 +67,6 @@ ResetListener = Callable[[Reset], object]
 #: Frames (subscribe, unsubscribe, token renewals) that may wait for the live socket. A socket
 #: that falls this far behind is replaced: the new one subscribes afresh from the positions.
 SEND_BUFFER = 256
-#: How many recently delivered ``seq`` the global listeners remember, to see each event once.
-_RECENT = 10_000
-#: How many (aggregate_id, version) pairs of the app's own writes are remembered.
-_LOCAL = 10_000
 
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -121,11 +116,8 @@ class RealtimeManager:
         self.changed = asyncio.Event()
         self._subscriptions: dict[str, Subscription] = {}
         self._state_listeners: Listeners[RealtimeState] = Listeners("realtime state")
-        self._event_listeners: Listeners[Event] = Listeners("realtime event")
-        self._reset_listeners: Listeners[Reset] = Listeners("realtime reset")
-        self._recent: OrderedDict[int, None] = OrderedDict()
-        self._local: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self._deliveries: dict[str, asyncio.Task[None]] = {}
+        #: Hands queued events to each subscription's callback and the global listeners.
+        self.deliveries = Deliveries(clock)
         self._runner: asyncio.Task[None] | None = None
         self._started = False
         self._wanted = True
@@ -190,11 +182,7 @@ class RealtimeManager:
         """
         self._wanted = False
         await self._stop_runner()
-        current = asyncio.current_task()
-        await asyncio.gather(
-            *(task for task in self._deliveries.values() if task is not current),
-            return_exceptions=True,
-        )
+        await self.deliveries.drain()
 
     async def aclose(self) -> None:
         """Stop everything: the connection and any delivery under way; safe to call twice."""
@@ -204,17 +192,13 @@ class RealtimeManager:
         self._wanted = False
         self._remove_auth_listener()
         await self._stop_runner()
-        tasks = list(self._deliveries.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._deliveries.clear()
+        await self.deliveries.aclose()
 
     @property
     def running(self) -> bool:
         """Whether a background task of the connection or of a delivery is alive."""
         runner = self._runner is not None and not self._runner.done()
-        return runner or any(not task.done() for task in self._deliveries.values())
+        return runner or self.deliveries.running
 
     # Listeners ---------------------------------------------------------------------------------
 
@@ -228,21 +212,19 @@ class RealtimeManager:
         Events of the app's own writes (``mark_local``) are not passed on: whoever wrote has
         applied them already. Returns a function to stop.
         """
-        return self._event_listeners.subscribe(listener)
+        return self.deliveries.event_listeners.subscribe(listener)
 
     def on_reset(self, listener: ResetListener) -> Callable[[], None]:
         """Call ``listener(reset)`` whenever a subscription's missed events are gone."""
-        return self._reset_listeners.subscribe(listener)
+        return self.deliveries.reset_listeners.subscribe(listener)
 
     def mark_local(self, aggregate_id: str, version: int) -> None:
         """Remember that the app itself wrote ``version`` of ``aggregate_id``."""
-        self._local[(aggregate_id, version)] = None
-        while len(self._local) > _LOCAL:
-            self._local.popitem(last=False)
+        self.deliveries.mark_local(aggregate_id, version)
 
     def is_local(self, event: Event) -> bool:
         """Whether ``event`` reports a write the app marked with ``mark_local``."""
-        return event.version is not None and (event.aggregate_id, event.version) in self._local
+        return self.deliveries.is_local(event)
 
     # Subscriptions -----------------------------------------------------------------------------
 
@@ -332,13 +314,13 @@ class RealtimeManager:
     def take(self, subscription: Subscription, event: Event) -> None:
         """Queue ``event`` for ``subscription`` unless it has seen it."""
         if subscription.take(event):
-            self._deliver_soon(subscription)
+            self.deliveries.soon(subscription)
 
     def reset(self, subscription: Subscription, position: int) -> None:
         """Tell ``subscription`` its missed events are gone; it goes on from ``position``."""
         if subscription.active:
             subscription.reset(position)
-            self._deliver_soon(subscription)
+            self.deliveries.soon(subscription)
 
     def refused(self, subscription: Subscription, error: Mapping[str, Any]) -> None:
         """The backend refused ``subscription`` (not a member any more): stop it for good."""
@@ -518,59 +500,6 @@ class RealtimeManager:
             self._socket_answered.set()
             return
 
-    # Deliveries --------------------------------------------------------------------------------
-
-    def _deliver_soon(self, subscription: Subscription) -> None:
-        task = self._deliveries.get(subscription.id)
-        if task is None or task.done():
-            self._deliveries[subscription.id] = asyncio.get_running_loop().create_task(
-                self._deliver(subscription)
-            )
-
-    async def _deliver(self, subscription: Subscription) -> None:
-        try:
-            while subscription.pending and subscription.active:
-                item = subscription.pending[0]
-                if isinstance(item, Reset):
-                    subscription.pending.popleft()
-                    await self._notify_reset(subscription, item)
-                elif subscription.batch_callback is not None:
-                    if subscription.batch_window > 0:
-                        await self.clock.sleep(subscription.batch_window)
-                    batch: list[Event] = []
-                    while subscription.pending and isinstance(subscription.pending[0], Event):
-                        event = subscription.pending.popleft()
-                        assert isinstance(event, Event)
-                        batch.append(event)
-                    if subscription.active and batch:
-                        subscription.delivered += len(batch)
-                        await _call(subscription.batch_callback, batch)
-                        for event in batch:
-                            await self._notify_event(event)
-                else:
-                    subscription.pending.popleft()
-                    assert isinstance(item, Event)
-                    subscription.delivered += 1
-                    if subscription.callback is not None:
-                        await _call(subscription.callback, item)
-                    await self._notify_event(item)
-        finally:
-            if self._deliveries.get(subscription.id) is asyncio.current_task():
-                del self._deliveries[subscription.id]
-
-    async def _notify_event(self, event: Event) -> None:
-        if not self._event_listeners or event.seq in self._recent or self.is_local(event):
-            return
-        self._recent[event.seq] = None
-        while len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
-        await self._event_listeners.emit_async(event)
-
-    async def _notify_reset(self, subscription: Subscription, reset: Reset) -> None:
-        if subscription.on_reset is not None:
-            await _call(subscription.on_reset, reset)
-        await self._reset_listeners.emit_async(reset)
-
     # State and session -------------------------------------------------------------------------
 
     def _set_state(self, state: RealtimeState) -> None:
@@ -588,18 +517,6 @@ class RealtimeManager:
 
     def __repr__(self) -> str:
         return f"RealtimeManager(state={self.state}, subscriptions={len(self._subscriptions)})"
-
-
-async def _call(callback: Callable[[Any], object], argument: Any) -> None:
-    """Call an app callback (sync or async); its failure is logged, never stops delivery."""
-    try:
-        result = callback(argument)
-        if inspect.isawaitable(result):
-            await result
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        logger.exception("realtime callback %r failed", callback)
 
 
 def _describe(error: BaseException) -> str:

@@ -8,9 +8,21 @@ Each method runs its async twin on the facade's loop; ``iter_*`` return lazy ite
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
+from .._errors import ConflictError
+from ..offline import OfflineOutbox, Operation, OutboxEntry, OutboxListener, SyncResult
+from ..optimistic import (
+    ConflictStrategy,
+    MutationResult,
+    Mutations,
+    OptimisticManager,
+    PendingUpdate,
+    Resolution,
+    Resolver,
+    UpdateListener,
+)
 from ..services import Services
 from ..services.auth import AuthService
 from ..services.bases import BaseService
@@ -1291,6 +1303,428 @@ class SyncHealthService:
         return self._loop.run(self._service.get_service_health, service)
 
 
+class SyncMutations:
+    """``pa.mutate`` blocking; see ``Mutations``."""
+
+    def __init__(self, service: Mutations, loop: LoopThread) -> None:
+        self._service = service
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncMutations({self._service!r})"
+
+    @property
+    def optimistic_enabled(self) -> bool:
+        """Whether writes are shown before the server confirms them."""
+        return self._loop.call(lambda: self._service.optimistic_enabled)
+
+    def create_record(
+        self, table_id: str, fields: Mapping[str, Any], *, typecast: bool | None = None
+    ) -> MutationResult:
+        """Create a record: shown at once under a temporary id, replaced by the server's.
+
+        Raises:
+            ServiceError: the write failed (after the transport's retries); the optimistic
+                record was removed.
+        """
+        return self._loop.run(self._service.create_record, table_id, fields, typecast=typecast)
+
+    def update_record(
+        self,
+        record_id: str,
+        fields: Mapping[str, Any],
+        *,
+        table_id: str | None = None,
+        strategy: ConflictStrategy | None = None,
+        resolver: Resolver | None = None,
+        expected_version: int | None = None,
+        typecast: bool | None = None,
+    ) -> MutationResult:
+        """Merge ``fields`` into a record: shown at once, sent with ``If-Match``, reconciled.
+
+        The version sent is ``expected_version``, else the version of the record the cache
+        shows (the one the user saw); with neither the write is sent without ``If-Match``.
+        ``strategy`` (``"merge"`` unless the integration says otherwise) decides a 409;
+        ``resolver`` is what ``merge`` asks when both sides changed one field differently.
+
+        Raises:
+            ValueError: ``record_id`` is a temporary id (its create is not confirmed yet).
+            ConflictError: the record kept changing through ``MAX_CONFLICT_ROUNDS`` resends.
+            ServiceError: the write failed (after the transport's retries); the optimistic
+                change was rolled back, other pending changes stay.
+        """
+        return self._loop.run(
+            self._service.update_record,
+            record_id,
+            fields,
+            table_id=table_id,
+            strategy=strategy,
+            resolver=resolver,
+            expected_version=expected_version,
+            typecast=typecast,
+        )
+
+    def delete_record(
+        self,
+        record_id: str,
+        *,
+        table_id: str | None = None,
+        strategy: ConflictStrategy | None = None,
+        expected_version: int | None = None,
+    ) -> MutationResult:
+        """Delete a record: hidden at once, sent with ``If-Match``, reconciled.
+
+        On a 409 only ``client_wins`` deletes anyway; every other strategy keeps the record as
+        the server has it (``applied`` False), since deleting would discard a change the user
+        never saw.
+
+        Raises:
+            ValueError: ``record_id`` is a temporary id (its create is not confirmed yet).
+            ConflictError: the record kept changing through ``MAX_CONFLICT_ROUNDS`` resends.
+            ServiceError: the delete failed (after the transport's retries); the record is
+                shown again.
+        """
+        return self._loop.run(
+            self._service.delete_record,
+            record_id,
+            table_id=table_id,
+            strategy=strategy,
+            expected_version=expected_version,
+        )
+
+
+class SyncOptimisticManager:
+    """``pa.optimistic`` blocking; see ``OptimisticManager``."""
+
+    def __init__(self, service: OptimisticManager, loop: LoopThread) -> None:
+        self._service = service
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncOptimisticManager({self._service!r})"
+
+    def optimistic_create_record(
+        self, table_id: str, fields: Mapping[str, Any]
+    ) -> tuple[str, Record | None]:
+        """Show a new record at once under a temporary id ``tmp_<uuid>``; its update id and view.
+
+        Raises:
+            RuntimeError: there is no record cache to show it in.
+        """
+        return self._loop.run(self._service.optimistic_create_record, table_id, fields)
+
+    def optimistic_update_record(
+        self, record_id: str, fields: Mapping[str, Any], *, table_id: str | None = None
+    ) -> tuple[str, Record | None]:
+        """Show ``fields`` merged into a record at once; the update id and the record's view.
+
+        ``table_id`` is needed only for a record the cache does not hold.
+
+        Raises:
+            RuntimeError: there is no record cache to show it in.
+            LookupError: the cache does not hold the record and no ``table_id`` was given.
+        """
+        return self._loop.run(
+            self._service.optimistic_update_record, record_id, fields, table_id=table_id
+        )
+
+    def optimistic_delete_record(self, record_id: str, *, table_id: str | None = None) -> str:
+        """Hide a record at once; the update id.
+
+        Raises:
+            RuntimeError: there is no record cache to hide it in.
+            LookupError: the cache does not hold the record and no ``table_id`` was given.
+        """
+        return self._loop.run(self._service.optimistic_delete_record, record_id, table_id=table_id)
+
+    def confirm_update(self, update_id: str, actual: Record | None = None) -> None:
+        """The server applied the update: adopt ``actual`` (its answer) and drop the layer.
+
+        For a create, ``actual`` replaces the temporary record (updates pending on it move to
+        the real id); for a delete, the record is forgotten. Without ``actual`` an update just
+        drops its layer.
+
+        Raises:
+            KeyError: no pending update has that id.
+        """
+        return self._loop.call(lambda: self._service.confirm_update(update_id, actual))
+
+    def rollback_update(self, update_id: str, error: BaseException | None = None) -> None:
+        """Undo the update: drop its layer only, so the other pending updates stay shown.
+
+        Rolling back a create also rolls back the updates pending on its temporary record
+        (they can never be sent).
+
+        Raises:
+            KeyError: no pending update has that id.
+        """
+        return self._loop.call(lambda: self._service.rollback_update(update_id, error))
+
+    def report_conflict(
+        self,
+        update_id: str,
+        error: ConflictError,
+        resolution: Resolution,
+        current: Record,
+        *,
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Apply the outcome of a resolved conflict to the overlay and tell the listeners.
+
+        The server's ``current`` record becomes the view's base. When the server won, the
+        update ends (its layer dropped); otherwise its layer now shows ``fields`` (the change
+        being resent), kept in place when they are the same as before.
+
+        Raises:
+            KeyError: no pending update has that id.
+        """
+        return self._loop.call(
+            lambda: self._service.report_conflict(
+                update_id, error, resolution, current, fields=fields
+            )
+        )
+
+    def get_pending_updates(self) -> list[PendingUpdate]:
+        """Every update not yet confirmed or rolled back, oldest first."""
+        return self._loop.call(lambda: self._service.get_pending_updates())
+
+    def get_pending_update(self, update_id: str) -> PendingUpdate:
+        """One pending update.
+
+        Raises:
+            KeyError: no pending update has that id.
+        """
+        return self._loop.call(lambda: self._service.get_pending_update(update_id))
+
+    def on_update(self, callback: UpdateListener) -> Callable[[], None]:
+        """Call ``callback`` with every confirm, rollback and conflict; returns an unsubscribe."""
+        return self._loop.call(lambda: self._service.on_update(callback))
+
+
+class SyncOfflineOutbox:
+    """``pa.offline`` blocking; see ``OfflineOutbox``."""
+
+    def __init__(self, service: OfflineOutbox, loop: LoopThread) -> None:
+        self._service = service
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncOfflineOutbox({self._service!r})"
+
+    def create_record(
+        self,
+        table_id: str,
+        fields: Mapping[str, Any],
+        *,
+        typecast: bool | None = None,
+        update_id: str | None = None,
+    ) -> Record:
+        """Record, then send, a record creation; the created record.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        return self._loop.run(
+            self._service.create_record, table_id, fields, typecast=typecast, update_id=update_id
+        )
+
+    def update_record(
+        self,
+        record_id: str,
+        fields: Mapping[str, Any],
+        *,
+        typecast: bool | None = None,
+        expected_version: int | None = None,
+        table_id: str | None = None,
+        update_id: str | None = None,
+    ) -> Record:
+        """Record, then send, a merge of ``fields`` into a record; the record after it.
+
+        ``table_id`` (the record's table) lets the write be shown in cached lists before the
+        cache holds the record; it is not sent.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ConflictError: the record is not at ``expected_version`` (the entry failed).
+            ServiceError: the backend refused it otherwise (the entry is marked failed).
+        """
+        return self._loop.run(
+            self._service.update_record,
+            record_id,
+            fields,
+            typecast=typecast,
+            expected_version=expected_version,
+            table_id=table_id,
+            update_id=update_id,
+        )
+
+    def replace_record(
+        self,
+        record_id: str,
+        fields: Mapping[str, Any],
+        *,
+        typecast: bool | None = None,
+        expected_version: int | None = None,
+        table_id: str | None = None,
+        update_id: str | None = None,
+    ) -> Record:
+        """Record, then send, a replacement of all of a record's fields; the record after it.
+
+        ``table_id`` is as for ``update_record``.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ConflictError: the record is not at ``expected_version`` (the entry failed).
+            ServiceError: the backend refused it otherwise (the entry is marked failed).
+        """
+        return self._loop.run(
+            self._service.replace_record,
+            record_id,
+            fields,
+            typecast=typecast,
+            expected_version=expected_version,
+            table_id=table_id,
+            update_id=update_id,
+        )
+
+    def delete_record(
+        self,
+        record_id: str,
+        *,
+        expected_version: int | None = None,
+        table_id: str | None = None,
+        update_id: str | None = None,
+    ) -> None:
+        """Record, then send, a record deletion; ``table_id`` is as for ``update_record``.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        return self._loop.run(
+            self._service.delete_record,
+            record_id,
+            expected_version=expected_version,
+            table_id=table_id,
+            update_id=update_id,
+        )
+
+    def create_records(
+        self,
+        table_id: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        typecast: bool | None = None,
+        update_id: str | None = None,
+    ) -> list[Record]:
+        """Record, then send, a batch creation (all or none); the created records.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        return self._loop.run(
+            self._service.create_records, table_id, records, typecast=typecast, update_id=update_id
+        )
+
+    def update_records(
+        self,
+        table_id: str,
+        records: Sequence[RecordUpdate],
+        *,
+        typecast: bool | None = None,
+        update_id: str | None = None,
+    ) -> list[Record]:
+        """Record, then send, a batch merge (all or none); the records after it.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        return self._loop.run(
+            self._service.update_records, table_id, records, typecast=typecast, update_id=update_id
+        )
+
+    def delete_records(
+        self, table_id: str, record_ids: Sequence[str], *, update_id: str | None = None
+    ) -> list[DeletedRecord]:
+        """Record, then send, a batch deletion (all or none); what was deleted.
+
+        Raises:
+            OfflineError: the backend could not be reached; the write is kept (``entry_id``).
+            OutboxWriteError: the write could not be recorded, and was not sent.
+            ServiceError: the backend refused it (the entry is marked failed).
+        """
+        return self._loop.run(
+            self._service.delete_records, table_id, record_ids, update_id=update_id
+        )
+
+    def on_change(self, listener: OutboxListener) -> Callable[[], None]:
+        """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
+        pending count); returns a function that stops it.
+        """
+        return self._loop.call(lambda: self._service.on_change(listener))
+
+    def pending(self) -> list[OutboxEntry]:
+        """The signed-in user's unsent entries, in the order they will be sent."""
+        return self._loop.call(lambda: self._service.pending())
+
+    @property
+    def pending_count(self) -> int:
+        """How many of the signed-in user's entries are unsent."""
+        return self._loop.call(lambda: self._service.pending_count)
+
+    def entries(self) -> list[OutboxEntry]:
+        """Every entry of the signed-in user still in the file (sent and failed ones too).
+
+        Raises:
+            OutboxError: the file cannot be read.
+        """
+        return self._loop.run(self._service.entries)
+
+    def prune(self) -> int:
+        """Delete the signed-in user's sent and failed entries from the file; how many went.
+
+        Raises:
+            OutboxWriteError: the file could not be written.
+        """
+        return self._loop.run(self._service.prune)
+
+    def enqueue(
+        self, operation: Operation, arguments: Mapping[str, Any], *, update_id: str | None = None
+    ) -> OutboxEntry:
+        """Record a write to be sent in the background, without trying to send it now.
+
+        ``arguments`` are the keyword arguments of the record service method ``operation``
+        names (``{"table_id", "fields"}`` for ``create_record``...); ``update_id`` links the entry
+        to an optimistic update.
+
+        Raises:
+            RuntimeError: offline support is off.
+            AuthenticationError: nobody is signed in (entries belong to a user).
+            ValueError: an unknown operation or wrong arguments.
+            OutboxWriteError: the entry could not be recorded (nothing was sent either).
+        """
+        return self._loop.run(self._service.enqueue, operation, arguments, update_id=update_id)
+
+    def sync(self) -> SyncResult:
+        """Send the signed-in user's unsent entries now, in order, until done or a send fails
+        for want of an answer (then the rest waits).
+
+        Raises:
+            OutboxWriteError: an outcome could not be recorded.
+            Exception: whatever the conflict strategy raised (the entry stays unsent).
+        """
+        return self._loop.run(self._service.sync)
+
+
 class SyncServices:
     """Every service client of the integration, blocking, fully typed."""
 
@@ -1322,6 +1756,9 @@ __all__ = [
     "SyncFieldService",
     "SyncFileService",
     "SyncHealthService",
+    "SyncMutations",
+    "SyncOfflineOutbox",
+    "SyncOptimisticManager",
     "SyncRecordService",
     "SyncServices",
     "SyncTableService",

@@ -5,9 +5,14 @@ and makes chosen requests fail the way networks and servers do; ``FakeClock`` mo
 when told, so retries, breakers and token expiry are tested without waiting; ``AutojumpClock``
 runs a *started* integration on virtual time that jumps ahead whenever the loop is idle, so
 back-offs, token expiry and reconnects happen in order without real sleeps.
+
+``pyairtable_integration.testing.plugin`` is a pytest plugin with the reference backend
+in-process (the ``pyairtable`` fixture, ``InProcessBackend``); it needs the ``[server]`` extra
+and is imported only when enabled.
 """
 
 from ._autojump import AutojumpClock
+from ._backend import InProcessBackend, fast_backend_settings, in_process_backend
 from ._clock import FakeClock
 from ._faults import (
     Fault,
@@ -33,11 +38,14 @@ __all__ = [
     "FaultRule",
     "FaultTransport",
     "Gate",
+    "InProcessBackend",
     "SeenRequest",
     "connect_error",
     "connect_timeout",
     "delay",
+    "fast_backend_settings",
     "garbage",
+    "in_process_backend",
     "passthrough",
     "read_timeout",
     "reset",

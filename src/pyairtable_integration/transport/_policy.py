@@ -43,8 +43,13 @@ def may_retry_method(method: str, *, idempotency_key: str | None) -> bool:
 def backoff_delay(
     policy: RetryPolicy, retry: int, *, uniform: Callable[[float, float], float] = random.uniform
 ) -> float:
-    """The jittered wait before the ``retry``-th retry (1-based), in seconds."""
-    ceiling = min(policy.max_delay, policy.base_delay * math.pow(2, max(retry - 1, 0)))
+    """The jittered wait before the ``retry``-th retry (1-based), in seconds.
+
+    Any ``retry`` is fine: a loop that retries for days (realtime reconnects) must not overflow.
+    """
+    # 2**64 times any base is past any cap; math.pow(2, 1024) would raise OverflowError.
+    exponent = min(max(retry - 1, 0), 64)
+    ceiling = min(policy.max_delay, policy.base_delay * math.pow(2, exponent))
     return uniform(ceiling / 2, ceiling)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -15,6 +16,25 @@ from ..errors import ValidationFailed
 from ..fieldtypes import COMPUTED_TYPES, FieldValueError, validate_value
 from ..schemas.records import RecordOut
 from .schema import TableSchema
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A record being inserted: the columns of ``DataRecord``, without an ORM object."""
+
+    id: str
+    table_id: str
+    autonumber: int
+    fields: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    updated_by: str | None
+
+    def row(self) -> dict[str, Any]:
+        """The columns for an ``INSERT``."""
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def computed_value(f: DataField, record: Any) -> Any:
@@ -40,7 +60,7 @@ class Projection:
             for f in (only if only is not None else schema.fields)
         ]
 
-    def fields_of(self, record: DataRecord | Row[Any]) -> dict[str, Any]:
+    def fields_of(self, record: DataRecord | NewRecord | Row[Any]) -> dict[str, Any]:
         """The record's values by field name; empty cells are left out, as Airtable does."""
         out: dict[str, Any] = {}
         stored = record.fields
@@ -51,7 +71,7 @@ class Projection:
                 out[name] = stored[field_id]
         return out
 
-    def out(self, record: DataRecord | Row[Any]) -> RecordOut:
+    def out(self, record: DataRecord | NewRecord | Row[Any]) -> RecordOut:
         """The answer for a record, from its ORM object or a row of its columns."""
         return RecordOut(
             id=record.id,

@@ -4,16 +4,18 @@ On SQLite every write transaction starts with ``BEGIN IMMEDIATE``: a deferred tr
 reads and then writes can fail with "database is locked" the moment another writer holds the
 lock, without waiting for ``busy_timeout``; taking the write lock up front makes writers queue.
 
-**Statements of a write transaction run on the event loop's thread** (SQLite files; see
-``InlineWrites``). aiosqlite sends every call to the connection's own thread and back; for the
-small indexed statements of a write that hop cost more than the statement (about a tenth of a
-record write's CPU, and, under load, waits for the GIL while the write lock is held). Once
-``BEGIN IMMEDIATE`` has taken the lock nothing inside the transaction can wait for another
-connection (WAL readers never block a writer), so its statements run inline; ``BEGIN`` (which may
-wait for another writer) and ``COMMIT``/``ROLLBACK`` (which may checkpoint the WAL to disk) still
-run on the connection's thread. Reads outside a write transaction stay on the thread, so a long
-scan never stalls the loop. The price: a write statement that scans (a field type conversion
-over a large table) holds the loop for its duration.
+**A write transaction runs on the event loop's thread** (SQLite files; see ``InlineWrites``).
+aiosqlite sends every call to the connection's own thread and back; for the small indexed
+statements of a write that hop cost more than the statement, and on a busy machine each hop
+waits for the scheduler while the write lock is held, so the hops, not the work, set how many
+writes a second go through. ``BEGIN IMMEDIATE`` is tried inline without waiting (``busy_timeout``
+0): when another connection holds the lock it goes to the connection's thread and waits there,
+so the loop never waits for a lock. Inside the transaction nothing can wait for another
+connection (WAL readers never block a writer), and ``COMMIT`` in WAL mode with ``synchronous=
+NORMAL`` only appends to the WAL. Reads outside a write stay on the thread, so a long scan never
+stalls the loop. The price: a write statement that scans (a field type conversion over a large
+table) holds the loop for its duration, and so does the WAL checkpoint a commit runs every 1,000
+pages or so (two fsyncs).
 """
 
 from __future__ import annotations
@@ -107,35 +109,60 @@ class Database:
 
 
 class InlineWrites(aiosqlite.Connection):
-    """An aiosqlite connection that runs on the caller's thread what cannot wait.
+    """An aiosqlite connection that runs on the caller's thread whatever cannot wait.
 
-    Inside a write transaction (after a successful ``BEGIN IMMEDIATE``, until it ends) every call
-    runs inline except ``COMMIT``, which may write the WAL back to the database file. Anywhere,
-    making or closing a cursor and ``ROLLBACK`` run inline (no I/O to wait for). The rest goes
-    to the connection's thread as in aiosqlite: ``BEGIN``, which may wait for another writer,
-    and statements outside a write, which may scan. Calls on one connection never overlap
-    (SQLAlchemy awaits each), so the sqlite3 connection is used by one thread at a time.
+    Inline anywhere: making and closing cursors, ``COMMIT`` and ``ROLLBACK``. Inline inside a
+    write transaction (after a successful ``BEGIN IMMEDIATE``, until it ends): every statement.
+    ``BEGIN IMMEDIATE`` itself inline when the lock is free at once, else on the connection's
+    thread (which waits up to ``busy_timeout`` for it). Everything else goes to the thread as in
+    aiosqlite. Calls on one connection never overlap (SQLAlchemy awaits each), so the sqlite3
+    connection is used by one thread at a time.
     """
 
     _writing = False
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         kind = _kind(fn, args, self._connection)
-        if kind == "ends" or (kind == "other" and not self._writing):
-            try:
-                result = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-            finally:
-                if kind == "ends":
-                    self._writing = False
-        else:
-            if self._connection is None:
+        connection = self._connection
+        if kind == "begin" and connection is not None:
+            began = _begin_without_waiting(connection, fn, args, kwargs)
+            if began is not _LOCKED:
+                self._writing = True
+                return began
+        elif kind == "inline" or (kind == "other" and self._writing):
+            if connection is None:
                 raise ValueError("Connection closed")
-            result = fn(*args, **kwargs)
-            if kind == "rollback":
-                self._writing = False
-        if kind == "other" and _statement(args).startswith("BEGIN IMMEDIATE"):
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if _ends_transaction(fn, args, connection):
+                    self._writing = False
+        result = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        if kind == "begin":
             self._writing = True
         return result
+
+
+_LOCKED = object()
+
+
+def _begin_without_waiting(
+    connection: sqlite3.Connection,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run ``BEGIN IMMEDIATE`` inline if the write lock is free now: its result, or ``_LOCKED``
+    if another connection holds the lock (nothing was begun)."""
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        return fn(*args, **kwargs)
+    except sqlite3.OperationalError as exc:
+        if connection.in_transaction or "locked" not in str(exc):
+            raise
+        return _LOCKED
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _statement(args: tuple[Any, ...]) -> str:
@@ -145,25 +172,34 @@ def _statement(args: tuple[Any, ...]) -> str:
 def _kind(
     fn: Callable[..., Any], args: tuple[Any, ...], connection: sqlite3.Connection | None
 ) -> str:
-    """``ends`` (commit or close: on the thread), ``rollback`` and ``cheap`` (inline anywhere),
-    or ``other`` (inline only inside a write transaction)."""
+    """``inline`` (anywhere), ``begin`` (``BEGIN IMMEDIATE``), ``thread`` (closing the
+    connection) or ``other`` (inline only inside a write transaction)."""
     name = getattr(fn, "__name__", "")
     owner = getattr(fn, "__self__", None)
     if owner is connection:
-        if name in ("commit", "close"):
-            return "ends"
-        if name == "rollback":
-            return "rollback"
-        if name == "cursor":
-            return "cheap"
+        if name == "close":
+            return "thread"
+        if name in ("commit", "rollback", "cursor"):
+            return "inline"
     elif isinstance(owner, sqlite3.Cursor) and name == "close":
-        return "cheap"
+        return "inline"
     statement = _statement(args)
-    if statement.startswith(("COMMIT", "END")):
-        return "ends"
-    if statement.startswith("ROLLBACK") and not statement.startswith("ROLLBACK TO"):
-        return "rollback"
+    if statement.startswith("BEGIN IMMEDIATE"):
+        return "begin"
+    if statement.startswith(("COMMIT", "END", "ROLLBACK")):
+        return "inline"
     return "other"
+
+
+def _ends_transaction(
+    fn: Callable[..., Any], args: tuple[Any, ...], connection: sqlite3.Connection
+) -> bool:
+    if getattr(fn, "__self__", None) is connection:
+        return getattr(fn, "__name__", "") in ("commit", "rollback")
+    statement = _statement(args)
+    return statement.startswith(("COMMIT", "END")) or (
+        statement.startswith("ROLLBACK") and not statement.startswith("ROLLBACK TO")
+    )
 
 
 async def _connect_inline_writes(database: str) -> InlineWrites:

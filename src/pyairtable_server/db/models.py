@@ -329,16 +329,21 @@ class StoredFile(Model):
     """
 
     __tablename__ = "files"
+    # Storage quotas sum sizes per uploader and per workspace (quotas.py): from the index alone.
+    __table_args__ = (
+        Index("ix_files_uploaded_by_size", "uploaded_by", "size"),
+        Index("ix_files_workspace_id_size", "workspace_id", "size"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     workspace_id: Mapped[str | None] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True, default=None
+        ForeignKey("workspaces.id", ondelete="CASCADE"), default=None
     )
     table_id: Mapped[str | None] = mapped_column(
         ForeignKey("data_tables.id", ondelete="SET NULL"), default=None
     )
     uploaded_by: Mapped[str | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))

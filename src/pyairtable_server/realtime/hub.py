@@ -258,6 +258,9 @@ class Hub:
         self._publish = publish
         self.position = 0
         self._known_head = 0
+        #: How many heads were announced (``_learn``): a read that found nothing only forgets
+        #: the announced head if no other came meanwhile.
+        self._learned = 0
         self._pending: dict[int, Published] = {}
         self._by_workspace: defaultdict[str, set[Subscriber]] = defaultdict(set)
         self._by_user: defaultdict[str, set[Subscriber]] = defaultdict(set)
@@ -354,6 +357,7 @@ class Hub:
 
     def _learn(self, seq: int) -> None:
         self._known_head = max(self._known_head, seq)
+        self._learned += 1
 
     def _drain(self) -> None:
         while (item := self._pending.pop(self.position + 1, None)) is not None:
@@ -363,12 +367,17 @@ class Hub:
         """Dispatch, from the log, everything up to the newest ``seq`` the hub knows of."""
         self._drain()
         while self._known_head > self.position:
+            learned = self._learned
             async with self._reading() as session:
                 rows = await events.read_after(session, self.position, limit=READ_BATCH)
                 pruned = await events.pruned_through(session) if not rows else 0
             if not rows:
                 if pruned > self.position:
                     self._lost(pruned)
+                    continue
+                if self._learned != learned:
+                    # A head was announced while we read (a commit of another process): read
+                    # again, or forgetting the far head of a forged hint would forget it too.
                     continue
                 # Nothing after our position: whatever announced a newer seq was not this log.
                 self._known_head = self.position
