@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import random
-import secrets
 import sys
 import tempfile
 import time
@@ -39,12 +38,11 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import Engine, event
 
 from bench import server_records
+from bench.profile_writes import in_process_settings, sign_in
 from pyairtable_server.app import create_app
 from pyairtable_server.settings import Settings
 
 API = "/api/v1"
-UNREACHABLE = "10000000/minute"
-PASSWORD = "Quartz-Lantern-7319"
 WARMUP_REQUESTS = 3
 
 
@@ -60,16 +58,7 @@ def main() -> int:
 
 async def _run(records: int, requests: int, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="pyairtable-lists-") as data_dir:
-        settings = Settings(
-            data_dir=Path(data_dir),
-            database_url=database_url,
-            secret_key=secrets.token_urlsafe(48),
-            rate_limit_per_ip=UNREACHABLE,
-            rate_limit_per_token=UNREACHABLE,
-            argon2_time_cost=1,
-            argon2_memory_kib=8,
-            argon2_parallelism=1,
-        )
+        settings = in_process_settings(Path(data_dir), database_url)
         app = create_app(settings)
         async with LifespanManager(app) as manager:
             transport = httpx2.ASGITransport(app=manager.app)
@@ -96,11 +85,7 @@ async def _run(records: int, requests: int, database_url: str | None) -> None:
 
 async def _prepare(client: httpx2.AsyncClient, settings: Settings, records: int) -> str:
     """Sign up, make the table, bulk-insert ``records`` records; the table's id."""
-    email = f"user-{secrets.token_hex(4)}@example.com"
-    user = {"email": email, "password": PASSWORD, "first_name": "L", "last_name": "P"}
-    assert (await client.post("/auth/register", json=user)).status_code == 201
-    login = (await client.post("/auth/login", json={"email": email, "password": PASSWORD})).json()
-    client.headers["Authorization"] = f"Bearer {login['access_token']}"
+    login = await sign_in(client)
     workspace = (await client.post("/workspaces", json={"name": "L"})).json()
     base = (await client.post("/bases", json={"workspace_id": workspace["id"], "name": "B"})).json()
     body = {"base_id": base["id"], "name": "Tasks", "fields": server_records.FIELDS}
