@@ -296,7 +296,10 @@ async def test_reopening_an_outbox_with_pending_writes_shows_them_again(
 
         faults.clear()
         result = await second.offline.sync()
-        assert (result.sent, result.pending) == (2, 0)
+        # Sent by this sync or, once a read has found the backend again, by the background drain
+        # (the integration is online from then): either way each exactly once, as listed below.
+        assert result.pending == 0
+        assert second.offline.pending() == []
         listed = await _listed(second, table_id)
         assert [fields for _, fields in listed] == [
             {"Name": "old", "Count": 7},
