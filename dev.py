@@ -96,10 +96,11 @@ def _run_steps(steps: list[list[str | Path]], cwd: Path) -> int:
     return 0
 
 
-# Four pytest-xdist workers even on two cores: the suite spends most of its time waiting on
-# servers, sockets and timers (measured: about half the wall time is CPU), so workers overlap the
-# waits. Each test module runs whole on one worker (``loadscope``), keeping its fixtures shared.
-TEST_WORKERS = ("-n", "4", "--dist", "loadscope")
+# Two pytest-xdist workers, one per core: the suite spends about half its time waiting on
+# servers, sockets and timers, so two workers nearly halve it, while more than the cores would
+# starve the tests' own servers (start-up and handshake guards then trip). Each test module runs
+# whole on one worker (``loadscope``), keeping its fixtures shared.
+TEST_WORKERS = ("-n", "2", "--dist", "loadscope")
 
 
 def _with_workers(pytest_args: list[str]) -> list[str]:

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -84,17 +85,7 @@ def main() -> int:
 
 async def _run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="pyairtable-profile-") as data_dir:
-        settings = Settings(
-            data_dir=Path(data_dir),
-            database_url=args.database_url,
-            secret_key=secrets.token_urlsafe(48),
-            rate_limit_per_ip=UNREACHABLE,
-            rate_limit_per_token=UNREACHABLE,
-            argon2_time_cost=1,
-            argon2_memory_kib=8,
-            argon2_parallelism=1,
-        )
-        app = create_app(settings)
+        app = create_app(in_process_settings(Path(data_dir), args.database_url))
         async with LifespanManager(app) as manager:
             transport = httpx2.ASGITransport(app=manager.app)
             async with httpx2.AsyncClient(
@@ -143,12 +134,34 @@ async def _run(args: argparse.Namespace) -> None:
                     await _profile(name, scenarios[name], args, engine)
 
 
-async def _prepare(client: httpx2.AsyncClient) -> str:
+def in_process_settings(data_dir: Path, database_url: str | None) -> Settings:
+    """Settings for a backend profiled in process: no rate limit, cheap Argon2 (logins are not
+    measured), a fresh secret key."""
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(48),
+        rate_limit_per_ip=UNREACHABLE,
+        rate_limit_per_token=UNREACHABLE,
+        argon2_time_cost=1,
+        argon2_memory_kib=8,
+        argon2_parallelism=1,
+    )
+
+
+async def sign_in(client: httpx2.AsyncClient) -> dict[str, Any]:
+    """Register a new user, sign in and send its bearer token from now on; the login answer."""
     email = f"user-{secrets.token_hex(4)}@example.com"
     user = {"email": email, "password": PASSWORD, "first_name": "P", "last_name": "R"}
     assert (await client.post("/auth/register", json=user)).status_code == 201
-    login = (await client.post("/auth/login", json={"email": email, "password": PASSWORD})).json()
+    response = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    login: dict[str, Any] = response.json()
     client.headers["Authorization"] = f"Bearer {login['access_token']}"
+    return login
+
+
+async def _prepare(client: httpx2.AsyncClient) -> str:
+    await sign_in(client)
     workspace = (await client.post("/workspaces", json={"name": "P"})).json()
     base = (await client.post("/bases", json={"workspace_id": workspace["id"], "name": "B"})).json()
     table = (

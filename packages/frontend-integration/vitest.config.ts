@@ -41,6 +41,8 @@ export default defineConfig({
           name: 'browser',
           include: ['test/browser/**/*.test.ts', 'test/react/**/*.test.tsx'],
           globalSetup: ['test/setup/browser-backend.ts'],
+          // A hang guard, never a measure (expect.element and expect.poll wait up to this).
+          expect: { poll: { timeout: 20_000 } },
           testTimeout: 60_000,
           hookTimeout: 60_000,
           browser: {
@@ -63,6 +65,8 @@ export default defineConfig({
           globalSetup: ['test/setup/next-app.ts'],
           execArgv: ['--experimental-websocket'],
           fileParallelism: false,
+          // A hang guard, never a measure: a busy machine renders and reconnects slowly.
+          expect: { poll: { timeout: 20_000 } },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

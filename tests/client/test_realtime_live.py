@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +82,14 @@ class World:
 
 @asynccontextmanager
 async def world(
-    tmp_path: Path, *, refresh_margin: float = 60.0, **server: Any
+    tmp_path: Path,
+    *,
+    refresh_margin: float = 60.0,
+    integration: Mapping[str, Any] | None = None,
+    **server: Any,
 ) -> AsyncIterator[World]:
-    """A live server, a proxy to it, and an integration signed in through the proxy."""
+    """A live server (``server``: its settings), a proxy to it, and an integration signed in
+    through the proxy (``integration``: options over these tests' defaults)."""
     settings = build_settings(None, tmp_path / "data", realtime_sse_heartbeat_seconds=0.5, **server)
     async with live_server(settings) as live, tcp_proxy("127.0.0.1", live.port) as proxy:
         email = f"rt-{secrets.token_hex(4)}@example.com"
@@ -97,10 +102,13 @@ async def world(
             base_url=f"http://127.0.0.1:{proxy.port}/api/v1",
             retry_attempts=0,
             retry_delay=0,
-            breaker_failure_threshold=1000,
-            refresh_margin=refresh_margin,
             realtime_config=FAST_REALTIME,
             environ={},
+            **{
+                "breaker_failure_threshold": 1000,
+                "refresh_margin": refresh_margin,
+                **(integration or {}),
+            },
         )
         try:
             await pa.initialize()

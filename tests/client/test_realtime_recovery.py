@@ -10,22 +10,15 @@ client never tried the WebSocket, which was reachable. These tests run a real uv
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from pyairtable_integration import create_integration
-
-from ..server.backend import PASSWORD, build_settings
-from ..server.live import live_server
-from ..server.proxy import tcp_proxy
-from .realtime_timing import FAST_REALTIME, HANG
-from .test_realtime_live import Collector, World, _is_websocket_upgrade
+from .realtime_timing import HANG
+from .test_realtime_live import Collector, World, _is_websocket_upgrade, world
 
 pytestmark = pytest.mark.anyio
 
@@ -38,34 +31,9 @@ def _is_log_read(chunk: bytes) -> bool:
     return chunk.startswith(b"GET /api/v1/events")
 
 
-@asynccontextmanager
-async def breaker_world(tmp_path: Path, **options: Any) -> AsyncIterator[World]:
-    """A live server behind a proxy; an integration with caching (so the cache feed runs)."""
-    settings = build_settings(None, tmp_path / "data", realtime_sse_heartbeat_seconds=0.5)
-    async with live_server(settings) as live, tcp_proxy("127.0.0.1", live.port) as proxy:
-        email = f"rr-{secrets.token_hex(4)}@example.com"
-        await live.api.register(email)
-        owner = await live.api.login(email)
-        workspace = await live.api.workspace(owner)
-        base = await live.api.base(owner, workspace["id"])
-        table = await live.api.table(owner, base["id"])
-        pa = create_integration(
-            base_url=f"http://127.0.0.1:{proxy.port}/api/v1",
-            retry_attempts=0,
-            retry_delay=0,
-            enable_caching=True,
-            realtime_config=FAST_REALTIME,
-            environ={},
-            **options,
-        )
-        try:
-            await pa.initialize()
-            await pa.auth.login(email, PASSWORD)
-            running = World(live, proxy, pa, owner, table["id"])
-            pa.realtime.manager.on_state_change(running.states.append)
-            yield running
-        finally:
-            await pa.aclose()
+def breaker_world(tmp_path: Path, **options: Any) -> AbstractAsyncContextManager[World]:
+    """``world`` with caching on (so the cache feed runs) and the breaker options given."""
+    return world(tmp_path, integration={"enable_caching": True, **options})
 
 
 async def _breaker_open(w: World) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.dialects import sqlite
 
 from pyairtable_server import maintenance
-from pyairtable_server.data.indexes import reconcile
+from pyairtable_server.data.indexes import in_table, reconcile
 from pyairtable_server.data.query import Compiler
 from pyairtable_server.data.schema import require_table
 from pyairtable_server.db.migrate import alembic_config, upgrade_to_head
@@ -160,6 +160,77 @@ async def _sqlite_plan_walks_the_index(api: Api) -> None:
     score = next(f for f in table["fields"] if f["name"] == "Score")
     assert f"ix_rec_{score['id']}" in plan
     assert "TEMP B-TREE" not in plan
+
+
+async def test_the_table_scope_is_a_plain_comparison(api: Api) -> None:
+    """``in_table`` compiles to ``records.table_id = '<id>'`` alone: as a bare Boolean column
+    SQLite got ``(records.table_id = '…') = 1``, which matches no index, so every list scanned
+    the whole shared table and sorted it."""
+    query = select(DataRecord.id).where(in_table("tbl0123456789abcdef"))
+    sql = str(query.compile(dialect=api.app.state.services.db.engine.dialect))
+    assert sql.endswith("WHERE records.table_id = 'tbl0123456789abcdef'"), sql
+
+
+async def test_sqlite_serves_each_list_page_from_an_index_without_sorting(
+    tmp_path: Path,
+) -> None:
+    """The statements ``GET /records`` really sends (first page, next page, filter + sort and
+    its next page) are each planned as an index search: the (table_id, autonumber) index for
+    creation order, the sorted field's partial index for a sort; never a scan of the shared
+    records table nor a sort of it. (SQLite only: PostgreSQL's plan also weighs statistics.)"""
+    async with running_api(build_settings(None, tmp_path)) as api:
+        owner, table = await api.new_table(FIELDS)
+        rows = [{"fields": {"Score": 60 + i, "Status": "Doing"}} for i in range(5)]
+        await send(api, owner, "POST", "/records/batch", {"table_id": table["id"], "records": rows})
+        plain = {"table_id": table["id"], "page_size": 2}
+        sorted_ = plain | {
+            "filter": json.dumps(
+                {
+                    "conditions": [
+                        {"field": "Status", "operator": "equals", "value": "Doing"},
+                        {"field": "Score", "operator": "greater_than", "value": 50},
+                    ]
+                }
+            ),
+            "sort": json.dumps([{"field": "Score", "direction": "desc"}]),
+        }
+        score = next(f for f in table["fields"] if f["name"] == "Score")
+        for params, index in (
+            (plain, "sqlite_autoindex_records_"),
+            (sorted_, f"ix_rec_{score['id']}"),
+        ):
+            first, offset = await _list_plan(api, owner, params)
+            assert offset is not None
+            following, _ = await _list_plan(api, owner, params | {"offset": offset})
+            for plan in (first, following):
+                assert len(plan) == 1, plan
+                assert plan[0].startswith("SEARCH records USING INDEX " + index), plan
+
+
+async def _list_plan(
+    api: Api, owner: Actor, params: dict[str, Any]
+) -> tuple[list[str], str | None]:
+    """The EXPLAIN QUERY PLAN lines of the page statement ``GET /records`` sends for ``params``,
+    and the answer's ``next_offset``."""
+    db = api.app.state.services.db
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM records" in statement and "count(" not in statement:
+            sent.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        response = await api.client.get("/records", params=params, headers=owner.headers)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.text
+    assert len(sent) == 1, sent
+    async with db.reader() as session:
+        connection = await session.connection()
+        rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sent[0][0]}", sent[0][1])
+        plan = [str(row[-1]) for row in rows]
+    return plan, response.json()["pagination"]["next_offset"]
 
 
 async def test_a_filtered_total_follows_every_change_of_the_table(api: Api) -> None:

@@ -37,6 +37,7 @@ from .webhook_kit import (
     deliveries_of,
     eventually,
     finished,
+    rounds_on_demand,
     workspace_with_table,
 )
 from .webhook_receiver import Receiver
@@ -544,13 +545,13 @@ async def test_a_lease_keeps_a_delivery_from_a_second_sender_until_it_expires(
     """A sender that died mid-send holds its delivery only until the lease runs out."""
     settings = make_settings(**{**FAST_WEBHOOKS, "webhook_poll_interval_seconds": 3600})
     async with running_api(settings) as api:
+        # Keep the app's own worker asleep: a commit or the webhook's creation would otherwise
+        # wake it to race this test for the delivery.
+        worker = rounds_on_demand(api)
         owner, workspace, table = await workspace_with_table(api)
         webhook = await add_webhook(api, owner, workspace["id"], receiver.url)
-        # Keep the app's own worker asleep: commits would otherwise wake it to race this test.
-        api.app.state.services.hub.on_commit.clear()
         await add_record(api, owner, table["id"], "x")
         db: Database = api.app.state.services.db
-        worker: WebhookWorker = api.app.state.services.webhooks
         await dispatch_once(db, batch_size=10, now=utcnow())
         lease = timedelta(seconds=settings.webhook_lease_seconds)
         now = utcnow()
