@@ -123,14 +123,21 @@ async def _meanwhile(
     return answers["slow"]
 
 
+async def _meanwhile_hashing(
+    api: Api, passwords: GatedPasswords, slow: Callable[[], Awaitable[httpx2.Response]]
+) -> httpx2.Response:
+    """``_meanwhile`` with ``slow`` stuck at its first password hash or check."""
+    tenant = await _other_tenant_record(api)
+    passwords.armed = True
+    return await _meanwhile(api, tenant, slow, passwords.entered.is_set, passwords.gate.set)
+
+
 async def test_a_write_goes_through_while_a_sign_up_hashes_its_password(
     api: Api, passwords: GatedPasswords
 ) -> None:
-    tenant = await _other_tenant_record(api)
-    passwords.armed = True
-    answer = await _meanwhile(
+    answer = await _meanwhile_hashing(
         api,
-        tenant,
+        passwords,
         lambda: api.client.post(
             "/auth/register",
             json={
@@ -140,8 +147,6 @@ async def test_a_write_goes_through_while_a_sign_up_hashes_its_password(
                 "last_name": "L",
             },
         ),
-        passwords.entered.is_set,
-        passwords.gate.set,
     )
     assert answer.status_code == 201, answer.text
     await api.login("slow@example.com")
@@ -151,14 +156,10 @@ async def test_a_write_goes_through_while_a_login_checks_its_password(
     api: Api, passwords: GatedPasswords
 ) -> None:
     user = await api.register()
-    tenant = await _other_tenant_record(api)
-    passwords.armed = True
-    answer = await _meanwhile(
+    answer = await _meanwhile_hashing(
         api,
-        tenant,
+        passwords,
         lambda: api.client.post("/auth/login", json={"email": user["email"], "password": PASSWORD}),
-        passwords.entered.is_set,
-        passwords.gate.set,
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["user"]["id"] == user["id"]
@@ -168,18 +169,14 @@ async def test_a_write_goes_through_while_a_password_change_hashes(
     api: Api, passwords: GatedPasswords
 ) -> None:
     actor = await api.actor()
-    tenant = await _other_tenant_record(api)
-    passwords.armed = True
-    answer = await _meanwhile(
+    answer = await _meanwhile_hashing(
         api,
-        tenant,
+        passwords,
         lambda: api.client.post(
             "/auth/change-password",
             json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
             headers=actor.headers,
         ),
-        passwords.entered.is_set,
-        passwords.gate.set,
     )
     assert answer.status_code == 204, answer.text
     await api.login(actor.email, "a brand new passphrase")
@@ -212,18 +209,22 @@ async def test_a_write_goes_through_while_a_webhook_test_waits_for_its_receiver(
 async def test_a_writer_session_holds_the_turn_only_inside_a_transaction(
     api: Api,
 ) -> None:
-    db: Database = api.app.state.services.db
-    if db.turn is None:
-        pytest.skip("PostgreSQL has no write turn")
-    async with db.writer() as session:
-        assert db.turn.free
-        await session.execute(_SELECT_ONE)
-        assert not db.turn.free  # the transaction began: this session's turn
-        await session.commit()
-        assert db.turn.free
-        await session.execute(_SELECT_ONE)
-        assert not db.turn.free
-        await session.rollback()
-        assert db.turn.free
-        await session.execute(_SELECT_ONE)
-    assert db.turn.free  # closing ends the transaction, and the turn
+    # A handle of its own: the app's background writers take the app's turn at any moment.
+    db = Database(api.app.state.services.db.url)
+    try:
+        if db.turn is None:
+            pytest.skip("PostgreSQL has no write turn")
+        async with db.writer() as session:
+            assert db.turn.free
+            await session.execute(_SELECT_ONE)
+            assert not db.turn.free  # the transaction began: this session's turn
+            await session.commit()
+            assert db.turn.free
+            await session.execute(_SELECT_ONE)
+            assert not db.turn.free
+            await session.rollback()
+            assert db.turn.free
+            await session.execute(_SELECT_ONE)
+        assert db.turn.free  # closing ends the transaction, and the turn
+    finally:
+        await db.dispose()
