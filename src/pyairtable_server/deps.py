@@ -40,10 +40,10 @@ async def get_db(request: Request, services: Services) -> AsyncIterator[AsyncSes
         async with services.db.reader() as session:
             yield session
         return
-    # On SQLite one writer at a time holds the database (from its first statement to commit).
-    # Waiting for it on a fair in-process lock serves writers in arrival order; left to
-    # SQLite's busy handler, they poll with growing sleeps and an unlucky one waits seconds.
-    async with services.db.write_turn(), services.db.writer() as session:
+    # On SQLite each transaction of the session waits for the process's write turn (a FIFO
+    # queue) at its first statement and gives it back at commit or rollback: slow work a handler
+    # does between transactions (Argon2, an outbound POST) holds no other writer up.
+    async with services.db.writer() as session:
         yield session
 
 

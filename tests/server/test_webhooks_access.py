@@ -45,7 +45,7 @@ def receiver() -> Iterator[Receiver]:
 async def _deactivate(api: Api, user: Actor) -> None:
     """What an operator does to an account (the API has no route for it)."""
     db: Database = api.app.state.services.db
-    async with db.write_turn(), db.writer() as session:
+    async with db.writer() as session:
         await session.execute(update(User).where(User.id == user.id).values(is_active=False))
         await session.commit()
 

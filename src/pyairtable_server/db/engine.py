@@ -23,12 +23,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
 from functools import partial
 from typing import Any
 
 import aiosqlite
-import anyio
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -40,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from .. import json_codec
+from .write_turn import TurnSession, WriteTurn
 
 _IMMEDIATE = "pyairtable_begin_immediate"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -71,20 +70,21 @@ class Database:
         #: The same pool; on SQLite its transactions take the write lock when they begin.
         self.write_engine: AsyncEngine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
-        self._write_lock = anyio.Lock() if self.is_sqlite else None
+        #: On SQLite, one write transaction at a time in this process (see ``write_turn``).
+        self.turn = WriteTurn() if self.is_sqlite else None
+        self._writer = async_sessionmaker(
+            self.write_engine, class_=TurnSession, expire_on_commit=False, turn=self.turn
+        )
 
     def reader(self) -> AsyncSession:
         """A session for reads only."""
         return self._reader()
 
-    def write_turn(self) -> AbstractAsyncContextManager[object]:
-        """This process's turn to write: a FIFO lock on SQLite, nothing on PostgreSQL (whose
-        writers only wait for the rows they share)."""
-        return self._write_lock if self._write_lock is not None else nullcontext()
-
-    def writer(self) -> AsyncSession:
-        """A session whose transaction may write (takes the SQLite write lock at its start)."""
+    def writer(self) -> TurnSession:
+        """A session whose transactions may write. On SQLite each takes this process's write
+        turn (a FIFO queue) and then the database's write lock before its first statement, and
+        gives both back when it ends; on PostgreSQL writers only wait for the rows they share.
+        Do slow work between transactions, never inside one."""
         return self._writer()
 
     async def ping(self) -> float:

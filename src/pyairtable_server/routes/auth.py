@@ -72,7 +72,8 @@ async def register(body: RegisterIn, db: DB, services: Services, context: Contex
     ``password`` for a common password or one containing the account's own words.
 
     Every attempt counts against the per-IP sign-up limit (429 past it), failed ones too: a
-    409 tells whether an address has an account.
+    409 tells whether an address has an account. The password is hashed between transactions,
+    so the slow hash holds no other writer up (SQLite's write turn, ``db.write_turn``).
     """
     await services.attempts.reserve(
         db, [(services.auth_limits.registrations_per_ip, context.ip)], now=time.time()
@@ -83,15 +84,18 @@ async def register(body: RegisterIn, db: DB, services: Services, context: Contex
     )
     if weak is not None:
         raise ValidationFailed.field("password", weak)
-    if await db.scalar(select(User.id).where(User.email == email)) is not None:
+    taken = await db.scalar(select(User.id).where(User.email == email)) is not None
+    await db.commit()  # nothing written: end the transaction before the slow hash
+    if taken:
         raise Conflict(
             "An account with this email already exists.",
             details={"fields": {"email": "already registered"}},
         )
+    password_hash = await services.passwords.hash(body.password)
     user = User(
         id=new_id("usr"),
         email=email,
-        password_hash=await services.passwords.hash(body.password),
+        password_hash=password_hash,
         first_name=body.first_name,
         last_name=body.last_name,
     )
@@ -122,14 +126,18 @@ async def login(body: LoginIn, db: DB, services: Services, context: Context) -> 
     ``Retry-After`` until the window frees up, whether or not the password is right. Each
     attempt is counted *before* its password is checked (and taken back when it was right), so
     concurrent guesses, on any number of processes, never get more checks than the limit.
+
+    The password is checked (and rehashed when its parameters are outdated) between
+    transactions: the account is read in the one that counts the attempt, the outcome written
+    in a second, so the slow hash holds no other writer up.
     """
     email = body.email.strip().lower()
     limits = services.auth_limits
+    user = await db.scalar(select(User).where(User.email == email))
+    # Counts the attempt and commits, the read above included: no transaction is open below.
     reservation = await services.attempts.reserve(
         db, [(limits.login_per_account, email), (limits.login_per_ip, context.ip)], now=time.time()
     )
-
-    user = await db.scalar(select(User).where(User.email == email))
     password_ok = await services.passwords.verify(
         user.password_hash if user else None, body.password
     )
@@ -146,9 +154,14 @@ async def login(body: LoginIn, db: DB, services: Services, context: Context) -> 
         await db.commit()
         raise AuthError("Invalid email or password.")
 
+    rehashed = (
+        await services.passwords.hash(body.password)
+        if services.passwords.needs_rehash(user.password_hash)
+        else None
+    )
     now = utcnow()
-    if services.passwords.needs_rehash(user.password_hash):
-        user.password_hash = await services.passwords.hash(body.password)
+    if rehashed is not None:
+        user.password_hash = rehashed
     session = AuthSession(
         id=new_id("ses"),
         user_id=user.id,
@@ -340,25 +353,33 @@ async def change_password(
     streams on every instance).
 
     A wrong current password answers 422 and counts as a failed login for the account; a
-    common new password, or one containing the account's own words, is 422 too.
+    common new password, or one containing the account's own words, is 422 too. Both
+    passwords are checked and hashed between transactions, holding no other writer up.
     """
     user = caller.user
     limit = services.auth_limits.login_per_account
+    # Counts the attempt and commits (the caller's lookup included): no transaction is open.
     reservation = await services.attempts.reserve(db, [(limit, user.email)], now=time.time())
     if not await services.passwords.verify(user.password_hash, body.current_password):
         raise ValidationFailed.field("current_password", "does not match the current password")
-    await services.attempts.release(db, reservation)
-    if body.new_password == body.current_password:
-        await db.commit()
-        raise ValidationFailed.field("new_password", "must differ from the current password")
-    weak = password_policy.refusal(
-        body.new_password, email=user.email, first_name=user.first_name, last_name=user.last_name
+    refusal = (
+        "must differ from the current password"
+        if body.new_password == body.current_password
+        else password_policy.refusal(
+            body.new_password,
+            email=user.email,
+            first_name=user.first_name,
+            last_name=user.last_name,
+        )
     )
-    if weak is not None:
+    if refusal is not None:
+        await services.attempts.release(db, reservation)
         await db.commit()
-        raise ValidationFailed.field("new_password", weak)
+        raise ValidationFailed.field("new_password", refusal)
+    password_hash = await services.passwords.hash(body.new_password)
+    await services.attempts.release(db, reservation)
     now = utcnow()
-    user.password_hash = await services.passwords.hash(body.new_password)
+    user.password_hash = password_hash
     user.password_changed_at = now
     user.updated_at = now
     await db.execute(

@@ -422,7 +422,7 @@ async def upload_file(
                 raise ValidationFailed.field(part.name[:100], "is not a form field of an upload")
         if blob is None:
             raise ValidationFailed.field("file", "is required")
-        async with services.db.write_turn(), services.db.writer() as db:
+        async with services.db.writer() as db:
             claim = (
                 await claim_key(db, caller.id, idempotency_key, digest.hexdigest())
                 if idempotency_key is not None

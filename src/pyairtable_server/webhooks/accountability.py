@@ -67,7 +67,7 @@ async def disable_unaccountable(db: Database, *, now: datetime) -> int:
         )
     if not found:
         return 0
-    async with db.write_turn(), db.writer() as session:
+    async with db.writer() as session:
         disabled = list(
             await session.scalars(
                 update(Webhook)

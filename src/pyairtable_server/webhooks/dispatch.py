@@ -99,7 +99,7 @@ async def dispatch_once(db: Database, *, batch_size: int, now: datetime) -> Disp
     """
     if not await pending_events(db):
         return DispatchRound(deliveries=0, more=False)
-    async with db.write_turn(), db.writer() as session:
+    async with db.writer() as session:
         cursor = await _locked_cursor(session, is_sqlite=db.is_sqlite)
         head = await position(session)
         webhooks = list(

@@ -233,7 +233,7 @@ async def claim(
         # PostgreSQL: rows another claimer is taking right now are skipped, not waited for.
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
-    async with db.write_turn(), db.writer() as session:
+    async with db.writer() as session:
         claimed_ids = list(
             await session.scalars(
                 update(WebhookDelivery)
@@ -313,7 +313,7 @@ async def record(db: Database, claimed: Claimed, outcome: Outcome, settings: Set
     writer (deleting a webhook deletes its deliveries) takes them in, so they cannot deadlock.
     """
     now = outcome.attempted_at
-    async with db.write_turn(), db.writer() as session:
+    async with db.writer() as session:
         if not claimed.is_test:
             await _track_run(session, claimed.webhook_id, ok=outcome.ok, now=now, settings=settings)
         values = outcome_values(

@@ -203,7 +203,7 @@ class WebhookWorker:
         """Delete succeeded and failed deliveries last touched before the retention period;
         return how many. Pending ones stay, however old."""
         cutoff = now - timedelta(seconds=self.settings.webhook_delivery_retention_seconds)
-        async with self.db.write_turn(), self.db.writer() as session:
+        async with self.db.writer() as session:
             result = await session.execute(
                 delete(WebhookDelivery).where(
                     WebhookDelivery.status.in_(("succeeded", "failed")),
