@@ -31,6 +31,7 @@ from .webhook_kit import (
     deliveries_of,
     eventually,
     finished,
+    rounds_on_demand,
     workspace_with_table,
 )
 from .webhook_receiver import Receiver
@@ -215,7 +216,7 @@ async def test_one_slot_alternates_between_webhooks_whatever_their_queues(
         webhook_max_concurrent_sends=1,
     )
     async with running_api(settings) as api:
-        api.app.state.services.hub.on_commit.clear()  # the test says when rounds run
+        worker = rounds_on_demand(api)  # the test says when rounds run (the creates' wakes too)
         db: Database = api.app.state.services.db
         owner, workspace, first = await workspace_with_table(api)
         second = await api.table(owner, first["base_id"], [{"name": "Name", "type": "text"}])
@@ -237,7 +238,7 @@ async def test_one_slot_alternates_between_webhooks_whatever_their_queues(
         for path in ("a", "b"):
             assert len(await deliveries_of(api, owner, hooks[path]["id"])) == 3
 
-        api.app.state.services.webhooks.wake()
+        WebhookWorker.wake(worker)  # the worker's own wake, which rounds_on_demand set aside
         for path in ("a", "b"):
             assert _statuses(await finished(api, owner, hooks[path]["id"], 3)) == ["succeeded"] * 3
     paths = "".join(request.path[-1] for request in fast.received)
