@@ -17,7 +17,8 @@ export type paths = {
          *     streams on every instance).
          *
          *     A wrong current password answers 422 and counts as a failed login for the account; a
-         *     common new password, or one containing the account's own words, is 422 too.
+         *     common new password, or one containing the account's own words, is 422 too. Both
+         *     passwords are checked and hashed between transactions, holding no other writer up.
          */
         post: operations["change_password_api_v1_auth_change_password_post"];
         delete?: never;
@@ -43,6 +44,10 @@ export type paths = {
          *     ``Retry-After`` until the window frees up, whether or not the password is right. Each
          *     attempt is counted *before* its password is checked (and taken back when it was right), so
          *     concurrent guesses, on any number of processes, never get more checks than the limit.
+         *
+         *     The password is checked (and rehashed when its parameters are outdated) between
+         *     transactions: the account is read in the one that counts the attempt, the outcome written
+         *     in a second, so the slow hash holds no other writer up.
          */
         post: operations["login_api_v1_auth_login_post"];
         delete?: never;
@@ -157,7 +162,8 @@ export type paths = {
          *     ``password`` for a common password or one containing the account's own words.
          *
          *     Every attempt counts against the per-IP sign-up limit (429 past it), failed ones too: a
-         *     409 tells whether an address has an account.
+         *     409 tells whether an address has an account. The password is hashed between transactions,
+         *     so the slow hash holds no other writer up (SQLite's write turn, ``db.write_turn``).
          */
         post: operations["register_api_v1_auth_register_post"];
         delete?: never;
