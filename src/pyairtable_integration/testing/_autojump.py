@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+
+from ._clock import VirtualTime
 
 DEFAULT_THRESHOLD = 0.002
 
 
-class AutojumpClock:
+class AutojumpClock(VirtualTime):
     """A ``Clock`` on virtual time that jumps to the next deadline whenever the loop is idle.
 
     ``monotonic()`` starts at 0 and ``now()`` at ``start`` (the wall clock by default); both
@@ -39,14 +41,10 @@ class AutojumpClock:
     def __init__(
         self, start: datetime | None = None, *, threshold: float = DEFAULT_THRESHOLD
     ) -> None:
-        if start is not None and start.tzinfo is None:
-            raise ValueError("start must be timezone-aware")
         if threshold < 0:
             raise ValueError("threshold cannot be negative")
-        self._start = (start or datetime.now(UTC)).astimezone(UTC)
-        self._elapsed = 0.0
+        super().__init__(start)
         self.threshold = threshold
-        self.sleeps: list[float] = []
         self.jumps = 0
         self._order = itertools.count()
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
@@ -57,14 +55,6 @@ class AutojumpClock:
             f"AutojumpClock(now={self.now().isoformat()}, sleepers={len(self._sleepers)}, "
             f"jumps={self.jumps})"
         )
-
-    def monotonic(self) -> float:
-        """Virtual seconds since the clock was made."""
-        return self._elapsed
-
-    def now(self) -> datetime:
-        """The start time plus the virtual seconds elapsed, in UTC."""
-        return self._start + timedelta(seconds=self._elapsed)
 
     async def sleep(self, seconds: float) -> None:
         """Wait until virtual time reaches now + ``seconds`` (cancellable)."""
@@ -85,9 +75,7 @@ class AutojumpClock:
         Raises:
             ValueError: ``seconds`` is negative (time never goes back).
         """
-        if seconds < 0:
-            raise ValueError("a clock never goes back")
-        self._elapsed += seconds
+        self._move(seconds)
         self._wake_due()
 
     async def _jump_when_idle(self) -> None:

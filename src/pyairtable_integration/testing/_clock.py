@@ -8,7 +8,36 @@ from datetime import UTC, datetime, timedelta
 DEFAULT_START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-class FakeClock:
+class VirtualTime:
+    """What every test clock shares: ``now()`` from ``start`` (the wall clock by default) and
+    ``monotonic()`` from 0, both moved only by the clock itself; ``sleeps`` records every wait.
+
+    Raises (from the constructor):
+        ValueError: ``start`` is naive.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        self._elapsed = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        """Seconds since the clock was made, as the clock has moved them."""
+        return self._elapsed
+
+    def now(self) -> datetime:
+        """The start time plus every second the clock was moved, in UTC."""
+        return self._start + timedelta(seconds=self._elapsed)
+
+    def _move(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock never goes back")
+        self._elapsed += seconds
+
+
+class FakeClock(VirtualTime):
     """A ``Clock`` whose time stands still until ``advance`` or ``sleep`` moves it.
 
     ``sleep(seconds)`` records the wait in ``sleeps``, moves time forward by it at once and
@@ -20,21 +49,6 @@ class FakeClock:
     ``now()`` starts at ``start`` (the wall clock by default) and ``monotonic()`` at 0; both
     advance together.
     """
-
-    def __init__(self, start: datetime | None = None) -> None:
-        if start is not None and start.tzinfo is None:
-            raise ValueError("start must be timezone-aware")
-        self._start = (start or datetime.now(UTC)).astimezone(UTC)
-        self._elapsed = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        """Seconds since the clock was made, as moved by ``advance`` and ``sleep``."""
-        return self._elapsed
-
-    def now(self) -> datetime:
-        """The start time plus every second the clock was moved, in UTC."""
-        return self._start + timedelta(seconds=self._elapsed)
 
     async def sleep(self, seconds: float) -> None:
         """Record the wait, move time forward by it, and let other tasks run once."""
@@ -48,9 +62,7 @@ class FakeClock:
         Raises:
             ValueError: ``seconds`` is negative (time never goes back).
         """
-        if seconds < 0:
-            raise ValueError("a clock never goes back")
-        self._elapsed += seconds
+        self._move(seconds)
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self.now().isoformat()}, sleeps={len(self.sleeps)})"
