@@ -228,10 +228,14 @@ class LoadResult:
 
     def percentile_ms(self, percent: int) -> float:
         """The ``percent``-th percentile latency in ms (1-99); NaN with under two latencies."""
-        if len(self.latencies) < 2:
-            return math.nan
-        cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
-        return cuts[percent - 1] * 1000
+        return percentile(self.latencies, percent) * 1000
+
+
+def percentile(values: list[float], percent: int) -> float:
+    """The ``percent``-th percentile (1-99) of ``values``, interpolated; NaN with under two."""
+    if len(values) < 2:
+        return math.nan
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
 def run_load(spec: LoadSpec) -> LoadResult:

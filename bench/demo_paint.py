@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import queue
-import statistics
 import sys
 import tempfile
 import threading
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from tests.browser.pages import cell, open_tasks, row_ids, sign_in  # noqa: E402
 from tests.browser.stack import DemoStack  # noqa: E402
 
+from bench._harness import percentile  # noqa: E402
 from pyairtable_server.seed import DEMO_PASSWORD  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,12 +61,6 @@ WATCH_CELL = """([selector, wanted]) => { window.__paint = new Promise((resolve)
   });
   observer.observe(document.body, {subtree: true, childList: true, characterData: true});
 }); }"""
-
-
-def _percentile(values: list[float], q: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def _sse_arrivals(
@@ -172,8 +166,8 @@ def _run(stack: DemoStack, edits: int) -> None:
         ("painted in the other browser (Solara demo)", paint_ms),
         ("added by the demo app, Solara and browser", extra),
     ):
-        print(f"{name:<44}{_percentile(values, 50):>9.1f}{_percentile(values, 95):>9.1f}")
-    print(f"paint / SSE at p50: {_percentile(paint_ms, 50) / _percentile(sse_ms, 50):.1f}x")
+        print(f"{name:<44}{percentile(values, 50):>9.1f}{percentile(values, 95):>9.1f}")
+    print(f"paint / SSE at p50: {percentile(paint_ms, 50) / percentile(sse_ms, 50):.1f}x")
 
 
 if __name__ == "__main__":
