@@ -17,6 +17,7 @@ from pyairtable_server.settings import Settings
 
 from .backend import Api, PostgresDatabase, build_settings, postgres_reason_unavailable, running_api
 from .module_backend import module_settings
+from .webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -73,4 +74,11 @@ def module_database(
 async def module_api(module_database: Settings) -> AsyncIterator[Api]:
     """One app for a whole module, for modules whose tests each sign up users of their own."""
     async with running_api(module_database) as running:
+        yield running
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook receiver (a real HTTP server on a loopback port), stopped after the test."""
+    with Receiver() as running:
         yield running

@@ -7,7 +7,7 @@ commit); each test drives its rounds itself, so what was sent is known exactly w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -34,12 +34,6 @@ from .webhook_kit import (
 from .webhook_receiver import Receiver
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
 
 
 async def _deactivate(api: Api, user: Actor) -> None:

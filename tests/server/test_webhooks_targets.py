@@ -179,12 +179,6 @@ def test_addresses_resolved_at_connect_time_are_judged_alike() -> None:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
 async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
     """The server as shipped: private targets refused."""
     settings = make_settings(webhook_poll_interval_seconds=0.05)

@@ -10,7 +10,7 @@ failing run from hanging. (PostgreSQL has no write turn: there both halves alway
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import httpx2
@@ -60,12 +60,6 @@ class GatedPasswords:
 @pytest.fixture
 async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
     async with running_api(make_settings(**FAST_WEBHOOKS)) as running:
-        yield running
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
         yield running
 
 
