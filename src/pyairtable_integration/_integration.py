@@ -20,12 +20,12 @@ from ._metrics import Metrics, ServiceMetrics
 from ._online import OnlineStatus
 from ._session_client import SessionClient
 from .auth import AuthManager, MemoryTokenStore, Session, SessionEvent, TokenStore
-from .cache import Cache, CacheLevel
 from .live import Live
 from .offline import OfflineOutbox, default_outbox_path
 from .optimistic import Mutations, OptimisticManager
 from .realtime import RealtimeClient, RealtimeManager, RealtimeState, Subscription
 from .services import Services
+from .store import Cache, CacheLevel
 from .transport import BreakerSnapshot, BreakerState, Transport
 from .types import Health
 

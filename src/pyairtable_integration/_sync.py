@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
 from ._metrics import ServiceMetrics
 from .auth import Session, SessionListener
-from .cache import CacheStats
 from .realtime import EventCallback, RealtimeClient, ResetCallback, Subscription
+from .store import CacheStats
 from .sync import (
     LoopThread,
     SyncMutations,

@@ -20,7 +20,7 @@ from .webhooks import WebhookService
 from .workspaces import WorkspaceService
 
 if TYPE_CHECKING:
-    from ..cache import Cache
+    from ..store import Cache
 
 
 class Services:

@@ -14,7 +14,7 @@ from .._ids import check_request_ids
 from ..transport import Params, Transport
 
 if TYPE_CHECKING:
-    from ..cache import Cache
+    from ..store import Cache
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

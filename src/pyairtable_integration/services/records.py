@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any, Literal, TypedDict
 
 from .._ids import check_id, check_ids, id_segment
-from ..cache import ListQuery
+from ..store import ListQuery
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
 from ._base import Service, compact
 from ._parking import Parking, parks

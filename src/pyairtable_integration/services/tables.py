@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from .._ids import id_segment
-from ..cache import TABLE_SCHEMA
+from ..store import TABLE_SCHEMA
 from ..types import Table, TableList
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -111,7 +111,7 @@ class TableService(Service):
             ),
         )
         if self._cache is not None:
-            self._cache.schema_written(table_id, table.base_id)
+            self._cache.schema_written(table_id)
         return table
 
     async def delete_table(self, table_id: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .._ids import id_segment
-from ..cache import USER_PROFILE
+from ..store import USER_PROFILE
 from ..types import User, UserList, UserProfile
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -59,7 +59,7 @@ class UserService(Service):
             ),
         )
         if self._cache is not None:
-            await self._cache.invalidate("user:")
+            await self._cache.invalidate(self._cache.strategies.users())
         return profile
 
     async def get_users(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable
 
 from .._ids import id_segment
-from ..cache import WORKSPACE_LIST
+from ..store import WORKSPACE_LIST
 from ..types import (
     AuditEntry,
     AuditLog,
@@ -100,7 +100,7 @@ class WorkspaceService(Service):
 
     async def _changed(self) -> None:
         if self._cache is not None:
-            await self._cache.invalidate("workspaces:")
+            await self._cache.invalidate(self._cache.strategies.workspaces())
 
     async def get_workspace_members(self, workspace_id: str) -> list[WorkspaceMember]:
         """Every member of a workspace, with their user."""

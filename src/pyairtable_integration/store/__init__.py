@@ -1,0 +1,52 @@
+"""The store: what the client holds between requests (the query-core analogue; async only).
+
+Keys (``KEYS``), the memory and shared levels (``CacheManager``), the normalized record layer
+(records, lists, optimistic overlay) and the read-through the service clients' answers pass
+(``Cache``), fed by the realtime event feed (``Invalidation``). It never imports the
+integration, realtime, a UI or the web adapters.
+"""
+
+from __future__ import annotations
+
+from ._cache import Cache, Invalidation
+from ._keys import (
+    KEYS,
+    RECORD_LIST,
+    TABLE_SCHEMA,
+    USER_PROFILE,
+    WORKSPACE_LIST,
+    Lifetime,
+    Strategies,
+)
+from ._levels import CacheLevel, RedisCacheLevel, SQLiteCacheLevel, StoredEntry
+from ._manager import CacheManager
+from ._matcher import FieldInfo, Schema, Undecidable
+from ._memory import CacheStats, Entry, MemoryCache
+from ._records import ListQuery, OptimisticKind, RecordCache, RecordChange
+
+__all__ = [
+    "KEYS",
+    "RECORD_LIST",
+    "TABLE_SCHEMA",
+    "USER_PROFILE",
+    "WORKSPACE_LIST",
+    "Cache",
+    "CacheLevel",
+    "CacheManager",
+    "CacheStats",
+    "Entry",
+    "FieldInfo",
+    "Invalidation",
+    "Lifetime",
+    "ListQuery",
+    "MemoryCache",
+    "OptimisticKind",
+    "RecordCache",
+    "RecordChange",
+    "RedisCacheLevel",
+    "SQLiteCacheLevel",
+    "Schema",
+    "StoredEntry",
+    "Strategies",
+    "Undecidable",
+]
