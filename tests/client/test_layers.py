@@ -63,7 +63,6 @@ KNOWN: dict[tuple[str, str], str] = {
 LONG = {
     "offline/_outbox.py": 618,
     "realtime/_manager.py": 526,
-    "store/_records.py": 578,
     "services/records.py": 458,
     "transport/_client.py": 450,
     "offline/_store.py": 420,

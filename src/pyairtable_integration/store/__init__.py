@@ -19,10 +19,12 @@ from ._keys import (
     Strategies,
 )
 from ._levels import CacheLevel, RedisCacheLevel, SQLiteCacheLevel, StoredEntry
+from ._lists import ListQuery
 from ._manager import CacheManager
 from ._matcher import FieldInfo, Schema, Undecidable
 from ._memory import CacheStats, Entry, MemoryCache
-from ._records import ListQuery, OptimisticKind, RecordCache, RecordChange
+from ._overlay import OptimisticKind
+from ._record_cache import RecordCache, RecordChange
 
 __all__ = [
     "KEYS",

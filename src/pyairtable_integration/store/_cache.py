@@ -17,9 +17,10 @@ from .._config import IntegrationConfig
 from ..types import Event, Record, RecordList, Table
 from ._keys import KEYS, RECORD_LIST, Lifetime
 from ._levels import CacheLevel, SQLiteCacheLevel
+from ._lists import ListQuery
 from ._manager import CacheManager
 from ._matcher import FieldInfo, Schema
-from ._records import ListQuery, RecordCache
+from ._record_cache import RecordCache
 
 M = TypeVar("M", bound=BaseModel)
 
