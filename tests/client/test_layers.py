@@ -61,7 +61,7 @@ KNOWN: dict[tuple[str, str], str] = {
 }
 #: Modules over the size limit that are still to be split, with their size today (no growth).
 LONG = {
-    "offline/_outbox.py": 618,
+    "offline/_outbox.py": 595,
     "realtime/_manager.py": 526,
     "services/records.py": 458,
     "transport/_client.py": 450,

@@ -4,8 +4,10 @@ conflict strategies, and the SQLite store's order, durability and refusal of bad
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,10 +31,11 @@ from pyairtable_integration.offline import (
     client_wins,
     default_outbox_path,
     probe_delay,
+    resolve_entry,
     server_wins,
 )
+from pyairtable_integration.offline._handling import handling, retry_hint
 from pyairtable_integration.offline._operations import check_arguments, records_touched
-from pyairtable_integration.offline._outbox import handling, retry_hint
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -109,6 +112,35 @@ def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
     )
     # Without the current version there is nothing to send against: the write is dropped.
     assert client_wins(entry, ConflictError("x", code=409)).action == "drop"
+
+
+def test_the_outbox_decides_by_the_one_conflict_strategy_of_pa_mutate(tmp_path: Path) -> None:
+    """Issue 15 item 1: one ``ConflictStrategy`` (names or a resolver) for every write path."""
+    store = OutboxStore(tmp_path / "o.sqlite3")
+    entry = store.add(
+        id="e",
+        user_id="u",
+        operation="update_record",
+        arguments={"record_id": "rec1", "fields": {"A": 1}, "expected_version": 2},
+        idempotency_key="k",
+        update_id=None,
+        created_at=NOW,
+    )
+    store.close()
+    current = {"id": "rec1", "version": 5, "fields": {"A": 0, "B": 7}}
+    conflict = ConflictError("x", code=409, details={"current": current})
+    # merge: the server holds another A, and without a base that counts as its change.
+    assert resolve_entry("merge", entry, conflict) == ConflictResolution.drop()
+    assert resolve_entry("client_wins", entry, conflict) == client_wins(entry, conflict)
+
+    def keep_both(
+        local: Mapping[str, Any], base: Mapping[str, Any] | None, now: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        return {"A": now["A"] + local["A"]}
+
+    assert resolve_entry(keep_both, entry, conflict) == ConflictResolution.resend(
+        {"record_id": "rec1", "fields": {"A": 1}, "expected_version": 5}
+    )
 
 
 def test_arguments_are_checked_and_the_records_an_entry_touches_are_named() -> None:

@@ -33,65 +33,37 @@ from .._errors import (
     CircuitOpenError,
     ConflictError,
     OfflineError,
-    RateLimitedError,
-    ServerError,
     ServiceError,
-    ServiceUnavailableError,
 )
 from .._online import OnlineStatus, probe_delay
 from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
 from ..optimistic import OptimisticManager
 from ..services import Services
+from ..store import MAX_CONFLICT_ROUNDS, ConflictStrategy
 from . import _operations
-from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
+from ._conflicts import (
+    ConflictResolution,
+    EntryResolver,
+    OutboxConflictStrategy,
+    is_entry_resolver,
+    resolve_entry,
+)
 from ._display import OutboxDisplay
+from ._handling import handling, retry_hint
 from ._operations import Operation
 from ._store import UNSENT, OutboxEntry, OutboxStore
 from ._writes import RecordWrites
 
 logger = logging.getLogger("pyairtable_integration.offline")
 
-#: How often one entry may be sent anew after conflicts before it is given up.
-MAX_CONFLICT_RESENDS = 3
-
 EventKind = Literal["queued", "sent", "failed", "dropped"]
-Handling = Literal["keep", "fail", "conflict"]
 
 
 def default_outbox_path(environ: Mapping[str, str]) -> Path:
     """``$XDG_DATA_HOME/pyairtable-integration/outbox.sqlite3``, or under ``~/.local/share``."""
     data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "pyairtable-integration" / "outbox.sqlite3"
-
-
-def handling(error: ServiceError, *, caller_waits: bool) -> Handling:
-    """What a failed send means for its entry: ``keep`` it for later, ``fail`` it, or resolve
-    a ``conflict``.
-
-    No answer and 503 always keep it. A writer waiting for its own entry hears every other
-    error at once (the entry fails), and a conflict too; in a background replay, 401, 429 and
-    other 5xx keep the entry (nobody is there to tell; they pass), a conflict goes to the
-    strategy, and the remaining 4xx fail it.
-    """
-    if isinstance(error, APIConnectionError | ServiceUnavailableError):
-        return "keep"
-    if caller_waits:
-        return "fail"
-    if isinstance(error, ConflictError):
-        return "conflict"
-    if isinstance(error, AuthenticationError | RateLimitedError | ServerError):
-        return "keep"
-    return "fail"
-
-
-def retry_hint(error: ServiceError) -> float:
-    """The wait the error itself asks for before trying again (0 when it asks none)."""
-    if isinstance(error, CircuitOpenError):
-        return error.retry_in
-    if isinstance(error, RateLimitedError | ServiceUnavailableError):
-        return error.retry_after or 0.0
-    return 0.0
 
 
 @dataclass(frozen=True)
@@ -135,13 +107,14 @@ class OfflineOutbox(RecordWrites):
         path: Path,
         enabled: bool,
         max_bytes: int | None = None,
-        on_conflict: ConflictStrategy = server_wins,
+        on_conflict: OutboxConflictStrategy = "server_wins",
         online: OnlineStatus | None = None,
     ) -> None:
         self.path = path
         self.enabled = enabled
-        #: Decides what a 409 on replay does; ``server_wins`` (drop) unless replaced.
-        self.on_conflict: ConflictStrategy = on_conflict
+        #: Decides what a 409 on replay does (``_conflicts``): the one ``ConflictStrategy``
+        #: (``"server_wins"``, drop, unless replaced) or an ``(entry, error)`` hook.
+        self.on_conflict: OutboxConflictStrategy = on_conflict
         #: Whether the backend answers: the integration's one ``OnlineStatus`` (whose probe
         #: runs in its task group), or one of the outbox's own (probed by ``run``).
         self.connectivity = online or OnlineStatus(services.health.get_health, clock=clock)
@@ -440,7 +413,7 @@ class OfflineOutbox(RecordWrites):
     async def _send(self, entry: OutboxEntry, *, caller_waits: bool) -> _Outcome:
         store = self._store
         assert store is not None
-        for _ in range(MAX_CONFLICT_RESENDS + 1):
+        for _ in range(MAX_CONFLICT_ROUNDS + 1):
             await asyncio.to_thread(store.begin_send, entry.id)
             entry = dataclasses.replace(entry, state="sending", attempts=entry.attempts + 1)
             self._unsent[entry.id] = entry
@@ -512,7 +485,10 @@ class OfflineOutbox(RecordWrites):
         return _Outcome(kind, error)
 
     async def _resolve(self, entry: OutboxEntry, error: ConflictError) -> ConflictResolution:
-        decided = self.on_conflict(entry, error)
+        strategy = self.on_conflict
+        if not is_entry_resolver(strategy):
+            return resolve_entry(cast(ConflictStrategy, strategy), entry, error)
+        decided = cast(EntryResolver, strategy)(entry, error)
         if inspect.isawaitable(decided):
             decided = await decided
         return decided
@@ -584,7 +560,8 @@ class OfflineOutbox(RecordWrites):
             self._restack.set()
 
     def _strategy_name(self) -> str:
-        return str(getattr(self.on_conflict, "__name__", "custom"))
+        strategy = self.on_conflict
+        return strategy if isinstance(strategy, str) else getattr(strategy, "__name__", "custom")
 
     def _connectivity_changed(self, online: bool) -> None:
         if online:

@@ -22,18 +22,17 @@ from typing import Any
 
 from .._errors import ConflictError
 from ..services.records import RecordService
-from ..types import Record
-from ._conflict import (
+from ..store import (
+    MAX_CONFLICT_ROUNDS,
     ConflictStrategy,
     Resolution,
     Resolver,
     resolve_conflict,
     resolve_delete_conflict,
 )
+from ..types import Record
 from ._manager import OptimisticManager, is_temporary_id
 
-#: How many conflicts in a row one write resolves before giving up with ``ConflictError``.
-MAX_CONFLICT_ROUNDS = 3
 DEFAULT_STRATEGY: ConflictStrategy = "merge"
 
 

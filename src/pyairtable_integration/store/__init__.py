@@ -9,6 +9,18 @@ integration, realtime, a UI or the web adapters.
 from __future__ import annotations
 
 from ._cache import Cache, Invalidation
+from ._conflict import (
+    MAX_CONFLICT_ROUNDS,
+    STRATEGIES,
+    ConflictStrategy,
+    Resolution,
+    Resolver,
+    StrategyName,
+    conflicting_fields,
+    resolve_conflict,
+    resolve_delete_conflict,
+    server_changes,
+)
 from ._keys import (
     KEYS,
     RECORD_LIST,
@@ -28,7 +40,9 @@ from ._record_cache import RecordCache, RecordChange
 
 __all__ = [
     "KEYS",
+    "MAX_CONFLICT_ROUNDS",
     "RECORD_LIST",
+    "STRATEGIES",
     "TABLE_SCHEMA",
     "USER_PROFILE",
     "WORKSPACE_LIST",
@@ -36,6 +50,7 @@ __all__ = [
     "CacheLevel",
     "CacheManager",
     "CacheStats",
+    "ConflictStrategy",
     "Entry",
     "FieldInfo",
     "Invalidation",
@@ -46,9 +61,16 @@ __all__ = [
     "RecordCache",
     "RecordChange",
     "RedisCacheLevel",
+    "Resolution",
+    "Resolver",
     "SQLiteCacheLevel",
     "Schema",
     "StoredEntry",
     "Strategies",
+    "StrategyName",
     "Undecidable",
+    "conflicting_fields",
+    "resolve_conflict",
+    "resolve_delete_conflict",
+    "server_changes",
 ]

@@ -19,7 +19,6 @@ from ..optimistic import (
     Mutations,
     OptimisticManager,
     PendingUpdate,
-    Resolution,
     Resolver,
     UpdateListener,
 )
@@ -36,6 +35,7 @@ from ..services.users import UserService
 from ..services.views import ViewService
 from ..services.webhooks import KEEP, Keep, WebhookService
 from ..services.workspaces import Role, WorkspaceService
+from ..store import Resolution
 from ..types import (
     AuditEntry,
     AuditLog,
