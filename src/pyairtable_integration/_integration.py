@@ -25,7 +25,7 @@ from .offline import OfflineOutbox, default_outbox_path
 from .optimistic import Mutations, OptimisticManager
 from .realtime import RealtimeClient, RealtimeManager, RealtimeState, Subscription
 from .services import Services
-from .store import Cache, CacheLevel
+from .store import Cache, CachedServices, CacheLevel
 from .transport import BreakerSnapshot, BreakerState, Transport
 from .types import Health
 
@@ -102,7 +102,7 @@ class PyAirtableIntegration:
         )
         self.transport.authenticator = self.auth
         self.cache = Cache(config, self.clock, levels=cache_levels)
-        self.services = Services(self.transport, cache=self.cache)
+        self.services: Services = CachedServices(self.transport, self.cache)
         self.realtime = RealtimeClient(
             RealtimeManager(
                 config,
@@ -114,7 +114,7 @@ class PyAirtableIntegration:
         )
         # The outbox replays, and pa.mutate sends, through record clients of their own: theirs
         # must not park what fails (the outbox keeps its own entries; a mutation rolls back).
-        direct = Services(self.transport, cache=self.cache)
+        direct = CachedServices(self.transport, self.cache)
         #: Whether the backend answers: the one status the outbox, live queries and
         #: ``live.connection`` read; its health probe runs in the background task group.
         self.online = OnlineStatus(direct.health.get_health, clock=self.clock)

@@ -36,6 +36,13 @@ from ._manager import CacheManager
 from ._matcher import FieldInfo, Schema, Undecidable
 from ._memory import CacheStats, Entry, MemoryCache
 from ._overlay import OptimisticKind
+from ._read_through import (
+    CachedRecordService,
+    CachedServices,
+    CachedTableService,
+    CachedUserService,
+    CachedWorkspaceService,
+)
 from ._record_cache import RecordCache, RecordChange
 
 __all__ = [
@@ -50,6 +57,11 @@ __all__ = [
     "CacheLevel",
     "CacheManager",
     "CacheStats",
+    "CachedRecordService",
+    "CachedServices",
+    "CachedTableService",
+    "CachedUserService",
+    "CachedWorkspaceService",
     "ConflictStrategy",
     "Entry",
     "FieldInfo",

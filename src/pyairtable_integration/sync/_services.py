@@ -792,7 +792,7 @@ class SyncRecordService:
         )
 
     def get_record(self, record_id: str) -> Record:
-        """One record (the cached one when it is held and current).
+        """One record.
 
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
