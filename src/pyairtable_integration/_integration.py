@@ -25,7 +25,7 @@ from .offline import OfflineOutbox, default_outbox_path
 from .optimistic import Mutations, OptimisticManager
 from .realtime import RealtimeClient, RealtimeManager, RealtimeState, Subscription
 from .services import Services
-from .store import Cache, CachedServices, CacheLevel
+from .store import Cache, CachedServices, CacheLevel, MutationCache
 from .transport import BreakerSnapshot, BreakerState, Transport
 from .types import Health
 
@@ -118,6 +118,9 @@ class PyAirtableIntegration:
         #: Whether the backend answers: the one status the outbox, live queries and
         #: ``live.connection`` read; its health probe runs in the background task group.
         self.online = OnlineStatus(direct.health.get_health, clock=self.clock)
+        #: Every record write under way (``pa.mutate``'s and ``pa.offline``'s), in order per
+        #: record; writes started offline wait, paused, until ``online`` says it answers.
+        self.mutation_cache = MutationCache(self.online)
         self.offline = OfflineOutbox(
             services=direct,
             auth=self.auth,
@@ -127,12 +130,14 @@ class PyAirtableIntegration:
             else Path(config.offline_path),
             enabled=config.features.enable_offline_support or config.enable_offline_queue,
             online=self.online,
+            mutations=self.mutation_cache,
         )
         self.optimistic = OptimisticManager(self.cache.records, clock=self.clock)
         self.mutate = Mutations(
             direct.record,
             self.optimistic,
             enabled=config.enable_optimistic_updates and config.features.enable_optimistic_updates,
+            mutations=self.mutation_cache,
         )
         self.offline.use_optimistic(self.optimistic if self.mutate.optimistic_enabled else None)
         if self.offline.enabled:

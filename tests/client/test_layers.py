@@ -1,7 +1,7 @@
 """The SDK's dependency rule, checked on its source (issue 15).
 
     core (_errors, _clock, _config, _ids, _subscribable, _online, _background...)
-      ← types ← transport ← auth ← services ← store (cache, optimistic, offline)
+      ← types ← transport ← auth ← services ← store (store, cache, optimistic, offline)
       ← realtime ← live ← _integration ← ui, web, _sync, testing, __init__
 
 A module imports only from its own layer or those below; only ``ui``, ``web``, ``_sync`` and
@@ -54,7 +54,7 @@ KNOWN: dict[tuple[str, str], str] = {
 }
 #: Modules over the size limit that are still to be split, with their size today (no growth).
 LONG = {
-    "offline/_outbox.py": 595,
+    "offline/_outbox.py": 575,
     "realtime/_manager.py": 526,
     "services/records.py": 436,
     "transport/_client.py": 450,

@@ -35,7 +35,7 @@ from pyairtable_integration.offline import (
     server_wins,
 )
 from pyairtable_integration.offline._handling import handling, retry_hint
-from pyairtable_integration.offline._operations import check_arguments, records_touched
+from pyairtable_integration.store._operations import check_arguments, records_touched
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -290,7 +290,7 @@ def test_a_full_disk_is_a_write_error_and_what_was_recorded_stays(tmp_path: Path
 
 
 def test_outbox_operations_are_a_discriminated_union_of_models() -> None:
-    from pyairtable_integration.offline._operations import (
+    from pyairtable_integration.store._operations import (
         DeleteRecords,
         UpdateRecord,
         parse,

@@ -1,6 +1,6 @@
 """The offline outbox: writes recorded durably before they are sent, replayed in order."""
 
-from ..store import ConflictStrategy
+from ..store import ConflictStrategy, Operation, OutboxOperation
 from ._conflicts import (
     ConflictResolution,
     EntryResolver,
@@ -10,14 +10,8 @@ from ._conflicts import (
     server_wins,
 )
 from ._connectivity import Connectivity, probe_delay
-from ._operations import Operation, OutboxOperation
-from ._outbox import (
-    OfflineOutbox,
-    OutboxEvent,
-    OutboxListener,
-    SyncResult,
-    default_outbox_path,
-)
+from ._events import OutboxEvent, OutboxListener, SyncResult, default_outbox_path
+from ._outbox import OfflineOutbox
 from ._store import (
     OutboxCorruptError,
     OutboxEntry,

@@ -1,8 +1,8 @@
 """The outbox's record writes: the record service's write methods, each recorded first.
 
 A mixin of ``OfflineOutbox``: each method shapes its arguments as the outbox operation of the
-same name (``_operations``) and hands them to the outbox's ``_write``, which records, sends and
-answers (or raises ``OfflineError`` with the entry kept).
+same name (``store/_operations``) and hands them to the outbox's ``_write``, which records,
+sends and answers (or raises ``OfflineError`` with the entry kept).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from ..services import compact
 from ..services.records import RecordUpdate
+from ..store import Operation
 from ..types import DeletedRecord, Record
-from ._operations import Operation
 
 
 class RecordWrites(ABC):

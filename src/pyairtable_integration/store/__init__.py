@@ -35,6 +35,28 @@ from ._lists import ListQuery
 from ._manager import CacheManager
 from ._matcher import FieldInfo, Schema, Undecidable
 from ._memory import CacheStats, Entry, MemoryCache
+from ._mutation import (
+    Failed,
+    MutationAction,
+    MutationState,
+    MutationStatus,
+    Paused,
+    RecordMutation,
+    Reset,
+    Started,
+    Succeeded,
+    reduce_mutation,
+)
+from ._mutation_cache import MutationCache, MutationEvent
+from ._operations import (
+    OPERATIONS,
+    Operation,
+    OutboxOperation,
+    check_arguments,
+    records_touched,
+)
+from ._operations import parse as parse_operation
+from ._operations import send as send_operation
 from ._overlay import OptimisticKind
 from ._read_through import (
     CachedRecordService,
@@ -48,6 +70,7 @@ from ._record_cache import RecordCache, RecordChange
 __all__ = [
     "KEYS",
     "MAX_CONFLICT_ROUNDS",
+    "OPERATIONS",
     "RECORD_LIST",
     "STRATEGIES",
     "TABLE_SCHEMA",
@@ -64,25 +87,43 @@ __all__ = [
     "CachedWorkspaceService",
     "ConflictStrategy",
     "Entry",
+    "Failed",
     "FieldInfo",
     "Invalidation",
     "Lifetime",
     "ListQuery",
     "MemoryCache",
+    "MutationAction",
+    "MutationCache",
+    "MutationEvent",
+    "MutationState",
+    "MutationStatus",
+    "Operation",
     "OptimisticKind",
+    "OutboxOperation",
+    "Paused",
     "RecordCache",
     "RecordChange",
+    "RecordMutation",
     "RedisCacheLevel",
+    "Reset",
     "Resolution",
     "Resolver",
     "SQLiteCacheLevel",
     "Schema",
+    "Started",
     "StoredEntry",
     "Strategies",
     "StrategyName",
+    "Succeeded",
     "Undecidable",
+    "check_arguments",
     "conflicting_fields",
+    "parse_operation",
+    "records_touched",
+    "reduce_mutation",
     "resolve_conflict",
     "resolve_delete_conflict",
+    "send_operation",
     "server_changes",
 ]
