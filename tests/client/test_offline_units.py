@@ -306,3 +306,18 @@ def test_outbox_operations_are_a_discriminated_union_of_models() -> None:
         parse("update_record", {"record_id": record_id, "fields": ["not", "a", "dict"]})
     with pytest.raises(ValueError, match="expected_version: Input should be a valid integer"):
         check_arguments("delete_record", {"record_id": record_id, "expected_version": "two"})
+
+
+def test_each_outbox_write_takes_exactly_the_arguments_of_its_operation() -> None:
+    """Issue 15 item 6: the outbox's writes are derived from the operations, not copied."""
+    import inspect
+    import typing
+
+    from pyairtable_integration.offline import OfflineOutbox, OutboxOperation
+
+    models = typing.get_args(typing.get_args(OutboxOperation)[0])
+    assert len(models) == 7
+    for model in models:
+        name = model.model_fields["operation"].default
+        parameters = list(inspect.signature(getattr(OfflineOutbox, name)).parameters)[1:]
+        assert set(parameters) == {*model.model_fields, "update_id"} - {"operation"}, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..transport import Transport
 from ._base import compact
+from ._parking import plain
 from .auth import AuthService
 from .bases import BaseService
 from .events import EventService
@@ -58,4 +59,5 @@ __all__ = [
     "WebhookService",
     "WorkspaceService",
     "compact",
+    "plain",
 ]

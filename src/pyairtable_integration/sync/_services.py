@@ -1604,7 +1604,8 @@ class SyncOfflineOutbox:
         Raises:
             OfflineError: the backend could not be reached; the write is kept (``entry_id``).
             OutboxWriteError: the write could not be recorded, and was not sent.
-            ServiceError: the backend refused it (the entry is marked failed).
+            ConflictError: the record is not at ``expected_version`` (the entry failed).
+            ServiceError: the backend refused it otherwise (the entry is marked failed).
         """
         return self._loop.run(
             self._service.delete_record,
