@@ -65,7 +65,6 @@ LONG = {
     "realtime/_manager.py": 526,
     "cache/_records.py": 578,
     "services/records.py": 458,
-    "transport/_client.py": 450,
     "offline/_store.py": 420,
 }
 LIMIT = 400
