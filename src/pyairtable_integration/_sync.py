@@ -26,14 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
+from typing import Any, ClassVar, ParamSpec, Self, TypeVar
 
 from ._metrics import ServiceMetrics
+from ._status import ConnectionStatus, ServiceStatus
 from .auth import Session, SessionListener
 from .cache import CacheStats
 from .realtime import EventCallback, RealtimeClient, ResetCallback, Subscription
 from .sync import (
     LoopThread,
+    SyncHost,
     SyncMutations,
     SyncOfflineOutbox,
     SyncOptimisticManager,
@@ -41,9 +43,6 @@ from .sync import (
     refuse_running_loop,
 )
 from .types import Health, Permissions, User
-
-if TYPE_CHECKING:
-    from ._integration import ConnectionStatus, PyAirtableIntegration, ServiceStatus
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -123,7 +122,7 @@ class SyncAuth:
     Session listeners are called on the integration's loop thread.
     """
 
-    def __init__(self, integration: PyAirtableIntegration, loop: LoopThread) -> None:
+    def __init__(self, integration: SyncHost, loop: LoopThread) -> None:
         self._auth = integration.auth
         self._loop = loop
 
@@ -217,7 +216,11 @@ class SyncIntegration:
     async API.
     """
 
-    def __init__(self, integration: PyAirtableIntegration) -> None:
+    #: Builds the integration ``create`` wraps (``create_integration``, handed over by the
+    #: composition root, which sits above this facade).
+    integration_factory: ClassVar[Callable[..., SyncHost] | None] = None
+
+    def __init__(self, integration: SyncHost) -> None:
         """Start the loop thread and the integration on it.
 
         Raises:
@@ -226,7 +229,7 @@ class SyncIntegration:
         """
         # Read without the loop: ``initialize`` on an event loop ties the integration's
         # background task to that loop, and this facade needs its own.
-        if integration._initialized or integration._closed:
+        if integration.started:
             raise RuntimeError(
                 "SyncIntegration needs an integration that was never started: call .sync() "
                 "on the result of create_integration(), before initialize() or `async with`."
@@ -254,9 +257,10 @@ class SyncIntegration:
             ConfigurationError: an option is unknown or invalid.
             RuntimeError: called inside a running event loop.
         """
-        from ._integration import create_integration
-
-        return cls(create_integration(**options))
+        factory = cls.integration_factory
+        if factory is None:  # pragma: no cover - set whenever the package is imported
+            raise RuntimeError("pyairtable_integration was not imported")
+        return cls(factory(**options))
 
     def __repr__(self) -> str:
         state = "closed" if self._loop.closed else "open"

@@ -5,6 +5,7 @@ async objects.
 from the async service clients; a test fails while it is stale.
 """
 
+from ._host import SyncHost
 from ._loop import THREAD_NAME, LoopThread, blocking_iterator, refuse_running_loop
 from ._services import (
     SyncAuthService,
@@ -34,6 +35,7 @@ __all__ = [
     "SyncFieldService",
     "SyncFileService",
     "SyncHealthService",
+    "SyncHost",
     "SyncMutations",
     "SyncOfflineOutbox",
     "SyncOptimisticManager",
