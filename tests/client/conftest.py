@@ -20,9 +20,14 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from pyairtable_integration import PyAirtableIntegration, create_integration
-from pyairtable_integration.testing import PASSWORD, FakeClock, FaultTransport, in_process_backend
-
-from ..server.backend import Actor, Api
+from pyairtable_integration.testing import (
+    PASSWORD,
+    Actor,
+    BackendApi,
+    FakeClock,
+    FaultTransport,
+    in_process_backend,
+)
 
 BASE_URL = "http://testserver/api/v1"
 
@@ -46,7 +51,7 @@ class Backend:
 
     app: FastAPI
     counting: CountingApp
-    api: Api
+    api: BackendApi
     integrations: list[PyAirtableIntegration] = field(default_factory=list)
 
     def transport(self) -> httpx2.ASGITransport:
@@ -77,7 +82,7 @@ async def running_backend(data_dir: Path, **settings: Any) -> AsyncIterator[Back
         app = started.app
         transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield Backend(app, CountingApp(app), Api(client, app))
+            yield Backend(app, CountingApp(app), BackendApi(client, app))
 
 
 IntegrationFactory = Callable[..., Awaitable[PyAirtableIntegration]]

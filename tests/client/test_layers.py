@@ -6,9 +6,10 @@
       ← ui, web, testing, __init__
 
 A module imports only from its own layer or those below; only ``ui``, ``web`` and ``__init__``
-import ``_integration`` (the facade knows it as the ``SyncHost`` protocol); ``TYPE_CHECKING`` imports count like any other (no
-back-edges hidden there); no module imports another subpackage's private module; there is no
-import cycle between layers; no client module is over ~400 lines.
+import ``_integration`` (the facade knows it as the ``SyncHost`` protocol); ``TYPE_CHECKING``
+imports count like any other (no back-edges hidden there); no module imports another
+subpackage's private module; there is no import cycle between layers; no client module is over
+~400 lines.
 
 ``KNOWN`` lists what the redesign has not reached yet, each with its reason; the test fails
 when one disappears (take it off the list) and when a new one appears.

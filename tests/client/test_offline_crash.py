@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pyairtable_integration.testing import PASSWORD
+from pyairtable_integration.testing import PASSWORD, Actor
 
-from ..server.backend import Actor, build_settings
+from ..server.backend import build_settings
 from ..server.live import Live, live_server
 
 pytestmark = pytest.mark.anyio

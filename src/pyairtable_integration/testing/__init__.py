@@ -5,13 +5,15 @@ and makes chosen requests fail the way networks and servers do; ``FakeClock`` mo
 when told, so retries, breakers and token expiry are tested without waiting; ``AutojumpClock``
 runs a *started* integration on virtual time that jumps ahead whenever the loop is idle, so
 back-offs, token expiry and reconnects happen in order without real sleeps; ``TcpProxy`` sits
-between a client and a server on a port and cuts, blackholes or refuses its sockets.
+between a client and a server on a port and cuts, blackholes or refuses its sockets;
+``BackendApi`` arranges test data over raw HTTP as other users (``Actor``).
 
 ``pyairtable_integration.testing.plugin`` is a pytest plugin with the reference backend
 in-process (the ``pyairtable`` fixture, ``InProcessBackend``); it needs the ``[server]`` extra
 and is imported only when enabled.
 """
 
+from ._api import Actor, BackendApi
 from ._autojump import AutojumpClock
 from ._backend import PASSWORD, InProcessBackend, fast_backend_settings, in_process_backend
 from ._clock import FakeClock
@@ -35,7 +37,9 @@ from ._proxy import TcpProxy, tcp_proxy
 
 __all__ = [
     "PASSWORD",
+    "Actor",
     "AutojumpClock",
+    "BackendApi",
     "FakeClock",
     "Fault",
     "FaultRule",
