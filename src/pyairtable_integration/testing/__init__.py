@@ -8,6 +8,7 @@ back-offs, token expiry and reconnects happen in order without real sleeps; ``Tc
 between a client and a server on a port and cuts, blackholes or refuses its sockets;
 ``BackendApi`` arranges test data over raw HTTP as other users (``Actor``).
 
+``live_backend`` serves the reference backend on a port (for WebSocket and SSE).
 ``pyairtable_integration.testing.plugin`` is a pytest plugin with the reference backend
 in-process (the ``pyairtable`` fixture, ``InProcessBackend``); it needs the ``[server]`` extra
 and is imported only when enabled.
@@ -15,7 +16,13 @@ and is imported only when enabled.
 
 from ._api import Actor, BackendApi
 from ._autojump import AutojumpClock
-from ._backend import PASSWORD, InProcessBackend, fast_backend_settings, in_process_backend
+from ._backend import (
+    PASSWORD,
+    InProcessBackend,
+    backend_settings,
+    fast_backend_settings,
+    in_process_backend,
+)
 from ._clock import FakeClock
 from ._faults import (
     Fault,
@@ -33,6 +40,7 @@ from ._faults import (
     status,
     wrong_shape,
 )
+from ._live import LiveBackend, Serving, live_backend, serving
 from ._proxy import TcpProxy, tcp_proxy
 
 __all__ = [
@@ -46,17 +54,22 @@ __all__ = [
     "FaultTransport",
     "Gate",
     "InProcessBackend",
+    "LiveBackend",
     "SeenRequest",
+    "Serving",
     "TcpProxy",
+    "backend_settings",
     "connect_error",
     "connect_timeout",
     "delay",
     "fast_backend_settings",
     "garbage",
     "in_process_backend",
+    "live_backend",
     "passthrough",
     "read_timeout",
     "reset",
+    "serving",
     "status",
     "tcp_proxy",
     "wrong_shape",

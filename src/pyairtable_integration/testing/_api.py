@@ -120,6 +120,27 @@ class BackendApi:
         base = await self.base(owner, workspace["id"])
         return owner, await self.table(owner, base["id"], fields)
 
+    async def write_records(
+        self, owner: Actor, table_id: str, count: int, text: str = ""
+    ) -> list[str]:
+        """Create ``count`` records named ``r<i><text>`` as ``owner``, in batches of 100;
+        their ids, in order."""
+        ids: list[str] = []
+        for start in range(0, count, 100):
+            body = await self.post(
+                owner,
+                "/records/batch",
+                {
+                    "table_id": table_id,
+                    "records": [
+                        {"fields": {"Name": f"r{i}{text}"}}
+                        for i in range(start, min(count, start + 100))
+                    ],
+                },
+            )
+            ids += [record["id"] for record in body["data"]]
+        return ids
+
     def _next(self) -> int:
         self._counter += 1
         return self._counter
