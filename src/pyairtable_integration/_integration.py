@@ -111,7 +111,7 @@ class PyAirtableIntegration:
         self._cache_feed: Subscription | None = None
         self.cache.scope_to(self.auth.user.id if self.auth.user is not None else None)
         self.auth.on_session_change(self._session_changed)
-        self.realtime.manager.on_state_change(self._realtime_changed)
+        self.realtime.on_state_change(self._realtime_changed)
         self.background = Background()
         self.offline.report_failure = self.background.report
         self.realtime.manager.report_failure = self.background.report

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
@@ -26,8 +27,9 @@ from pyairtable_integration.testing import (
     BackendApi,
     FakeClock,
     FaultTransport,
-    in_process_backend,
+    backend_settings,
 )
+from pyairtable_server.app import create_app
 
 BASE_URL = "http://testserver/api/v1"
 
@@ -76,10 +78,13 @@ async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bac
 
 @asynccontextmanager
 async def running_backend(data_dir: Path, **settings: Any) -> AsyncIterator[Backend]:
-    """The public plugin's in-process backend (``settings`` over its fast test settings), with
-    a request counter and a raw client for set-up steps."""
-    async with in_process_backend(data_dir, **settings) as started:
-        app = started.app
+    """The reference backend in-process on the public plugin's settings (``settings`` over its
+    fast test settings), with a request counter and a raw client for set-up steps.
+
+    Its lifespan runs in a task of its own (``LifespanManager``), so the backend may be entered
+    and left from different tasks (the demo's tests do, through a loop thread)."""
+    app = create_app(backend_settings(data_dir, **settings))
+    async with LifespanManager(app, startup_timeout=60):
         transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
             yield Backend(app, CountingApp(app), BackendApi(client, app))

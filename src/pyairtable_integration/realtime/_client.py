@@ -42,6 +42,11 @@ class RealtimeClient:
         return self.manager.add(channel, filters or {}, callback=callback, on_reset=on_reset)
 
     @property
+    def enabled(self) -> bool:
+        """Whether realtime is switched on (``features.enable_realtime``)."""
+        return self.manager.enabled
+
+    @property
     def state(self) -> RealtimeState:
         """The connection now: status, transport, failed attempts, last error."""
         return self.manager.state
