@@ -13,8 +13,9 @@ import pytest
 
 from pyairtable_integration import PyAirtableIntegration, create_integration
 from pyairtable_integration.live import QueryState
+from pyairtable_integration.testing import PASSWORD
 
-from ..server.backend import PASSWORD, Actor, build_settings
+from ..server.backend import Actor, build_settings
 from ..server.live import Live, live_server
 from .realtime_timing import FAST_REALTIME, HANG
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from ..server.backend import PASSWORD, Actor, build_settings
+from pyairtable_integration.testing import PASSWORD
+
+from ..server.backend import Actor, build_settings
 from ..server.live import Live, live_server
 
 pytestmark = pytest.mark.anyio

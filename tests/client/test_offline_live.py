@@ -12,10 +12,10 @@ import pytest
 
 from pyairtable_integration import OfflineError, create_integration
 from pyairtable_integration.offline import OutboxEvent
+from pyairtable_integration.testing import PASSWORD, tcp_proxy
 
-from ..server.backend import PASSWORD, build_settings
+from ..server.backend import build_settings
 from ..server.live import live_server
-from ..server.proxy import tcp_proxy
 
 pytestmark = pytest.mark.anyio
 

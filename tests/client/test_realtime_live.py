@@ -26,12 +26,12 @@ from pyairtable_integration import (
     Subscription,
     create_integration,
 )
+from pyairtable_integration.testing import PASSWORD, TcpProxy, tcp_proxy
 from pyairtable_integration.types import Event
 from pyairtable_server import maintenance
 
-from ..server.backend import PASSWORD, Actor, build_settings
+from ..server.backend import Actor, build_settings
 from ..server.live import Live, live_server, write_records
-from ..server.proxy import TcpProxy, tcp_proxy
 from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio

@@ -13,8 +13,9 @@ import anyio
 import pytest
 
 from pyairtable_integration import create_integration
+from pyairtable_integration.testing import PASSWORD
 
-from ..server.backend import PASSWORD, build_settings
+from ..server.backend import build_settings
 from ..server.live import live_server
 from .realtime_timing import FAST_REALTIME, HANG
 

@@ -25,11 +25,11 @@ from pyairtable_integration import (
     create_integration,
 )
 from pyairtable_integration.sync import THREAD_NAME
+from pyairtable_integration.testing import PASSWORD, TcpProxy, tcp_proxy
 from pyairtable_integration.types import Event, Table
 
-from ..server.backend import PASSWORD, build_settings
+from ..server.backend import build_settings
 from ..server.live import Live, live_server
-from ..server.proxy import TcpProxy, tcp_proxy
 
 HANG = 60.0  # seconds: a guard against a hang, never a measure
 

@@ -9,11 +9,10 @@ import httpx2
 import pytest
 
 from pyairtable_integration import NetworkError, create_integration
-from pyairtable_integration.testing import FaultTransport
+from pyairtable_integration.testing import PASSWORD, FaultTransport, tcp_proxy
 
-from ..server.backend import PASSWORD, build_settings
+from ..server.backend import build_settings
 from ..server.live import live_server
-from ..server.proxy import tcp_proxy
 
 pytestmark = pytest.mark.anyio
 

@@ -11,9 +11,10 @@ from asgi_lifespan import LifespanManager
 from tools.generate_types import FIX_COMMAND, expected_files, stale_diff
 
 import pyairtable_integration.types as types
+from pyairtable_integration.testing import PASSWORD
 from pyairtable_integration.types import Record, TokenPair, User, Workspace, WorkspaceList
 from pyairtable_server.app import create_app
-from tests.server.backend import PASSWORD, build_settings
+from tests.server.backend import build_settings
 
 
 def test_committed_models_and_document_equal_a_fresh_generation() -> None:

@@ -16,6 +16,7 @@ import httpx2
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from pyairtable_integration.testing import PASSWORD as PASSWORD  # the public plugin's
 from pyairtable_integration.testing import fast_backend_settings
 from pyairtable_server.app import create_app
 from pyairtable_server.db.models import Model
@@ -24,7 +25,6 @@ from pyairtable_server.settings import Settings
 POSTGRES_ADMIN_DSN = os.environ.get(
     "PYAIRTABLE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
-PASSWORD = "correct horse battery"
 TEST_SECRET = "test-secret-key-" + "x" * 48
 
 # Cheap Argon2id and generous limits (the public test plugin's): tests about limits set their own.

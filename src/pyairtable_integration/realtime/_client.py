@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..types import Event
+from ._frames import Channel
 from ._manager import EventListener, RealtimeManager, ResetListener
 from ._state import RealtimeState
-from ._subscription import BatchCallback, Channel, EventCallback, ResetCallback, Subscription
+from ._subscription import BatchCallback, EventCallback, ResetCallback, Subscription
 
 
 class RealtimeClient:

@@ -4,7 +4,8 @@
 and makes chosen requests fail the way networks and servers do; ``FakeClock`` moves time only
 when told, so retries, breakers and token expiry are tested without waiting; ``AutojumpClock``
 runs a *started* integration on virtual time that jumps ahead whenever the loop is idle, so
-back-offs, token expiry and reconnects happen in order without real sleeps.
+back-offs, token expiry and reconnects happen in order without real sleeps; ``TcpProxy`` sits
+between a client and a server on a port and cuts, blackholes or refuses its sockets.
 
 ``pyairtable_integration.testing.plugin`` is a pytest plugin with the reference backend
 in-process (the ``pyairtable`` fixture, ``InProcessBackend``); it needs the ``[server]`` extra
@@ -12,7 +13,7 @@ and is imported only when enabled.
 """
 
 from ._autojump import AutojumpClock
-from ._backend import InProcessBackend, fast_backend_settings, in_process_backend
+from ._backend import PASSWORD, InProcessBackend, fast_backend_settings, in_process_backend
 from ._clock import FakeClock
 from ._faults import (
     Fault,
@@ -30,8 +31,10 @@ from ._faults import (
     status,
     wrong_shape,
 )
+from ._proxy import TcpProxy, tcp_proxy
 
 __all__ = [
+    "PASSWORD",
     "AutojumpClock",
     "FakeClock",
     "Fault",
@@ -40,6 +43,7 @@ __all__ = [
     "Gate",
     "InProcessBackend",
     "SeenRequest",
+    "TcpProxy",
     "connect_error",
     "connect_timeout",
     "delay",
@@ -50,5 +54,6 @@ __all__ = [
     "read_timeout",
     "reset",
     "status",
+    "tcp_proxy",
     "wrong_shape",
 ]

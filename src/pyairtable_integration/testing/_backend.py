@@ -28,6 +28,7 @@ import httpx2
 from pyairtable_integration import PyAirtableIntegration, create_integration
 
 BASE_URL = "http://testserver/api/v1"
+#: The password ``InProcessBackend.sign_in`` registers users with.
 PASSWORD = "correct horse battery"
 #: Cheap Argon2 and generous limits: the backend's defaults suit production, not tests.
 _TEST_SETTINGS: dict[str, Any] = {
