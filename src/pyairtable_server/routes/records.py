@@ -298,13 +298,15 @@ async def _insert(
         )
         for index, stored in enumerate(values)
     ]
-    # One multi-row INSERT of plain rows rather than one statement per record: on PostgreSQL
-    # every statement opens every index of the shared records table, other tenants' partial ones
-    # too, and plain rows spare the session's unit of work a state per record.
-    # One record: the statement built once, with its parameters.
+    # Plain rows spare the session's unit of work a state per record. On PostgreSQL, one
+    # multi-row INSERT rather than one statement per record: every statement opens every index
+    # of the shared records table, other tenants' partial ones too. On SQLite, the statement
+    # built once, run for each row by the driver (compiling a statement of 100 rows cost more).
     rows = [record.row() for record in records]
     if count == 1:
         await conn.execute(_INSERT_RECORDS, rows[0])
+    elif change.dialect == "sqlite":
+        await conn.execute(_INSERT_RECORDS, rows)
     else:
         await conn.execute(_INSERT_RECORDS.values(rows))
     shown = Projection(schema)
