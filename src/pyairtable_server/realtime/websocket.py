@@ -151,19 +151,12 @@ class _Connection:
 
     async def write(self) -> None:
         outbox = self.subscriber.outbox
+        send = self.websocket.send
         try:
-            async for item in outbox:
-                await self.websocket.send_text(frame(item))
-                # Send whatever else is queued without a checkpoint per frame: under fan-out
-                # the per-item wake-up, not the send, is what costs.
-                while True:
-                    try:
-                        item = outbox.receive_nowait()
-                    except anyio.WouldBlock:
-                        break
-                    await self.websocket.send_text(frame(item))
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            pass
+            # Wait only when the outbox is empty: under fan-out the wake-up, not the send, costs.
+            while await outbox.wait():
+                while (item := outbox.get_nowait()) is not None:
+                    await send({"type": "websocket.send", "text": frame(item)})
         except (WebSocketDisconnect, OSError, RuntimeError):
             self._gone()
         finally:
