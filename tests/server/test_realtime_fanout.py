@@ -6,6 +6,7 @@ as the transports attach them; nothing here needs the feed task's log reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from pyairtable_server import events
 from pyairtable_server.db.engine import Database
 from pyairtable_server.realtime.hub import (
     CLOSE_OVERLOADED,
+    DIRECT_SENDS_PER_EVENT,
     EventOut,
     Hub,
     Outgoing,
@@ -216,3 +218,44 @@ async def test_a_cancelled_wait_leaves_the_outbox_usable() -> None:
     assert outbox.put_nowait(7)
     with anyio.fail_after(5):
         assert await outbox.get() == 7
+
+
+async def test_an_event_is_sent_at_once_to_idle_sockets_up_to_a_bound_and_queued_for_the_rest() -> (
+    None
+):
+    hub = _hub()
+    sent: dict[str, list[Outgoing]] = {}
+
+    def sender(user_id: str, *, takes: bool) -> Callable[[Outgoing], bool]:
+        def send_now(item: Outgoing) -> bool:
+            if takes:
+                sent.setdefault(user_id, []).append(item)
+            return takes
+
+        return send_now
+
+    idle = [_subscriber(f"usr{n:03d}", {WORKSPACE}) for n in range(DIRECT_SENDS_PER_EVENT + 6)]
+    busy = _subscriber("usr-busy", {WORKSPACE})  # its transport is sending: it says no
+    behind = _subscriber("usr-behind", {WORKSPACE})  # something is queued ahead of the event
+    for subscriber in [*idle, busy, behind]:
+        hub.attach(subscriber)
+        _subscribe(hub, subscriber, "records")
+        _queued(subscriber)
+        subscriber.send_now = sender(subscriber.user_id, takes=subscriber is not busy)
+    behind.push({"type": "pong", "timestamp": 1})
+
+    hub.received([_event(1)])
+
+    assert busy.user_id not in sent
+    assert behind.user_id not in sent
+    assert len(sent) == DIRECT_SENDS_PER_EVENT
+    queued = [s for s in [*idle, busy] if s.user_id not in sent]
+    assert len(queued) == 6 + 1
+    assert all(len(_events(subscriber)) == 1 for subscriber in queued)
+    assert [item["type"] if isinstance(item, dict) else "event" for item in _queued(behind)] == [
+        "pong",
+        "event",
+    ]
+    # The same frame, whichever way it went.
+    frames = {frame(items[0]) for items in sent.values()}
+    assert len(frames) == 1

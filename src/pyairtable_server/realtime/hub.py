@@ -140,6 +140,22 @@ class EventOut:
 
 #: ``Subscriber.offer``'s mark for an audience not yet decided for the event at hand.
 _UNDECIDED: Any = object()
+#: How many sockets an event is sent to from the dispatching call itself (the rest are woken to
+#: send it): a dispatch runs in the task that committed, so this bounds what a write's answer
+#: waits for, however many subscribers there are.
+DIRECT_SENDS_PER_EVENT = 64
+
+
+class Fanout:
+    """One event's dispatch: its outgoing form per audience (None: it does not match) and how
+    many more sockets it may be sent to at once."""
+
+    __slots__ = ("direct", "outgoing")
+
+    def __init__(self, direct: int) -> None:
+        self.outgoing: dict[Audience, EventOut | None] = {}
+        self.direct = direct
+
 
 #: A control message for the client (``subscription_confirmed``, ``subscription_reset``, …).
 Notice = dict[str, Any]
@@ -200,6 +216,10 @@ class Subscriber:
         self.close_error: dict[str, str] | None = None
         #: Set by the hub: a closed subscriber is forgotten at once, whoever closed it.
         self.on_close: Callable[[], None] | None = None
+        #: Set by a transport that can send an event from the hub's call, without a trip through
+        #: its writer task: it returns True when it took the item (sent, or being sent in
+        #: order), False when the item must be queued (a send is in flight).
+        self.send_now: Callable[[Outgoing], bool] | None = None
 
     def close(self, code: int, reason: str, *, error: dict[str, str] | None = None) -> None:
         """End the outbox (after what it holds); the first reason given is the one kept."""
@@ -230,21 +250,22 @@ class Subscriber:
         """Queue ``item``, waiting for room (used for replays, which may be long)."""
         return await self.outbox.put(item)
 
-    def offer(self, published: Published, shared: dict[Audience, EventOut | None]) -> None:
+    def offer(self, published: Published, fanout: Fanout) -> None:
         """Hand a visible event to every subscription it matches (called by the hub).
 
-        ``shared`` holds, per audience, the event's outgoing form (None: it does not match),
-        so that every subscriber of an audience gets the same object, encoded once.
+        ``fanout`` holds, per audience, the event's outgoing form, so that every subscriber of
+        an audience gets the same object, encoded once.
         """
+        outgoing = fanout.outgoing
         # Nothing below changes ``subscriptions`` (closing only ends the outbox).
         for sub in self.subscriptions.values():
             if published.seq <= sub.after:
                 continue
             audience = sub.audience
-            out = shared.get(audience, _UNDECIDED)
+            out = outgoing.get(audience, _UNDECIDED)
             if out is _UNDECIDED:
                 matches = sub.interest.matches(published.event)
-                out = shared[audience] = EventOut(sub.id, published) if matches else None
+                out = outgoing[audience] = EventOut(sub.id, published) if matches else None
             if out is None:
                 continue
             if sub.backlog is not None:
@@ -252,10 +273,23 @@ class Subscriber:
                     self.close(CLOSE_OVERLOADED, "too many events while resuming: resume again")
                     return
                 sub.backlog.append(published)
-            elif self.push(out):
+            elif self._deliver(out, fanout):
                 sub.after = published.seq
             else:
                 return
+
+    def _deliver(self, item: EventOut, fanout: Fanout) -> bool:
+        """Send at once when the transport can and nothing is queued ahead; else queue."""
+        if (
+            fanout.direct > 0
+            and self.send_now is not None
+            and not self.outbox
+            and not self.closed.is_set()
+            and self.send_now(item)
+        ):
+            fanout.direct -= 1
+            return True
+        return self.push(item)
 
 
 def confirmed(subscription_id: str, position: int, *, recovered: bool) -> Notice:
@@ -479,9 +513,9 @@ class Hub:
             targets = set(targets)
             for user in item.recipients:
                 targets |= self._by_user.get(user, set())
-        shared: dict[Audience, EventOut | None] = {}
+        fanout = Fanout(DIRECT_SENDS_PER_EVENT)
         for subscriber in targets:
-            subscriber.offer(item, shared)
+            subscriber.offer(item, fanout)
         if kind == "workspace.member_removed" and workspace_id:
             self._revoke(self._by_user.get(_removed(event) or "", set()), workspace_id)
         elif kind == "workspace.deleted" and workspace_id:
@@ -704,6 +738,7 @@ __all__ = [
     "CLOSE_TOKEN_EXPIRED",
     "Audience",
     "EventOut",
+    "Fanout",
     "Hub",
     "HubStats",
     "Notice",
