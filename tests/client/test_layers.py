@@ -159,3 +159,17 @@ def test_cache_keys_are_spelled_only_by_the_key_builder() -> None:
             ):
                 spelled.add((name, first.value))
     assert spelled == set()
+
+
+def test_the_store_package_imports_only_what_lies_below_the_store() -> None:
+    """``store/`` (the query-core analogue) never imports the integration, realtime, live, a UI,
+    the web adapters, nor the presets built over it (``cache``, ``optimistic``, ``offline``)."""
+    upward = {
+        (name, target)
+        for name, target, _module in _edges()
+        if name.startswith("store/")
+        and target != "store"
+        and target in RANK
+        and RANK[target] >= RANK["store"]
+    }
+    assert upward == set()

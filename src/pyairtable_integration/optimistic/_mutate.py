@@ -151,8 +151,8 @@ class Mutations:
             strategy,
         )
         try:
-            async with self._turn(mutation) as waited:
-                version = self._version(record_id, expected_version, base, waited)
+            async with self._turn(mutation):
+                version = expected_version if expected_version is not None else _version(base)
                 return await self._send_update(
                     record_id,
                     dict(fields),
@@ -242,8 +242,8 @@ class Mutations:
                 )
         mutation = self._mutation("delete_record", {"record_id": record_id}, update_id, strategy)
         try:
-            async with self._turn(mutation) as waited:
-                version = self._version(record_id, expected_version, base, waited)
+            async with self._turn(mutation):
+                version = expected_version if expected_version is not None else _version(base)
                 return await self._send_delete(
                     record_id, version, update_id=update_id, strategy=strategy or self._strategy
                 )
@@ -308,20 +308,6 @@ class Mutations:
             no_turn: contextlib.AbstractAsyncContextManager[bool] = contextlib.nullcontext(False)
             return no_turn
         return self._mutations.turn(mutation)
-
-    def _version(
-        self, record_id: str, expected: int | None, base: Record | None, waited: bool
-    ) -> int | None:
-        """The version to send: ``expected``, else the one the user saw, else (after an
-        earlier write of the record ended) the one that write left."""
-        if expected is not None:
-            return expected
-        target = self._optimistic.target
-        if waited and target is not None:
-            now = target.get(record_id)
-            if now is not None:
-                return now.version
-        return _version(base)
 
     def _roll_back(self, update_id: str | None, error: BaseException) -> None:
         if update_id is not None and _is_pending(self._optimistic, update_id):

@@ -14,7 +14,7 @@ durable write waits in the outbox for the backend), ``Succeeded``, ``Failed``, `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from .._errors import ServiceError
@@ -38,9 +38,6 @@ class RecordMutation:
     ordered: bool = False
     #: None: decided where the write is replayed (the outbox's ``on_conflict``).
     on_conflict: ConflictStrategy | None = None
-    #: Records this write must follow (and be followed by) besides those it names: the
-    #: temporary id of an optimistic create, say.
-    also_touches: tuple[str, ...] = field(default=())
 
     @property
     def operation(self) -> str:
@@ -50,7 +47,7 @@ class RecordMutation:
     @property
     def records(self) -> tuple[str, ...]:
         """The existing records the write changes: the ones it is ordered by."""
-        return (*self.write.records_touched(), *self.also_touches)
+        return self.write.records_touched()
 
 
 @dataclass(frozen=True)
