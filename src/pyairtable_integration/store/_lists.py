@@ -152,7 +152,9 @@ class Lists:
                 belongs, index = was, min(old_index.get(record_id, len(ids)), len(ids))
             if belongs and (was or held.whole):
                 ids.insert(index, record_id)
-        views = [self._seen(record_id) for record_id in ids]
+        # A record without a pending layer is seen as the server has it (the common case).
+        look = self._seen if pending else self._records.server
+        views = [look(record_id) for record_id in ids]
         return [self._project(held.query, view) for view in views if view is not None]
 
     def keys(self, table_id: str | None = None) -> list[str]:
