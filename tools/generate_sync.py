@@ -71,6 +71,7 @@ STATEFUL: tuple[tuple[str, str, frozenset[str]], ...] = (
         "pyairtable_integration.offline:OfflineOutbox",
         frozenset({"open", "close", "run", "park", "use_optimistic"}),
     ),
+    ("realtime", "pyairtable_integration.realtime:RealtimeClient", frozenset({"aclose"})),
 )
 
 

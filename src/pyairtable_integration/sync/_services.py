@@ -23,6 +23,17 @@ from ..optimistic import (
     Resolver,
     UpdateListener,
 )
+from ..realtime import (
+    BatchCallback,
+    Channel,
+    EventCallback,
+    EventListener,
+    RealtimeClient,
+    RealtimeState,
+    ResetCallback,
+    ResetListener,
+    Subscription,
+)
 from ..services import Services
 from ..services.auth import AuthService
 from ..services.bases import BaseService
@@ -1737,6 +1748,139 @@ class SyncOfflineOutbox:
         return self._loop.run(self._service.sync)
 
 
+class SyncRealtimeClient:
+    """``pa.realtime`` blocking; see ``RealtimeClient``."""
+
+    def __init__(self, service: RealtimeClient, loop: LoopThread) -> None:
+        self._service = service
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncRealtimeClient({self._service!r})"
+
+    def subscribe(
+        self,
+        channel: Channel,
+        filters: Mapping[str, str] | None,
+        callback: EventCallback,
+        *,
+        on_reset: ResetCallback | None = None,
+    ) -> Subscription:
+        """Call ``callback(event)`` for each event on ``channel`` (``"*"``: all) that matches.
+
+        ``filters`` may hold ``workspace_id``, ``base_id``, ``table_id`` and ``aggregate_id``.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+            ValueError: an unknown filter name.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe(channel, filters, callback, on_reset=on_reset)
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether realtime is switched on (``features.enable_realtime``)."""
+        return self._loop.call(lambda: self._service.enabled)
+
+    @property
+    def state(self) -> RealtimeState:
+        """The connection now: status, transport, failed attempts, last error."""
+        return self._loop.call(lambda: self._service.state)
+
+    def on_state_change(self, listener: Callable[[RealtimeState], object]) -> Callable[[], None]:
+        """Call ``listener(state)`` on every change of state; returns a function to stop."""
+        return self._loop.call(lambda: self._service.on_state_change(listener))
+
+    def connect(self, access_token: str | None = None) -> None:
+        """Connect (again after ``disconnect``); returns once live or after the first failure.
+
+        Same as ``manager.connect``; see there.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.run(self._service.connect, access_token)
+
+    def disconnect(self) -> None:
+        """Close the connection until ``connect()``; subscriptions are kept."""
+        return self._loop.run(self._service.disconnect)
+
+    def subscribe_batched(
+        self,
+        channel: Channel,
+        filters: Mapping[str, str] | None,
+        callback: BatchCallback,
+        *,
+        window: float,
+        on_reset: ResetCallback | None = None,
+    ) -> Subscription:
+        """Like ``subscribe``, but ``callback(events)`` gets a burst at once, at most every
+        ``window`` seconds (a list, in order).
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+            ValueError: an unknown filter name.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe_batched(
+                channel, filters, callback, window=window, on_reset=on_reset
+            )
+        )
+
+    def subscribe_to_record_changes(
+        self, table_id: str, callback: EventCallback, *, on_reset: ResetCallback | None = None
+    ) -> Subscription:
+        """Call ``callback(event)`` for every record created, updated or deleted in ``table_id``.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe_to_record_changes(table_id, callback, on_reset=on_reset)
+        )
+
+    def subscribe_to_workspace_changes(
+        self, workspace_id: str, callback: EventCallback, *, on_reset: ResetCallback | None = None
+    ) -> Subscription:
+        """Call ``callback(event)`` for every change of any kind in ``workspace_id``.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe_to_workspace_changes(
+                workspace_id, callback, on_reset=on_reset
+            )
+        )
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop ``subscription``; nothing more reaches its callback (safe to call twice)."""
+        return self._loop.call(lambda: self._service.unsubscribe(subscription))
+
+    def on_event(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(event)`` once per event delivered to any subscription, except the
+        app's own writes (``mark_local``); returns a function to stop (the cache's feed).
+        """
+        return self._loop.call(lambda: self._service.on_event(listener))
+
+    def on_reset(self, listener: ResetListener) -> Callable[[], None]:
+        """Call ``listener(reset)`` whenever a subscription's missed events are gone."""
+        return self._loop.call(lambda: self._service.on_reset(listener))
+
+    def mark_local(self, aggregate_id: str, version: int) -> None:
+        """Remember that the app wrote ``version`` of ``aggregate_id`` itself (so the event that
+        reports it is not applied twice: ``on_event`` listeners skip it, ``is_local`` says so).
+
+        The contract's events carry no origin, so a write is recognised by the version it made.
+        """
+        return self._loop.call(lambda: self._service.mark_local(aggregate_id, version))
+
+    def is_local(self, event: Event) -> bool:
+        """Whether ``event`` reports a write marked with ``mark_local``."""
+        return self._loop.call(lambda: self._service.is_local(event))
+
+
 class SyncServices:
     """Every service client of the integration, blocking, fully typed."""
 
@@ -1771,6 +1915,7 @@ __all__ = [
     "SyncMutations",
     "SyncOfflineOutbox",
     "SyncOptimisticManager",
+    "SyncRealtimeClient",
     "SyncRecordService",
     "SyncServices",
     "SyncTableService",
