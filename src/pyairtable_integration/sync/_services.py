@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from .._errors import ConflictError
+from ..auth import AuthManager, Session, SessionListener
 from ..offline import OfflineOutbox, Operation, OutboxEntry, OutboxListener, SyncResult
 from ..optimistic import (
     ConflictStrategy,
@@ -1326,6 +1327,104 @@ class SyncHealthService:
         return self._loop.run(self._service.get_service_health, service)
 
 
+class SyncAuthManager:
+    """``pa.auth`` blocking; see ``AuthManager``."""
+
+    def __init__(self, service: AuthManager, loop: LoopThread) -> None:
+        self._service = service
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncAuthManager({self._service!r})"
+
+    @property
+    def session(self) -> Session | None:
+        """The current session, or None when signed out."""
+        return self._loop.call(lambda: self._service.session)
+
+    @property
+    def user(self) -> User | None:
+        """The signed-in user, or None."""
+        return self._loop.call(lambda: self._service.user)
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Whether a session is held (its access token may still need a refresh)."""
+        return self._loop.call(lambda: self._service.is_authenticated)
+
+    def on_session_change(self, listener: SessionListener) -> Callable[[], None]:
+        """Call ``listener`` on every session change; returns a function that stops it.
+
+        A listener's failure is logged and never undoes the change (``Listeners``).
+        """
+        return self._loop.call(lambda: self._service.on_session_change(listener))
+
+    def login(self, email: str, password: str) -> Session:
+        """Sign in and keep the session.
+
+        Raises:
+            AuthenticationError: wrong email or password, or an inactive account.
+            RateLimitedError: too many failed sign-ins.
+            APIConnectionError: the backend could not be reached.
+        """
+        return self._loop.run(self._service.login, email, password)
+
+    def set_session(self, session: Session | None) -> None:
+        """Adopt ``session`` (one restored by the app), or sign out locally when None."""
+        return self._loop.run(self._service.set_session, session)
+
+    def logout(self) -> None:
+        """Revoke the session on the backend and forget it here.
+
+        The local session is forgotten even when the backend cannot be reached (the refresh
+        token then expires on its own); that failure is logged, not raised.
+        """
+        return self._loop.run(self._service.logout)
+
+    def refresh(self) -> Session:
+        """Exchange the refresh token for a new pair; concurrent callers share one request.
+
+        Raises:
+            AuthenticationError: signed out, or the backend refused the refresh token (the
+                session has then ended).
+            APIConnectionError: the backend could not be reached; the session is kept.
+        """
+        return self._loop.run(self._service.refresh)
+
+    def permissions(self, workspace_id: str) -> Permissions:
+        """The caller's role and permissions in a workspace, cached for ``permissions_ttl``.
+
+        Raises:
+            NotFoundError: the caller is not a member of the workspace (or it does not exist).
+            AuthenticationError: signed out or the session ended.
+            InvalidIdError: ``workspace_id`` is not a workspace id (nothing is sent).
+        """
+        return self._loop.run(self._service.permissions, workspace_id)
+
+    def can(self, permission: str, *, workspace_id: str) -> bool:
+        """Whether the signed-in user holds ``permission`` (``"record:write"``) in a workspace.
+
+        Not being a member is False, not an error.
+
+        Raises:
+            AuthenticationError: signed out or the session ended.
+            APIConnectionError: the permissions could not be fetched.
+        """
+        return self._loop.run(self._service.can, permission, workspace_id=workspace_id)
+
+    def require(self, permission: str, *, workspace_id: str) -> None:
+        """Return when the user holds ``permission`` in the workspace.
+
+        Raises:
+            PermissionDeniedError: they do not.
+        """
+        return self._loop.run(self._service.require, permission, workspace_id=workspace_id)
+
+    def has_role(self, roles: str) -> bool:
+        """Whether the signed-in user's platform role is one of ``roles``."""
+        return self._loop.call(lambda: self._service.has_role(roles))
+
+
 class SyncMutations:
     """``pa.mutate`` blocking; see ``Mutations``."""
 
@@ -1906,6 +2005,7 @@ class SyncServices:
 
 
 __all__ = [
+    "SyncAuthManager",
     "SyncAuthService",
     "SyncBaseService",
     "SyncEventService",
