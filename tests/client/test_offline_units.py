@@ -90,9 +90,8 @@ def test_retry_hint_is_what_the_error_asks_for() -> None:
     assert retry_hint(NetworkError("x")) == 0
 
 
-def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
-    tmp_path: Path,
-) -> None:
+def _update_entry(tmp_path: Path) -> OutboxEntry:
+    """An entry updating rec1's A to 1, expected at version 2."""
     store = OutboxStore(tmp_path / "o.sqlite3")
     entry = store.add(
         id="e",
@@ -104,6 +103,13 @@ def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
         created_at=NOW,
     )
     store.close()
+    return entry
+
+
+def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
+    tmp_path: Path,
+) -> None:
+    entry = _update_entry(tmp_path)
     conflict = ConflictError("x", code=409, details={"current": {"id": "rec1", "version": 5}})
     assert server_wins(entry, conflict) == ConflictResolution.drop()
     resolution = client_wins(entry, conflict)
@@ -116,17 +122,7 @@ def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
 
 def test_the_outbox_decides_by_the_one_conflict_strategy_of_pa_mutate(tmp_path: Path) -> None:
     """Issue 15 item 1: one ``ConflictStrategy`` (names or a resolver) for every write path."""
-    store = OutboxStore(tmp_path / "o.sqlite3")
-    entry = store.add(
-        id="e",
-        user_id="u",
-        operation="update_record",
-        arguments={"record_id": "rec1", "fields": {"A": 1}, "expected_version": 2},
-        idempotency_key="k",
-        update_id=None,
-        created_at=NOW,
-    )
-    store.close()
+    entry = _update_entry(tmp_path)
     current = {"id": "rec1", "version": 5, "fields": {"A": 0, "B": 7}}
     conflict = ConflictError("x", code=409, details={"current": current})
     # merge: the server holds another A, and without a base that counts as its change.

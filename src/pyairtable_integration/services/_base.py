@@ -12,6 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 from .._errors import ResponseValidationError
 from .._ids import check_request_ids
 from ..transport import Params, Transport
+from ..types import Record, RecordList
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -144,3 +145,17 @@ async def iterate_pages(
         if not answer.pagination.has_next:
             return
         page += 1
+
+
+async def follow_offsets(
+    fetch: Callable[[str | None], Awaitable[RecordList]],
+) -> AsyncIterator[Record]:
+    """Every record of a cursor-paged listing, fetching each page when the last is used up."""
+    offset: str | None = None
+    while True:
+        page = await fetch(offset)
+        for record in page.data:
+            yield record
+        offset = page.pagination.next_offset
+        if offset is None:
+            return

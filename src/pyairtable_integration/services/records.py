@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict
 
 from .._ids import check_id, check_ids, id_segment
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
-from ._base import Service, compact
+from ._base import Service, compact, follow_offsets
 from ._parking import Parking, parks
 
 #: The most records one batch call may carry (the backend refuses more, all or nothing).
@@ -99,7 +99,13 @@ class RecordService(Service):
             page_size=page_size,
             offset=offset,
         )
-        return await self._fetch_records(table_id, query)
+        return await self._read_page(table_id, query, lambda: self._fetch_records(table_id, query))
+
+    async def _read_page(
+        self, table_id: str, query: Mapping[str, Any], fetch: Callable[[], Awaitable[RecordList]]
+    ) -> RecordList:
+        """Hook: the answer to ``get_records`` (``query``: its parameters); ``fetch()`` here."""
+        return await fetch()
 
     async def _fetch_records(self, table_id: str, query: dict[str, Any]) -> RecordList:
         query = dict(query)
@@ -127,7 +133,7 @@ class RecordService(Service):
         Raises:
             InvalidOffsetError: the loop paused so long that the cursor expired.
         """
-        async for record in _follow_offsets(
+        async for record in follow_offsets(
             lambda offset: self.get_records(
                 table_id,
                 view_id=view_id,
@@ -188,7 +194,7 @@ class RecordService(Service):
         Raises:
             InvalidOffsetError: the loop paused so long that the cursor expired.
         """
-        async for record in _follow_offsets(
+        async for record in follow_offsets(
             lambda offset: self.query_records(
                 table_id,
                 view_id=view_id,
@@ -207,7 +213,12 @@ class RecordService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        return await self._call(Record, "GET", f"/records/{id_segment(record_id, 'rec')}")
+        path = f"/records/{id_segment(record_id, 'rec')}"
+        return await self._read_record(record_id, lambda: self._call(Record, "GET", path))
+
+    async def _read_record(self, record_id: str, fetch: Callable[[], Awaitable[Record]]) -> Record:
+        """Hook: the answer to ``get_record``; ``fetch()`` here."""
+        return await fetch()
 
     @parks("create_record")
     async def create_record(
@@ -420,17 +431,3 @@ class RecordService(Service):
 
     def _removed(self, record_ids: Sequence[str], table_id: str | None) -> None:
         """Hook: a write deleted ``record_ids`` (of ``table_id``, when known)."""
-
-
-async def _follow_offsets(
-    fetch: Callable[[str | None], Awaitable[RecordList]],
-) -> AsyncIterator[Record]:
-    """Every record of a cursor-paged listing, fetching each page when the last is used up."""
-    offset: str | None = None
-    while True:
-        page = await fetch(offset)
-        for record in page.data:
-            yield record
-        offset = page.pagination.next_offset
-        if offset is None:
-            return

@@ -8,11 +8,11 @@ records) go through ``Cache``, and the services' write hooks tell it what a writ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ..services import Services
-from ..services.records import RecordService, SortKey
+from ..services.records import RecordService
 from ..services.tables import TableService
 from ..services.users import UserService
 from ..services.workspaces import WorkspaceService
@@ -97,73 +97,38 @@ class CachedTableService(TableService):
 
 class CachedRecordService(RecordService):
     """``RecordService`` whose pages and records come from the record layer when it holds them
-    (kept current by events and writes), and whose writes' answers are applied to it."""
+    (kept current by events and writes), and whose writes' answers are applied to it (its
+    ``_read_page``, ``_read_record``, ``_wrote`` and ``_removed`` hooks)."""
 
     def __init__(self, transport: Transport, cache: Cache, tables: TableService) -> None:
         super().__init__(transport)
         self._cache = cache
         self._tables = tables
 
-    async def get_records(
-        self,
-        table_id: str,
-        *,
-        view_id: str | None = None,
-        fields: Sequence[str] | None = None,
-        sort: Sequence[SortKey] | None = None,
-        filter: Mapping[str, Any] | None = None,
-        page_size: int | None = None,
-        offset: str | None = None,
+    async def _read_page(
+        self, table_id: str, query: Mapping[str, Any], fetch: Callable[[], Awaitable[RecordList]]
     ) -> RecordList:
-        """One cursor page of a table's records, from the record layer when it holds it (see
-        ``RecordService.get_records``; the table's schema is loaded first to patch it).
-
-        Raises:
-            InvalidOffsetError: ``offset`` expired or is not one the backend gave.
-            InvalidRequestError: an unknown field, operator or malformed filter.
-            NotFoundError: the table or view does not exist or the caller may not see it.
-        """
-        query = ListQuery(
-            table_id=table_id,
-            view_id=view_id,
-            fields=None if fields is None else tuple(fields),
-            sort=None if sort is None else tuple(dict(spec) for spec in sort),
-            filter=filter,
-            page_size=page_size,
-            offset=offset,
-        )
+        """A page from the record layer when it holds it (the table's schema is loaded first,
+        to patch it), else fetched and kept there."""
+        sort = query["sort"]
         return await self._cache.read_record_list(
-            KEYS.record_list(
+            KEYS.record_list(table_id=table_id, **query),
+            ListQuery(
                 table_id=table_id,
-                view_id=view_id,
-                fields=fields,
-                sort=sort,
-                filter=filter,
-                page_size=page_size,
-                offset=offset,
+                view_id=query["view_id"],
+                fields=None if query["fields"] is None else tuple(query["fields"]),
+                sort=None if sort is None else tuple(sort),
+                filter=query["filter"],
+                page_size=query["page_size"],
+                offset=query["offset"],
             ),
-            query,
-            lambda: super(CachedRecordService, self).get_records(
-                table_id,
-                view_id=view_id,
-                fields=fields,
-                sort=sort,
-                filter=filter,
-                page_size=page_size,
-                offset=offset,
-            ),
+            fetch,
             lambda: self._tables.get_table(table_id),
         )
 
-    async def get_record(self, record_id: str) -> Record:
-        """One record: the one held when it is current, else fetched and held.
-
-        Raises:
-            NotFoundError: it does not exist or the caller may not see it.
-        """
-        return await self._cache.read_record(
-            record_id, lambda: super(CachedRecordService, self).get_record(record_id)
-        )
+    async def _read_record(self, record_id: str, fetch: Callable[[], Awaitable[Record]]) -> Record:
+        """The record held when it is current, else fetched and held."""
+        return await self._cache.read_record(record_id, fetch)
 
     def _wrote(self, records: Sequence[Record]) -> None:
         self._cache.written(records)
