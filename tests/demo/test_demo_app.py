@@ -18,7 +18,7 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from pyairtable_demo import create_app
 from pyairtable_demo._runtime import LoopThread, current
 from pyairtable_integration import PyAirtableIntegration, create_integration
-from pyairtable_integration.offline._store import OutboxStore
+from pyairtable_integration.offline import OutboxStore
 from pyairtable_integration.ui.solara import PyAirtableProvider, use_records
 
 from ..client.conftest import BASE_URL, running_backend

@@ -1,6 +1,15 @@
 """The offline outbox: writes recorded durably before they are sent, replayed in order."""
 
-from ..store import ConflictStrategy, Operation, OutboxOperation
+from ..store import (
+    ConflictStrategy,
+    Operation,
+    OutboxCorruptError,
+    OutboxEntry,
+    OutboxError,
+    OutboxOperation,
+    OutboxStore,
+    OutboxWriteError,
+)
 from ._conflicts import (
     ConflictResolution,
     EntryResolver,
@@ -12,13 +21,6 @@ from ._conflicts import (
 from ._connectivity import Connectivity, probe_delay
 from ._events import OutboxEvent, OutboxListener, SyncResult, default_outbox_path
 from ._outbox import OfflineOutbox
-from ._store import (
-    OutboxCorruptError,
-    OutboxEntry,
-    OutboxError,
-    OutboxStore,
-    OutboxWriteError,
-)
 
 __all__ = [
     "ConflictResolution",

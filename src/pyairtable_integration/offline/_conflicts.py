@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from .._errors import ConflictError
-from ..store import ConflictStrategy, resolve_conflict, resolve_delete_conflict
-from ._store import OutboxEntry
+from ..store import ConflictStrategy, OutboxEntry, resolve_conflict, resolve_delete_conflict
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from typing import Any
 
 from .._errors import ConflictError, ServiceError
 from ..optimistic import OptimisticManager, PendingUpdate, Resolution
+from ..store import OutboxEntry
 from ..types import Record
-from ._store import OutboxEntry
 
 _SINGLE_CHANGES = frozenset({"update_record", "replace_record", "delete_record"})
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._errors import ServiceError
-from ._store import OutboxEntry
+from ..store import OutboxEntry
 
 EventKind = Literal["queued", "sent", "failed", "dropped"]
 

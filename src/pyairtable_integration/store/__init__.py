@@ -2,7 +2,8 @@
 
 Keys (``KEYS``), the memory and shared levels (``CacheManager``), the normalized record layer
 (records, lists, optimistic overlay) and the read-through the service clients' answers pass
-(``Cache``), fed by the realtime event feed (``Invalidation``). It never imports the
+(``Cache``), fed by the realtime event feed (``Invalidation``); the mutations (``RecordMutation``,
+``MutationCache``) and the SQLite persister of paused ones (``OutboxStore``). It never imports the
 integration, realtime, a UI or the web adapters.
 """
 
@@ -57,6 +58,8 @@ from ._operations import (
 )
 from ._operations import parse as parse_operation
 from ._operations import send as send_operation
+from ._outbox_file import OutboxCorruptError, OutboxError, OutboxWriteError
+from ._outbox_store import UNSENT, EntryState, OutboxEntry, OutboxStore
 from ._overlay import OptimisticKind
 from ._read_through import (
     CachedRecordService,
@@ -74,6 +77,7 @@ __all__ = [
     "RECORD_LIST",
     "STRATEGIES",
     "TABLE_SCHEMA",
+    "UNSENT",
     "USER_PROFILE",
     "WORKSPACE_LIST",
     "Cache",
@@ -87,6 +91,7 @@ __all__ = [
     "CachedWorkspaceService",
     "ConflictStrategy",
     "Entry",
+    "EntryState",
     "Failed",
     "FieldInfo",
     "Invalidation",
@@ -100,7 +105,12 @@ __all__ = [
     "MutationStatus",
     "Operation",
     "OptimisticKind",
+    "OutboxCorruptError",
+    "OutboxEntry",
+    "OutboxError",
     "OutboxOperation",
+    "OutboxStore",
+    "OutboxWriteError",
     "Paused",
     "RecordCache",
     "RecordChange",

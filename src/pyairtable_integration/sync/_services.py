@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from .._errors import ConflictError
 from ..auth import AuthManager, Session, SessionListener
-from ..offline import OfflineOutbox, Operation, OutboxEntry, OutboxListener, SyncResult
+from ..offline import OfflineOutbox, Operation, OutboxListener, SyncResult
 from ..optimistic import (
     ConflictStrategy,
     MutationResult,
@@ -47,7 +47,7 @@ from ..services.users import UserService
 from ..services.views import ViewService
 from ..services.webhooks import KEEP, Keep, WebhookService
 from ..services.workspaces import Role, WorkspaceService
-from ..store import Resolution
+from ..store import OutboxEntry, Resolution
 from ..types import (
     AuditEntry,
     AuditLog,
@@ -1789,12 +1789,6 @@ class SyncOfflineOutbox:
             self._service.delete_records, table_id, record_ids, update_id=update_id
         )
 
-    def on_change(self, listener: OutboxListener) -> Callable[[], None]:
-        """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
-        pending count); returns a function that stops it.
-        """
-        return self._loop.call(lambda: self._service.on_change(listener))
-
     def pending(self) -> list[OutboxEntry]:
         """The signed-in user's unsent entries, in the order they will be sent."""
         return self._loop.call(lambda: self._service.pending())
@@ -1803,6 +1797,12 @@ class SyncOfflineOutbox:
     def pending_count(self) -> int:
         """How many of the signed-in user's entries are unsent."""
         return self._loop.call(lambda: self._service.pending_count)
+
+    def on_change(self, listener: OutboxListener) -> Callable[[], None]:
+        """Call ``listener(event)`` on every queued, sent, failed or dropped entry (with the
+        pending count); returns a function that stops it.
+        """
+        return self._loop.call(lambda: self._service.on_change(listener))
 
     def entries(self) -> list[OutboxEntry]:
         """Every entry of the signed-in user still in the file (sent and failed ones too).
