@@ -11,7 +11,7 @@ from .events import EventService
 from .fields import FieldService
 from .files import FileService
 from .health import HealthService
-from .records import RecordService
+from .records import RecordService, RecordUpdate, SortKey
 from .tables import TableService
 from .users import UserService
 from .views import ViewService
@@ -52,7 +52,9 @@ __all__ = [
     "FileService",
     "HealthService",
     "RecordService",
+    "RecordUpdate",
     "Services",
+    "SortKey",
     "TableService",
     "UserService",
     "ViewService",

@@ -34,14 +34,14 @@ from ..realtime import (
     ResetListener,
     Subscription,
 )
-from ..services import Services
+from ..services import RecordUpdate, Services, SortKey
 from ..services.auth import AuthService
 from ..services.bases import BaseService
 from ..services.events import EventService
 from ..services.fields import FieldService
 from ..services.files import FileService
 from ..services.health import HealthService
-from ..services.records import RecordService, RecordUpdate, SortKey
+from ..services.records import RecordService
 from ..services.tables import TableService
 from ..services.users import UserService
 from ..services.views import ViewService
@@ -685,132 +685,6 @@ class SyncRecordService:
     def __repr__(self) -> str:
         return f"SyncRecordService({self._service!r})"
 
-    def get_records(
-        self,
-        table_id: str,
-        *,
-        view_id: str | None = None,
-        fields: Sequence[str] | None = None,
-        sort: Sequence[SortKey] | None = None,
-        filter: Mapping[str, Any] | None = None,
-        page_size: int | None = None,
-        offset: str | None = None,
-    ) -> RecordList:
-        """One cursor page of a table's records; ``.pagination.next_offset`` asks for the next.
-
-        ``view_id`` applies a view's filters and sorts first; ``fields`` keeps only those
-        fields; ``sort`` is ``[{"field", "direction"}]``; ``filter`` has the view filters shape
-        ``{"conjunction", "conditions": [{"field", "operator", "value"}]}`` (contract §5).
-
-        Raises:
-            InvalidOffsetError: ``offset`` expired or is not one the backend gave.
-            InvalidRequestError: an unknown field, operator or malformed filter.
-            NotFoundError: the table or view does not exist or the caller may not see it.
-        """
-        return self._loop.run(
-            self._service.get_records,
-            table_id,
-            view_id=view_id,
-            fields=fields,
-            sort=sort,
-            filter=filter,
-            page_size=page_size,
-            offset=offset,
-        )
-
-    def iter_records(
-        self,
-        table_id: str,
-        *,
-        view_id: str | None = None,
-        fields: Sequence[str] | None = None,
-        sort: Sequence[SortKey] | None = None,
-        filter: Mapping[str, Any] | None = None,
-        page_size: int | None = None,
-    ) -> Iterator[Record]:
-        """Every record ``get_records`` selects, fetching the next page only when needed.
-
-        Raises:
-            InvalidOffsetError: the loop paused so long that the cursor expired.
-        """
-        self._loop.check()  # fail at the call, not at the first next()
-        return blocking_iterator(
-            self._loop,
-            self._service.iter_records(
-                table_id,
-                view_id=view_id,
-                fields=fields,
-                sort=sort,
-                filter=filter,
-                page_size=page_size,
-            ),
-        )
-
-    def query_records(
-        self,
-        table_id: str,
-        *,
-        view_id: str | None = None,
-        fields: Sequence[str] | None = None,
-        sort: Sequence[SortKey] | None = None,
-        filter: Mapping[str, Any] | None = None,
-        page_size: int | None = None,
-        offset: str | None = None,
-    ) -> RecordList:
-        """``get_records`` with the query in a JSON body, for filters too long for a URL.
-
-        Raises:
-            InvalidOffsetError: ``offset`` expired or is not one the backend gave.
-            InvalidRequestError: an unknown field, operator or malformed filter.
-            NotFoundError: the table or view does not exist or the caller may not see it.
-        """
-        return self._loop.run(
-            self._service.query_records,
-            table_id,
-            view_id=view_id,
-            fields=fields,
-            sort=sort,
-            filter=filter,
-            page_size=page_size,
-            offset=offset,
-        )
-
-    def iter_query_records(
-        self,
-        table_id: str,
-        *,
-        view_id: str | None = None,
-        fields: Sequence[str] | None = None,
-        sort: Sequence[SortKey] | None = None,
-        filter: Mapping[str, Any] | None = None,
-        page_size: int | None = None,
-    ) -> Iterator[Record]:
-        """Every record ``query_records`` selects, fetching the next page only when needed.
-
-        Raises:
-            InvalidOffsetError: the loop paused so long that the cursor expired.
-        """
-        self._loop.check()  # fail at the call, not at the first next()
-        return blocking_iterator(
-            self._loop,
-            self._service.iter_query_records(
-                table_id,
-                view_id=view_id,
-                fields=fields,
-                sort=sort,
-                filter=filter,
-                page_size=page_size,
-            ),
-        )
-
-    def get_record(self, record_id: str) -> Record:
-        """One record.
-
-        Raises:
-            NotFoundError: it does not exist or the caller may not see it.
-        """
-        return self._loop.run(self._service.get_record, record_id)
-
     def create_record(
         self,
         table_id: str,
@@ -961,6 +835,132 @@ class SyncRecordService:
         return self._loop.run(
             self._service.delete_records, table_id, record_ids, idempotency_key=idempotency_key
         )
+
+    def get_records(
+        self,
+        table_id: str,
+        *,
+        view_id: str | None = None,
+        fields: Sequence[str] | None = None,
+        sort: Sequence[SortKey] | None = None,
+        filter: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+        offset: str | None = None,
+    ) -> RecordList:
+        """One cursor page of a table's records; ``.pagination.next_offset`` asks for the next.
+
+        ``view_id`` applies a view's filters and sorts first; ``fields`` keeps only those
+        fields; ``sort`` is ``[{"field", "direction"}]``; ``filter`` has the view filters shape
+        ``{"conjunction", "conditions": [{"field", "operator", "value"}]}`` (contract §5).
+
+        Raises:
+            InvalidOffsetError: ``offset`` expired or is not one the backend gave.
+            InvalidRequestError: an unknown field, operator or malformed filter.
+            NotFoundError: the table or view does not exist or the caller may not see it.
+        """
+        return self._loop.run(
+            self._service.get_records,
+            table_id,
+            view_id=view_id,
+            fields=fields,
+            sort=sort,
+            filter=filter,
+            page_size=page_size,
+            offset=offset,
+        )
+
+    def iter_records(
+        self,
+        table_id: str,
+        *,
+        view_id: str | None = None,
+        fields: Sequence[str] | None = None,
+        sort: Sequence[SortKey] | None = None,
+        filter: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Record]:
+        """Every record ``get_records`` selects, fetching the next page only when needed.
+
+        Raises:
+            InvalidOffsetError: the loop paused so long that the cursor expired.
+        """
+        self._loop.check()  # fail at the call, not at the first next()
+        return blocking_iterator(
+            self._loop,
+            self._service.iter_records(
+                table_id,
+                view_id=view_id,
+                fields=fields,
+                sort=sort,
+                filter=filter,
+                page_size=page_size,
+            ),
+        )
+
+    def query_records(
+        self,
+        table_id: str,
+        *,
+        view_id: str | None = None,
+        fields: Sequence[str] | None = None,
+        sort: Sequence[SortKey] | None = None,
+        filter: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+        offset: str | None = None,
+    ) -> RecordList:
+        """``get_records`` with the query in a JSON body, for filters too long for a URL.
+
+        Raises:
+            InvalidOffsetError: ``offset`` expired or is not one the backend gave.
+            InvalidRequestError: an unknown field, operator or malformed filter.
+            NotFoundError: the table or view does not exist or the caller may not see it.
+        """
+        return self._loop.run(
+            self._service.query_records,
+            table_id,
+            view_id=view_id,
+            fields=fields,
+            sort=sort,
+            filter=filter,
+            page_size=page_size,
+            offset=offset,
+        )
+
+    def iter_query_records(
+        self,
+        table_id: str,
+        *,
+        view_id: str | None = None,
+        fields: Sequence[str] | None = None,
+        sort: Sequence[SortKey] | None = None,
+        filter: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Record]:
+        """Every record ``query_records`` selects, fetching the next page only when needed.
+
+        Raises:
+            InvalidOffsetError: the loop paused so long that the cursor expired.
+        """
+        self._loop.check()  # fail at the call, not at the first next()
+        return blocking_iterator(
+            self._loop,
+            self._service.iter_query_records(
+                table_id,
+                view_id=view_id,
+                fields=fields,
+                sort=sort,
+                filter=filter,
+                page_size=page_size,
+            ),
+        )
+
+    def get_record(self, record_id: str) -> Record:
+        """One record.
+
+        Raises:
+            NotFoundError: it does not exist or the caller may not see it.
+        """
+        return self._loop.run(self._service.get_record, record_id)
 
 
 class SyncFileService:
