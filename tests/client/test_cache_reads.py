@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from pyairtable_integration import create_integration
+from pyairtable_integration import PyAirtableIntegration, create_integration
+from pyairtable_integration._errors import InvalidRequestError
 from pyairtable_integration.cache import RedisCacheLevel
 from pyairtable_integration.testing import PASSWORD
 
@@ -181,3 +182,64 @@ async def test_every_read_counts_once_in_the_stats_whichever_level_answers(
     await other.services.user.get_current_user()  # from the SQLite level
     second = other.cache.manager.get_stats()
     assert (second.hits - first.hits, second.misses - first.misses) == (1, 0)
+
+
+async def _cached_table(
+    backend: Backend, make_integration: IntegrationFactory
+) -> tuple[PyAirtableIntegration, str]:
+    """An integration with caching on and realtime off, signed in, and a table of its own."""
+    pa = await make_integration(enable_caching=True)
+    await sign_in(pa, backend)
+    workspace = await pa.services.workspace.create_workspace(name="Schema writes")
+    base = await pa.services.base.create_base(workspace_id=workspace.id, name="B")
+    table = await pa.services.table.create_table(
+        base_id=base.id,
+        name="T",
+        fields=[{"name": "Name", "type": "text"}, {"name": "Count", "type": "number"}],
+    )
+    return pa, table.id
+
+
+async def test_field_writes_through_the_services_drop_the_cached_schema(
+    backend: Backend, make_integration: IntegrationFactory
+) -> None:
+    """With realtime off no event tells the cache; the field service's own writes must."""
+    pa, table_id = await _cached_table(backend, make_integration)
+
+    async def names() -> list[str]:
+        return [field.name for field in (await pa.services.table.get_table(table_id)).fields]
+
+    assert await names() == ["Name", "Count"]
+    created = await pa.services.field.create_field(table_id=table_id, name="Notes", type="text")
+    assert await names() == ["Name", "Count", "Notes"]
+    await pa.services.field.update_field(created.id, name="Remarks")
+    assert await names() == ["Name", "Count", "Remarks"]
+    await pa.services.field.delete_field(created.id)
+    assert await names() == ["Name", "Count"]
+
+
+async def test_view_writes_through_the_services_drop_the_lists_read_through_the_view(
+    backend: Backend, make_integration: IntegrationFactory
+) -> None:
+    """A view's filter decides what ``get_records(view_id=…)`` answers; changing it through
+    the view service (realtime off) must not leave the old answer cached."""
+    pa, table_id = await _cached_table(backend, make_integration)
+    for count in (1, 5, 9):
+        await pa.services.record.create_record(table_id, {"Name": f"n{count}", "Count": count})
+
+    def over(value: int) -> dict[str, Any]:
+        condition = {"field": "Count", "operator": "greater_than", "value": value}
+        return {"filters": {"conjunction": "and", "conditions": [condition]}}
+
+    async def counts(view_id: str) -> list[int]:
+        page = await pa.services.record.get_records(table_id, view_id=view_id)
+        return sorted(record.fields["Count"] for record in page.data)
+
+    view = await pa.services.view.create_view(table_id=table_id, name="Big", configuration=over(4))
+    assert await counts(view.id) == [5, 9]
+    await pa.services.view.update_view(view.id, configuration=over(6))
+    assert await counts(view.id) == [9]
+    await pa.services.view.delete_view(view.id)
+    # Asked of the backend again, which no longer knows the view.
+    with pytest.raises(InvalidRequestError):
+        await pa.services.record.get_records(table_id, view_id=view.id)

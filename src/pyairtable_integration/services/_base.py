@@ -70,6 +70,10 @@ class Service:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    def _schema_changed(self, table_id: str) -> None:
+        """Hook: a write changed ``table_id``'s structure (a table, field or view); the store's
+        read-through drops what depends on it. Nothing here."""
+
     async def _send(
         self, method: str, path: str, **options: Unpack[RequestOptions]
     ) -> httpx2.Response:

@@ -62,7 +62,7 @@ class FieldService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
             InvalidRequestError: the name is taken or the options do not suit the type.
         """
-        return await self._call(
+        field = await self._call(
             TableField,
             "POST",
             "/fields",
@@ -76,6 +76,8 @@ class FieldService(Service):
                 }
             ),
         )
+        self._schema_changed(field.table_id)
+        return field
 
     async def update_field(
         self,
@@ -94,7 +96,7 @@ class FieldService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
             InvalidRequestError: the name is taken, or some values cannot take the new type.
         """
-        return await self._call(
+        field = await self._call(
             TableField,
             "PUT",
             f"/fields/{id_segment(field_id, 'fld')}",
@@ -107,6 +109,8 @@ class FieldService(Service):
                 }
             ),
         )
+        self._schema_changed(field.table_id)
+        return field
 
     async def delete_field(self, field_id: str) -> None:
         """Delete a field and its values in every record.
@@ -115,4 +119,12 @@ class FieldService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
             InvalidRequestError: it is the table's primary field.
         """
+        table_id = await self._table_of(field_id)
         await self._send("DELETE", f"/fields/{id_segment(field_id, 'fld')}")
+        if table_id is not None:
+            self._schema_changed(table_id)
+
+    async def _table_of(self, field_id: str) -> str | None:
+        """Hook: the table of a field about to be deleted, when its schema is held somewhere
+        (the store's read-through asks the backend); None here, without a request."""
+        return None

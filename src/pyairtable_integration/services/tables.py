@@ -111,6 +111,3 @@ class TableService(Service):
         """
         await self._send("DELETE", f"/tables/{id_segment(table_id, 'tbl')}")
         self._schema_changed(table_id)
-
-    def _schema_changed(self, table_id: str) -> None:
-        """Hook: a write changed ``table_id``'s structure (the store drops what depends on it)."""

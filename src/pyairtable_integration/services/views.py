@@ -63,7 +63,7 @@ class ViewService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
             InvalidRequestError: the configuration names unknown fields or operators.
         """
-        return await self._call(
+        view = await self._call(
             View,
             "POST",
             "/views",
@@ -76,6 +76,8 @@ class ViewService(Service):
                 }
             ),
         )
+        self._schema_changed(view.table_id)
+        return view
 
     async def update_view(
         self,
@@ -93,7 +95,7 @@ class ViewService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
             InvalidRequestError: the configuration names unknown fields or operators.
         """
-        return await self._call(
+        view = await self._call(
             View,
             "PUT",
             f"/views/{id_segment(view_id, 'viw')}",
@@ -105,6 +107,8 @@ class ViewService(Service):
                 }
             ),
         )
+        self._schema_changed(view.table_id)
+        return view
 
     async def delete_view(self, view_id: str) -> None:
         """Delete a view (the records stay).
@@ -112,4 +116,12 @@ class ViewService(Service):
         Raises:
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
         """
+        table_id = await self._table_of(view_id)
         await self._send("DELETE", f"/views/{id_segment(view_id, 'viw')}")
+        if table_id is not None:
+            self._schema_changed(table_id)
+
+    async def _table_of(self, view_id: str) -> str | None:
+        """Hook: the table of a view about to be deleted, when its schema is held somewhere
+        (the store's read-through asks the backend); None here, without a request."""
+        return None

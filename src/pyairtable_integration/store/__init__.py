@@ -62,10 +62,12 @@ from ._outbox_file import OutboxCorruptError, OutboxError, OutboxWriteError
 from ._outbox_store import UNSENT, EntryState, OutboxEntry, OutboxStore
 from ._overlay import OptimisticKind
 from ._read_through import (
+    CachedFieldService,
     CachedRecordService,
     CachedServices,
     CachedTableService,
     CachedUserService,
+    CachedViewService,
     CachedWorkspaceService,
 )
 from ._record_cache import RecordCache, RecordChange
@@ -84,10 +86,12 @@ __all__ = [
     "CacheLevel",
     "CacheManager",
     "CacheStats",
+    "CachedFieldService",
     "CachedRecordService",
     "CachedServices",
     "CachedTableService",
     "CachedUserService",
+    "CachedViewService",
     "CachedWorkspaceService",
     "ConflictStrategy",
     "Entry",

@@ -2,7 +2,8 @@
 
 Each class is the stateless service of the same name with the cache added: the reads the
 original design caches (a user's profile, the workspace list, a table's schema, record lists and
-records) go through ``Cache``, and the services' write hooks tell it what a write changed.
+records) go through ``Cache``, and the services' write hooks tell it what a write changed
+(record writes their answers; table, field and view writes that a table's structure changed).
 ``pa.services`` is ``CachedServices``; the services themselves never import the store.
 """
 
@@ -12,9 +13,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ..services import Services
+from ..services.fields import FieldService
 from ..services.records import RecordService
 from ..services.tables import TableService
 from ..services.users import UserService
+from ..services.views import ViewService
 from ..services.workspaces import WorkspaceService
 from ..transport import Transport
 from ..types import Record, RecordList, Table, UserProfile, WorkspaceList
@@ -95,6 +98,43 @@ class CachedTableService(TableService):
         self._cache.schema_written(table_id)
 
 
+class CachedFieldService(FieldService):
+    """``FieldService`` whose writes drop their table's cached schema and record lists (with
+    realtime off no event would); deleting a field reads it first, to learn its table.
+
+    ``delete_field`` raises ``NotFoundError`` from that read when the field is not there.
+    """
+
+    def __init__(self, transport: Transport, cache: Cache) -> None:
+        super().__init__(transport)
+        self._cache = cache
+
+    def _schema_changed(self, table_id: str) -> None:
+        self._cache.schema_written(table_id)
+
+    async def _table_of(self, field_id: str) -> str | None:
+        return (await self.get_field(field_id)).table_id
+
+
+class CachedViewService(ViewService):
+    """``ViewService`` whose writes drop their table's cached schema and record lists (a list
+    read through a view is what its filters and sorts made it); deleting a view reads it first,
+    to learn its table.
+
+    ``delete_view`` raises ``NotFoundError`` from that read when the view is not there.
+    """
+
+    def __init__(self, transport: Transport, cache: Cache) -> None:
+        super().__init__(transport)
+        self._cache = cache
+
+    def _schema_changed(self, table_id: str) -> None:
+        self._cache.schema_written(table_id)
+
+    async def _table_of(self, view_id: str) -> str | None:
+        return (await self.get_view(view_id)).table_id
+
+
 class CachedRecordService(RecordService):
     """``RecordService`` whose pages and records come from the record layer when it holds them
     (kept current by events and writes), and whose writes' answers are applied to it (its
@@ -145,4 +185,6 @@ class CachedServices(Services):
         self.user = CachedUserService(transport, cache)
         self.workspace = CachedWorkspaceService(transport, cache)
         self.table = CachedTableService(transport, cache)
+        self.field = CachedFieldService(transport, cache)
+        self.view = CachedViewService(transport, cache)
         self.record = CachedRecordService(transport, cache, self.table)
