@@ -145,12 +145,16 @@ def serve_baseline() -> Iterator[str]:
 
 
 @contextmanager
-def serve_api(database_url: str | None) -> Iterator[ApiServer]:
+def serve_api(database_url: str | None, *, workers: int = 1) -> Iterator[ApiServer]:
     """Run the reference backend on ``database_url`` (None: SQLite in its data directory), with a
-    fresh data directory, until the block ends."""
+    fresh data directory, until the block ends; ``workers`` processes (``pid`` is then uvicorn's
+    supervisor, the workers its children)."""
     with tempfile.TemporaryDirectory(prefix="pyairtable-bench-") as data_dir:
         env = {**clean_environment(), **_api_settings(database_url, Path(data_dir))}
-        with serve(_SERVER_APP, env=env, health_path=f"{API}/health", factory=True) as server:
+        health = f"{API}/health"
+        with serve(
+            _SERVER_APP, env=env, health_path=health, factory=True, workers=workers
+        ) as server:
             yield ApiServer(server.base_url, Path(data_dir), server.process.pid)
 
 
