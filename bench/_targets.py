@@ -26,7 +26,7 @@ import secrets
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,15 +145,26 @@ def serve_baseline() -> Iterator[str]:
 
 
 @contextmanager
-def serve_api(database_url: str | None, *, workers: int = 1) -> Iterator[ApiServer]:
+def serve_api(
+    database_url: str | None,
+    *,
+    app: str = _SERVER_APP,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+) -> Iterator[ApiServer]:
     """Run the reference backend on ``database_url`` (None: SQLite in its data directory), with a
-    fresh data directory, until the block ends; ``workers`` processes (``pid`` is then uvicorn's
-    supervisor, the workers its children)."""
+    fresh data directory, until the block ends. ``app``: the factory to serve (an import string),
+    ``env``: more environment variables for it, ``workers``: its processes (``pid`` is then
+    uvicorn's supervisor, the workers its children)."""
     with tempfile.TemporaryDirectory(prefix="pyairtable-bench-") as data_dir:
-        env = {**clean_environment(), **_api_settings(database_url, Path(data_dir))}
+        environment = {
+            **clean_environment(),
+            **_api_settings(database_url, Path(data_dir)),
+            **(env or {}),
+        }
         health = f"{API}/health"
         with serve(
-            _SERVER_APP, env=env, health_path=health, factory=True, workers=workers
+            app, env=environment, health_path=health, factory=True, workers=workers
         ) as server:
             yield ApiServer(server.base_url, Path(data_dir), server.process.pid)
 
