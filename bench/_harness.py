@@ -68,12 +68,15 @@ def serve(
     env: Mapping[str, str],
     health_path: str,
     factory: bool = False,
+    workers: int = 1,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
 ) -> Iterator[Server]:
     """Run ``uvicorn <app>`` (an import string, resolved from the repo root) until the block ends.
 
-    ``env`` is the process's whole environment. Raises ``RuntimeError`` with the server's stderr
-    when it exits or does not answer ``health_path`` with 200 within ``startup_timeout`` seconds.
+    ``env`` is the process's whole environment; ``workers`` above 1 starts that many worker
+    processes under uvicorn's supervisor (``Server.process``). Raises ``RuntimeError`` with the
+    server's stderr when it exits or does not answer ``health_path`` with 200 within
+    ``startup_timeout`` seconds.
     """
     port = free_port()
     command = [
@@ -83,7 +86,7 @@ def serve(
         app,
         *(["--factory"] if factory else []),
         *("--app-dir", str(REPO_ROOT), "--host", HOST, "--port", str(port)),
-        *("--workers", "1", "--log-level", "warning", "--no-access-log"),
+        *("--workers", str(workers), "--log-level", "warning", "--no-access-log"),
         # The WebSocket set-up ``pyairtable-integration serve`` runs (uvicorn's default is the
         # legacy implementation, with per-message deflate).
         *("--ws", "websockets-sansio", "--ws-per-message-deflate", "false"),

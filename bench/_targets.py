@@ -146,18 +146,26 @@ def serve_baseline() -> Iterator[str]:
 
 @contextmanager
 def serve_api(
-    database_url: str | None, *, app: str = _SERVER_APP, env: Mapping[str, str] | None = None
+    database_url: str | None,
+    *,
+    app: str = _SERVER_APP,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[ApiServer]:
     """Run the reference backend on ``database_url`` (None: SQLite in its data directory), with a
     fresh data directory, until the block ends. ``app``: the factory to serve (an import string),
-    ``env``: more environment variables for it."""
+    ``env``: more environment variables for it, ``workers``: its processes (``pid`` is then
+    uvicorn's supervisor, the workers its children)."""
     with tempfile.TemporaryDirectory(prefix="pyairtable-bench-") as data_dir:
         environment = {
             **clean_environment(),
             **_api_settings(database_url, Path(data_dir)),
             **(env or {}),
         }
-        with serve(app, env=environment, health_path=f"{API}/health", factory=True) as server:
+        health = f"{API}/health"
+        with serve(
+            app, env=environment, health_path=health, factory=True, workers=workers
+        ) as server:
             yield ApiServer(server.base_url, Path(data_dir), server.process.pid)
 
 

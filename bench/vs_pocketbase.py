@@ -89,13 +89,16 @@ from bench.server_records import (
 )
 from pyairtable_server.settings import Settings
 
-Target = Literal["pocketbase", "sqlite", "postgres"]
+Target = Literal["pocketbase", "sqlite", "postgres", "sqlite-2w"]
 TARGETS: tuple[Target, ...] = get_args(Target)
 LABELS: dict[Target, str] = {
     "pocketbase": "PocketBase",
     "sqlite": "ours, SQLite",
     "postgres": "ours, PostgreSQL",
+    "sqlite-2w": "ours, SQLite, 2 workers",
 }
+#: Targets measured by default (``sqlite-2w`` on request: ``--targets``).
+DEFAULT_TARGETS: tuple[Target, ...] = ("pocketbase", "sqlite", "postgres")
 Load = Literal[
     "create c=16",
     "update c=16",
@@ -252,7 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        choices=TARGETS,
+        default=list(DEFAULT_TARGETS),
+        help="sqlite-2w: `serve --workers 2` on SQLite (realtime between workers from the log)",
+    )
     parser.add_argument(
         "--only", nargs="+", choices=[*LOADS, "realtime"], default=None, help="these loads only"
     )
@@ -296,14 +305,17 @@ def _serve(target: Target, options: Options) -> Iterator[Prepared]:
             console.print(f"[dim]  ready in {time.perf_counter() - started:.1f} s[/dim]")
             yield prepared
         return
-    with _serve_ours(target, None, options.records) as prepared:
+    workers = 2 if target == "sqlite-2w" else 1
+    with _serve_ours(target, None, options.records, workers=workers) as prepared:
         console.print(f"[dim]  ready in {time.perf_counter() - started:.1f} s[/dim]")
         yield prepared
 
 
 @contextmanager
-def _serve_ours(target: Target, database_url: str | None, records: int) -> Iterator[Prepared]:
-    with serve_api(database_url) as server:
+def _serve_ours(
+    target: Target, database_url: str | None, records: int, *, workers: int = 1
+) -> Iterator[Prepared]:
+    with serve_api(database_url, workers=workers) as server:
         settings = Settings(database_url=database_url, data_dir=server.data_dir)
         table = _prepare(server.base_url, settings, records)
         record = f"{API}/records"
@@ -612,9 +624,10 @@ _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 def _wrk(
     base_url: str, script: Path, connections: int, seconds: float, *, pid: int | None
 ) -> WrkResult:
-    """Run wrk for ``seconds``; with ``pid``, also the server's CPU time over the run."""
+    """Run wrk for ``seconds``; with ``pid``, also the server's CPU time over the run (its
+    worker processes' included)."""
     process = psutil.Process(pid) if pid is not None else None
-    cpu_before = sum(process.cpu_times()[:2]) if process is not None else 0.0
+    cpu_before = _cpu_seconds(process) if process is not None else 0.0
     completed = subprocess.run(
         [
             WRK,
@@ -632,7 +645,7 @@ def _wrk(
         text=True,
         check=False,
     )
-    cpu = sum(process.cpu_times()[:2]) - cpu_before if process is not None else 0.0
+    cpu = _cpu_seconds(process) - cpu_before if process is not None else 0.0
     out = completed.stdout
     if completed.returncode != 0:
         raise RuntimeError(f"wrk failed: {completed.stderr or out}")
@@ -653,6 +666,11 @@ def _wrk(
         errors=errors,
         cpu_seconds=cpu,
     )
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU seconds of ``process`` and its living children (uvicorn's workers)."""
+    return sum(sum(p.cpu_times()[:2]) for p in (process, *process.children(recursive=True)))
 
 
 # -- realtime -------------------------------------------------------------------------------------

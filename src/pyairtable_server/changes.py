@@ -12,7 +12,7 @@ simply runs again (and may succeed, e.g. after a 429 or a fixed conflict).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -28,7 +28,16 @@ from . import audit, events
 from .clock import utcnow
 from .data.indexes import IndexChanges
 from .db.models import IdempotentAnswer, table_of
-from .deps import DB, Context, CurrentUser, Principal, RequestContext, Services
+from .deps import (
+    BearerCredentials,
+    Principal,
+    RequestContext,
+    get_context,
+    get_optional_principal,
+    get_principal,
+    get_services,
+    session_for,
+)
 from .errors import ApiError
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -213,10 +222,7 @@ class Change:
 
 async def get_change(
     request: Request,
-    caller: CurrentUser,
-    db: DB,
-    context: Context,
-    services: Services,
+    credentials: BearerCredentials,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -226,15 +232,29 @@ async def get_change(
             description="Makes a retried write safe: the first answer is replayed for 24 hours.",
         ),
     ] = None,
-) -> Change:
-    """The write unit of an authenticated request, after any idempotent replay was answered."""
-    claim = None
-    if idempotency_key is not None:
-        claim = IdempotencyClaim(key=idempotency_key, fingerprint=await _fingerprint(request))
-        await _stored(db, caller.id, claim)
-    return Change(
-        db, caller, context, claim, dialect=services.dialect, on_commit=services.hub.committed
-    )
+) -> AsyncIterator[Change]:
+    """The write unit of an authenticated request, after any idempotent replay was answered.
+
+    Raises ``AuthError`` as ``CurrentUser`` does. The request's session (``session_for``),
+    caller and context are made here rather than as dependencies of their own: FastAPI's
+    resolution of each cost a small write a measurable share of its time. The session is
+    closed (what was not committed rolled back) when the request ends.
+    """
+    services = await get_services(request)
+    async with session_for(request, services) as db:
+        caller = await get_principal(await get_optional_principal(db, services, credentials))
+        claim = None
+        if idempotency_key is not None:
+            claim = IdempotencyClaim(key=idempotency_key, fingerprint=await _fingerprint(request))
+            await _stored(db, caller.id, claim)
+        yield Change(
+            db,
+            caller,
+            await get_context(request),
+            claim,
+            dialect=services.dialect,
+            on_commit=services.hub.committed,
+        )
 
 
 Write = Annotated[Change, Depends(get_change)]

@@ -31,19 +31,24 @@ async def get_services(request: Request) -> AppServices:
 Services = Annotated[AppServices, Depends(get_services)]
 
 
+def session_for(request: Request, services: AppServices) -> AsyncSession:
+    """The session of a request: a reader for safe methods, a writer for the rest.
+
+    On SQLite each transaction of a writer waits for the process's write turn (a FIFO queue) at
+    its first statement and gives it back at commit or rollback: slow work a handler does
+    between transactions (Argon2, an outbound POST) holds no other writer up.
+    """
+    if request.method in _READ_METHODS:
+        return services.db.reader()
+    return services.db.writer()
+
+
 async def get_db(request: Request, services: Services) -> AsyncIterator[AsyncSession]:
-    """One session per request: a reader for safe methods, a writer for the rest.
+    """One session per request (see ``session_for``).
 
     Handlers commit explicitly; anything not committed is rolled back when the request ends.
     """
-    if request.method in _READ_METHODS:
-        async with services.db.reader() as session:
-            yield session
-        return
-    # On SQLite each transaction of the session waits for the process's write turn (a FIFO
-    # queue) at its first statement and gives it back at commit or rollback: slow work a handler
-    # does between transactions (Argon2, an outbound POST) holds no other writer up.
-    async with services.db.writer() as session:
+    async with session_for(request, services) as session:
         yield session
 
 

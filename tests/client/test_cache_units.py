@@ -91,6 +91,18 @@ def test_each_key_falls_under_the_prefix_that_invalidates_it() -> None:
     assert keys.user_profile().startswith(keys.users())
 
 
+def test_the_original_design_s_key_builders_still_answer_with_a_deprecation() -> None:
+    keys = Strategies()
+    with pytest.warns(DeprecationWarning, match="use record_list"):
+        assert keys.record(table_id="tbl1", record_id="rec1") == "records:tbl1:record:rec1"
+    with pytest.warns(DeprecationWarning, match="use table_schema"):
+        assert keys.field_list(table_id="tbl1") == "schema:tbl1:fields"
+    with pytest.warns(DeprecationWarning, match="not cached"):
+        assert keys.table_list(base_id="bas1").startswith("tables:bas1:")
+    with pytest.warns(DeprecationWarning, match="use workspace_list"):
+        assert keys.workspace(workspace_id="wsp1") == "workspaces:wsp1"
+
+
 def _cond(field: str, operator: str, value: Any = None) -> dict[str, Any]:
     return {
         "conjunction": "and",

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import deprecated
+
 MINUTE = 60.0
 
 
@@ -79,6 +81,30 @@ class Strategies:
     def user_profile(self) -> str:
         """``user:me``: the signed-in user's profile."""
         return "user:me"
+
+    # -- the original design's builders of keys nothing is cached under ------------------
+
+    @deprecated("records are held by id in the store, not under a key; use record_list")
+    def record(self, *, table_id: str, record_id: str) -> str:
+        """``records:<table>:record:<id>`` (deprecated: no entry is kept under it)."""
+        return f"records:{table_id}:record:{record_id}"
+
+    @deprecated("fields are cached with their table; use table_schema")
+    def field_list(self, *, table_id: str) -> str:
+        """``schema:<table>:fields`` (deprecated: no entry is kept under it)."""
+        return f"schema:{table_id}:fields"
+
+    @deprecated("lists of tables are not cached; nothing is kept under this key")
+    def table_list(
+        self, *, base_id: str, page: int | None = None, per_page: int | None = None
+    ) -> str:
+        """``tables:<base>:<hash of the page>`` (deprecated: no entry is kept under it)."""
+        return f"tables:{base_id}:{stable_hash([page, per_page])}"
+
+    @deprecated("single workspaces are not cached; use workspace_list")
+    def workspace(self, *, workspace_id: str) -> str:
+        """``workspaces:<id>`` (deprecated: no entry is kept under it)."""
+        return f"workspaces:{workspace_id}"
 
     # -- prefixes: what an invalidation drops ---------------------------------------------
 

@@ -20,7 +20,7 @@ from ..data.attachments import bind_attachments, content_url
 from ..data.fields import field_out
 from ..data.listing import list_records
 from ..data.query import Compiler
-from ..data.schema import TableSchema, require_table
+from ..data.schema import TableSchema, read_table, require_table
 from ..data.values import (
     PlainRecord,
     Projection,
@@ -196,7 +196,7 @@ async def _record_for_write(
         raise NotFound("No such record.")
     record = PlainRecord(**row._mapping)
     with missing_as("record"):
-        schema = await require_table(db, user_id, record.table_id, "record:write")
+        schema = await read_table(db, user_id, record.table_id, "record:write")
     return schema, record
 
 
@@ -231,14 +231,23 @@ async def _attach(
     )
 
 
+_FIELDS = table_of(DataField)
+_SAVE_OPTIONS = update(_FIELDS).where(_FIELDS.c.id == bindparam("field_id"))
+
+
 async def _grow_options(
     change: Change, schema: TableSchema, grown: dict[str, dict[str, Any]]
 ) -> None:
-    """Save select choices that typecast added, with a ``field.updated`` event each."""
+    """Save select choices that typecast added, with a ``field.updated`` event each (the
+    schema's fields are not the session's: see ``read_table``)."""
     now = utcnow()
     for field_id, options in grown.items():
         f = schema.by_id[field_id]
         f.options, f.updated_at = options, now
+        conn = await change.db.connection()
+        await conn.execute(
+            _SAVE_OPTIONS, {"field_id": field_id, "options": options, "updated_at": now}
+        )
         table = schema.table
         change.event(
             EventDraft(
@@ -442,7 +451,7 @@ async def _batch_records(
 async def create_records(body: BatchCreate, change: Write, request: Request) -> Response:
     """Create up to 100 records: all of them, or none when any is invalid."""
     db = change.db
-    schema = await require_table(db, change.caller.id, body.table_id, "record:write")
+    schema = await read_table(db, change.caller.id, body.table_id, "record:write")
     values = []
     grown: dict[str, dict[str, Any]] = {}
     problems = _Problems()
@@ -482,7 +491,7 @@ def _merge_grown(
 async def update_records(body: BatchUpdate, change: Write, request: Request) -> Response:
     """Merge fields into up to 100 records of one table: all of them, or none."""
     db = change.db
-    schema = await require_table(db, change.caller.id, body.table_id, "record:write")
+    schema = await read_table(db, change.caller.id, body.table_id, "record:write")
     records = await _batch_records(
         db, schema, [item.id for item in body.records], lock=True, where="records"
     )
@@ -659,7 +668,7 @@ async def create_record(body: RecordIn, change: Write, request: Request) -> Resp
     Raises ``ValidationFailed`` naming each bad or unknown field.
     """
     db = change.db
-    schema = await require_table(db, change.caller.id, body.table_id, "record:write")
+    schema = await read_table(db, change.caller.id, body.table_id, "record:write")
     validated = validate_write(schema, body.fields, base=None, typecast=body.typecast)
     await check_links(db, schema, [validated.values])
     await _attach(change, request, schema, [(validated.values, None)])
