@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..transport import Transport
-from ._base import compact
+from ._base import Service, compact
 from ._parking import plain
 from .auth import AuthService
 from .bases import BaseService
@@ -53,6 +53,7 @@ __all__ = [
     "HealthService",
     "RecordService",
     "RecordUpdate",
+    "Service",
     "Services",
     "SortKey",
     "TableService",

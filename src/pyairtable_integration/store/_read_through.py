@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from ..services import Services
+from ..services import Service, Services
 from ..services.fields import FieldService
 from ..services.records import RecordService
 from ..services.tables import TableService
@@ -71,13 +71,20 @@ class CachedWorkspaceService(WorkspaceService):
         await self._cache.invalidate(KEYS.workspaces())
 
 
-class CachedTableService(TableService):
-    """``TableService`` whose tables (with their fields) are cached (``TABLE_SCHEMA``) and
-    remembered by the record layer, to patch filtered and sorted lists."""
+class _SchemaWrites(Service):
+    """A service whose writes of a table's structure drop what the store holds of the table."""
 
     def __init__(self, transport: Transport, cache: Cache) -> None:
         super().__init__(transport)
         self._cache = cache
+
+    def _schema_changed(self, table_id: str) -> None:
+        self._cache.schema_written(table_id)
+
+
+class CachedTableService(_SchemaWrites, TableService):
+    """``TableService`` whose tables (with their fields) are cached (``TABLE_SCHEMA``) and
+    remembered by the record layer, to patch filtered and sorted lists."""
 
     async def get_table(self, table_id: str) -> Table:
         """One table with its fields, from the cache when current.
@@ -94,42 +101,25 @@ class CachedTableService(TableService):
         self._cache.remember_schema(table)
         return table
 
-    def _schema_changed(self, table_id: str) -> None:
-        self._cache.schema_written(table_id)
 
-
-class CachedFieldService(FieldService):
+class CachedFieldService(_SchemaWrites, FieldService):
     """``FieldService`` whose writes drop their table's cached schema and record lists (with
     realtime off no event would); deleting a field reads it first, to learn its table.
 
     ``delete_field`` raises ``NotFoundError`` from that read when the field is not there.
     """
 
-    def __init__(self, transport: Transport, cache: Cache) -> None:
-        super().__init__(transport)
-        self._cache = cache
-
-    def _schema_changed(self, table_id: str) -> None:
-        self._cache.schema_written(table_id)
-
     async def _table_of(self, field_id: str) -> str | None:
         return (await self.get_field(field_id)).table_id
 
 
-class CachedViewService(ViewService):
+class CachedViewService(_SchemaWrites, ViewService):
     """``ViewService`` whose writes drop their table's cached schema and record lists (a list
     read through a view is what its filters and sorts made it); deleting a view reads it first,
     to learn its table.
 
     ``delete_view`` raises ``NotFoundError`` from that read when the view is not there.
     """
-
-    def __init__(self, transport: Transport, cache: Cache) -> None:
-        super().__init__(transport)
-        self._cache = cache
-
-    def _schema_changed(self, table_id: str) -> None:
-        self._cache.schema_written(table_id)
 
     async def _table_of(self, view_id: str) -> str | None:
         return (await self.get_view(view_id)).table_id
