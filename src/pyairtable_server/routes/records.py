@@ -591,8 +591,8 @@ async def _query(db: AsyncSession, user_id: str, services: Any, params: RecordQu
         offset_key=services.offset_key,
         totals=services.totals,
     )
-    # Serialised here, once: returned as a model, FastAPI would validate the page again first.
-    return Response(page.model_dump_json(), media_type="application/json")
+    # Already JSON (see ``list_records``): returned as a model, FastAPI would validate it again.
+    return Response(page, media_type="application/json")
 
 
 @router.get("/{record_id}", response_model=RecordOut, responses=SCOPED)
