@@ -83,6 +83,7 @@ ATTACHING = {
     },
 }
 _SORTS = TypeAdapter(list[SortSpec])
+_FILTER = TypeAdapter(FilterGroup)
 
 
 def expected_version(header: str | None) -> int | None:
@@ -564,7 +565,7 @@ async def get_records(
         view_id=view_id,
         fields=fields,
         sort=_parsed("sort", _SORTS, _json_param("sort", sort)) if sort is not None else None,
-        filter=_parsed("filter", TypeAdapter(FilterGroup), _json_param("filter", filter))
+        filter=_parsed("filter", _FILTER, _json_param("filter", filter))
         if filter is not None
         else None,
         page_size=page_size,
