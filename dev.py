@@ -151,11 +151,13 @@ def main(argv: list[str]) -> int:
     if command == "test":
         return check_all(rest)
     if command == "generate-types":
-        script = ROOT / "tools" / "generate_types.py"
-        python = subprocess.run([str(BIN / "python"), str(script), *rest], cwd=ROOT, check=False)
+        python = subprocess.run(
+            [str(BIN / "python"), "-m", "tools.generate_types", *rest], cwd=ROOT, check=False
+        )
         # The blocking twins follow the async services (and the types they name).
-        twins = ROOT / "tools" / "generate_sync.py"
-        sync = subprocess.run([str(BIN / "python"), str(twins), *rest], cwd=ROOT, check=False)
+        sync = subprocess.run(
+            [str(BIN / "python"), "-m", "tools.generate_sync", *rest], cwd=ROOT, check=False
+        )
         ensure_node_modules()
         typescript = subprocess.run(
             [_node_tool("node"), "scripts/generate-types.mjs", *rest], cwd=TS_PACKAGE, check=False

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
@@ -32,9 +33,17 @@ PRODUCER_PATH = "/produce"
 _AUTH_OK = json.dumps({"type": "auth_ok", "expires_at": None})
 
 
+@dataclass(frozen=True)
+class BroadcastServer:
+    """The running broadcast server: its subscribers' URL and its process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
-def serve_broadcast() -> Iterator[str]:
-    """Run the broadcast server in a subprocess until the block ends; its subscribers' URL.
+def serve_broadcast() -> Iterator[BroadcastServer]:
+    """Run the broadcast server in a subprocess until the block ends.
 
     Raises ``RuntimeError`` when it exits or does not accept connections within
     ``STARTUP_TIMEOUT_SECONDS``.
@@ -44,7 +53,7 @@ def serve_broadcast() -> Iterator[str]:
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_environment())
     try:
         _wait_until_listening(process, port)
-        yield f"ws://{HOST}:{port}/"
+        yield BroadcastServer(f"ws://{HOST}:{port}/", process.pid)
     finally:
         stop_process(process)
 

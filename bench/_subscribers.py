@@ -1,14 +1,14 @@
 """WebSocket subscribers for the realtime benchmark, spread over worker processes.
 
 ``SubscriberPool`` owns worker processes (spawned, so none shares the caller's event loop): one
-per CPU, and more if the most connections a cell wants need more than ``CONNECTIONS_PER_PROCESS``
-each. For one measurement ("cell") ``open`` splits the wanted connections evenly over all workers
-(fewer when there are fewer connections than workers); every connection
-authenticates (``auth`` → ``auth_ok``) and subscribes to one table's ``record`` channel
-(``subscribe`` → ``subscription_confirmed``), as contract §8 describes. Then the caller makes its
-changes, and ``collect`` says how many each connection should have seen: the workers wait until
-every connection has that many (or was closed) or the deadline passes, close their sockets and
-report what they saw.
+per CPU, and more if the most connections a cell wants need more than ``per_process`` each
+(``CONNECTIONS_PER_PROCESS`` unless said otherwise). For one measurement ("cell") ``open`` splits
+the wanted connections evenly over all workers (fewer when there are fewer connections than
+workers); every connection authenticates (``auth`` → ``auth_ok``) and subscribes to one table's
+``record`` channel (``subscribe`` → ``subscription_confirmed``), as contract §8 describes. Then
+the caller makes its changes, and ``collect`` says how many each connection should have seen: the
+workers wait until every connection has that many (or was closed) or the deadline passes, close
+their sockets and report what they saw.
 
 Each change carries ``<marker><time.time_ns() at send>~`` somewhere in its frame (``marker``
 names the cell, so a straggler of an earlier cell is never counted). A subscriber finds it with a
@@ -104,8 +104,8 @@ class _WorkerFailed:
 class SubscriberPool:
     """Worker processes that hold subscribers; use as a context manager (it stops them on exit)."""
 
-    def __init__(self, max_connections: int) -> None:
-        self._size = max(os.cpu_count() or 1, math.ceil(max_connections / CONNECTIONS_PER_PROCESS))
+    def __init__(self, max_connections: int, *, per_process: int = CONNECTIONS_PER_PROCESS) -> None:
+        self._size = max(os.cpu_count() or 1, math.ceil(max_connections / per_process))
         self._workers: list[tuple[BaseProcess, Connection]] = []
         self._busy: list[Connection] = []
 

@@ -164,7 +164,8 @@ def _api_settings(database_url: str | None, data_dir: Path) -> dict[str, str]:
         "PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT": _UNREACHABLE_LIMIT,
         "PYAIRTABLE_LOGIN_FAILURES_PER_IP": _UNREACHABLE_LIMIT,
         "PYAIRTABLE_REGISTRATIONS_PER_IP": _UNREACHABLE_LIMIT,
-        # Every subscriber is one user on one address.
+        # Every subscriber is one user on one address, and there may be 10,000 of them.
+        "PYAIRTABLE_REALTIME_MAX_CONNECTIONS": "1000000",
         "PYAIRTABLE_REALTIME_MAX_CONNECTIONS_PER_USER": "1000000",
         "PYAIRTABLE_REALTIME_MAX_CONNECTIONS_PER_IP": "1000000",
     }

@@ -28,6 +28,11 @@ the last change: late, or never sent. **Closed**: sockets the server closed duri
 close code; 1013 is the API cutting a consumer whose outbox overflowed (it would resume from its
 last ``seq``).
 
+**Server CPU** is the server process's CPU time (user + system, from ``psutil``) from the first
+change to the last frame received, per 1,000 deliveries: unlike rates and latencies it hardly moves
+with what else the machine runs. **RSS** is the server's resident memory, its peak over the cell
+(sampled every ``SAMPLE_SECONDS``) and before the changes began (subscribers connected).
+
 Subscribers run in worker processes (``bench._subscribers``, at most 250 sockets each) and the
 producer in this one, so that neither shares an event loop with the server; on a machine with few
 CPUs they still share the CPUs, which is why every cell is set against the baseline measured in the
@@ -56,6 +61,7 @@ import platform
 import shlex
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -69,6 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httptools
 import httpx2
+import psutil
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -101,8 +108,10 @@ DRAIN_SECONDS = 3.0
 WRITE_TIMEOUT_SECONDS = 30.0
 #: A pause between cells, so that one cell's closing sockets are gone before the next opens.
 SETTLE_SECONDS = 0.5
+#: How often the server's CPU time and memory are sampled during a cell.
+SAMPLE_SECONDS = 0.05
 MAX_ERROR_KINDS = 10
-PIPED_WIDTH = 160
+PIPED_WIDTH = 190
 TARGET_LABELS: dict[Target, str] = {
     "baseline": "bare websockets broadcast",
     "sqlite": "API on SQLite",
@@ -128,7 +137,7 @@ class Endpoint:
     """Where one target's subscribers connect, and where and how its producer writes.
 
     ``api_url`` is the API's base URL (``API`` included); None for the baseline, whose producer
-    writes to ``ws_url`` on ``PRODUCER_PATH``.
+    writes to ``ws_url`` on ``PRODUCER_PATH``. ``pid``: the server's process.
     """
 
     target: Target
@@ -136,6 +145,7 @@ class Endpoint:
     token: str
     table_id: str
     api_url: str | None
+    pid: int
 
 
 @dataclass
@@ -178,6 +188,14 @@ class Cell:
     tally: Tally
     p50_ms: float
     p99_ms: float
+    usage: Usage
+
+    @property
+    def cpu_us_per_delivery(self) -> float:
+        """The server's CPU time per frame received, in µs (NaN without frames)."""
+        if not self.tally.received:
+            return math.nan
+        return self.usage.cpu_seconds / self.tally.received * 1e6
 
     @property
     def changes_per_second(self) -> float:
@@ -209,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cells: list[Cell] = []
     with SubscriberPool(max(options.subscribers)) as pool:
         for target in options.targets:
-            with _endpoint(target) as endpoint:
+            with serve_target(target) as endpoint:
                 if endpoint is None:
                     continue
                 for subscribers in options.subscribers:
@@ -294,7 +312,7 @@ def _positive_float(text: str) -> float:
 # -- the targets ----------------------------------------------------------------------------------
 
 
-def _endpoint(target: Target) -> AbstractContextManager[Endpoint | None]:
+def serve_target(target: Target) -> AbstractContextManager[Endpoint | None]:
     """Run the target's server until the block ends; None (said why) when it cannot run here."""
     if target == "baseline":
         return _baseline_endpoint()
@@ -304,8 +322,15 @@ def _endpoint(target: Target) -> AbstractContextManager[Endpoint | None]:
 @contextmanager
 def _baseline_endpoint() -> Iterator[Endpoint]:
     console.print(f"[dim]starting the {TARGET_LABELS['baseline']}…[/dim]")
-    with serve_broadcast() as url:
-        yield Endpoint("baseline", url, token="bench", table_id=_BASELINE_TABLE, api_url=None)
+    with serve_broadcast() as server:
+        yield Endpoint(
+            "baseline",
+            server.url,
+            token="bench",
+            table_id=_BASELINE_TABLE,
+            api_url=None,
+            pid=server.pid,
+        )
 
 
 @contextmanager
@@ -343,7 +368,7 @@ def _serve_api(target: Target, database_url: str | None) -> Iterator[Endpoint]:
                 201,
             )
         ws_url = "ws" + server.base_url.removeprefix("http") + "/ws"
-        yield Endpoint(target, ws_url, login["access_token"], table["id"], api_url)
+        yield Endpoint(target, ws_url, login["access_token"], table["id"], api_url, server.pid)
 
 
 # -- one cell -------------------------------------------------------------------------------------
@@ -366,15 +391,67 @@ def _measure(
     )
     share = Share(endpoint.ws_url, endpoint.token, endpoint.table_id, subscribers, marker)
     opened = pool.open(share)
-    if opened.connected == 0:
-        writes = Writes()
-    else:
-        writes = asyncio.run(_produce(endpoint, rate, options, marker))
-    deadline = time.time_ns() + int(_drain_seconds(options) * 1e9)
-    tally = pool.collect(writes.succeeded, deadline)
+    with _Sampler(endpoint.pid) as sampler:
+        if opened.connected == 0:
+            writes = Writes()
+        else:
+            writes = asyncio.run(_produce(endpoint, rate, options, marker))
+        deadline = time.time_ns() + int(_drain_seconds(options) * 1e9)
+        tally = pool.collect(writes.succeeded, deadline)
     time.sleep(SETTLE_SECONDS)
     p50, p99 = _percentiles_ms(tally)
-    return Cell(endpoint.target, subscribers, rate, options.duration, writes, tally, p50, p99)
+    usage = sampler.usage(until_ns=tally.last_received_ns or writes.last_done_ns)
+    return Cell(
+        endpoint.target, subscribers, rate, options.duration, writes, tally, p50, p99, usage
+    )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The server's CPU seconds over a cell, and its resident memory (MB) before and at peak."""
+
+    cpu_seconds: float
+    rss_before_mb: float
+    rss_peak_mb: float
+
+
+class _Sampler:
+    """Samples a process's CPU time and RSS every ``SAMPLE_SECONDS`` on a thread, while open."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self._samples: list[tuple[int, float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        with self._process.oneshot():
+            times, memory = self._process.cpu_times(), self._process.memory_info()
+        self._samples.append((time.time_ns(), times.user + times.system, memory.rss))
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_SECONDS):
+            self._sample()
+
+    def __enter__(self) -> _Sampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def usage(self, *, until_ns: int) -> Usage:
+        """CPU from the start to the first sample at or after ``until_ns`` (the last frame)."""
+        start = self._samples[0]
+        end = next((s for s in self._samples if s[0] >= until_ns), self._samples[-1])
+        return Usage(
+            cpu_seconds=end[1] - start[1],
+            rss_before_mb=start[2] / 1e6,
+            rss_peak_mb=max(s[2] for s in self._samples) / 1e6,
+        )
 
 
 def _drain_seconds(options: Options) -> float:
@@ -528,7 +605,10 @@ _NOTE = (
     "behind when the server does). deliveries/s: frames received by all subscribers, from the "
     "first change sent to the last frame received. lost: frames expected (every change, at every "
     "subscriber) but not received within {drain:g} s of the last change. closed: sockets the "
-    "server closed during the cell, by close code (1013: too slow a consumer). vs base: the "
+    "server closed during the cell, by close code (1013: too slow a consumer). CPU µs/deliv: the "
+    "server process's CPU time from the first change to the last frame received, per frame "
+    "received (for the API, the writes included). RSS: the server's resident memory with the "
+    "subscribers connected before the changes, and its peak during the cell. vs base: the "
     "target ÷ the baseline's cell with the same subscribers and rate, measured in this run; "
     "subscribers and producer share this machine's CPUs with the server."
 )
@@ -551,6 +631,9 @@ def _table(cells: Sequence[Cell], rate: int, options: Options) -> Table:
         "p50\nvs base",
         "p99\nvs base",
         "deliv/s\nvs base",
+        "CPU µs\n/deliv",
+        "CPU\nvs base",
+        "RSS MB\nidle/peak",
     ):
         table.add_column(column, justify="right")
     for subscribers in options.subscribers:
@@ -566,12 +649,18 @@ def _table(cells: Sequence[Cell], rate: int, options: Options) -> Table:
                 f"{cell.p99_ms:.2f}",
                 f"{cell.lost:,}",
                 _closed(cell.tally.closed),
-                _ratio(cell.p50_ms, baseline.p50_ms if baseline else None),
-                _ratio(cell.p99_ms, baseline.p99_ms if baseline else None),
-                _ratio(
+                ratio(cell.p50_ms, baseline.p50_ms if baseline else None),
+                ratio(cell.p99_ms, baseline.p99_ms if baseline else None),
+                ratio(
                     cell.deliveries_per_second,
                     baseline.deliveries_per_second if baseline else None,
                 ),
+                f"{cell.cpu_us_per_delivery:.1f}",
+                ratio(
+                    cell.cpu_us_per_delivery,
+                    baseline.cpu_us_per_delivery if baseline else None,
+                ),
+                f"{cell.usage.rss_before_mb:.0f}/{cell.usage.rss_peak_mb:.0f}",
             )
     return table
 
@@ -582,7 +671,7 @@ def _closed(closed: Counter[int]) -> str:
     return ", ".join(f"{count:,} ({code})" for code, count in sorted(closed.items()))
 
 
-def _ratio(value: float, baseline: float | None) -> str:
+def ratio(value: float, baseline: float | None) -> str:
     # Three significant digits, trailing zeros kept ("1.00x"), no bare point ("113x").
     if not baseline or math.isnan(baseline) or math.isnan(value):
         return "n/a"

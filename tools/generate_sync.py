@@ -1,7 +1,7 @@
 """Generate the blocking twins of the async service clients (``sync/_services.py``).
 
-    python tools/generate_sync.py           write the module
-    python tools/generate_sync.py --check   exit 1 with a unified diff when it is stale
+    python -m tools.generate_sync         write the module
+    python -m tools.generate_sync --check exit 1 with a unified diff when it is stale
 
 Each ``async def`` of a service becomes a ``def`` of the same signature that runs it on the
 blocking facade's loop (``LoopThread.run``); each async generator (``iter_*``) becomes a ``def``
@@ -19,7 +19,6 @@ import builtins
 import collections.abc
 import difflib
 import inspect
-import subprocess
 import sys
 import types
 import typing
@@ -29,6 +28,7 @@ from typing import Any
 
 from pyairtable_integration import services as services_package
 from pyairtable_integration.services import Services
+from tools._ruff import ruff_tidy
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = ROOT / "src" / "pyairtable_integration" / "sync" / "_services.py"
@@ -320,21 +320,7 @@ def render() -> str:
             "",
         ]
     )
-    return _ruff(
-        _ruff(_ruff(code, "format", "--quiet"), "check", "--fix", "--quiet"), "format", "--quiet"
-    )
-
-
-def _ruff(code: str, *arguments: str) -> str:
-    result = subprocess.run(  # noqa: S603 (our own interpreter running ruff)
-        [sys.executable, "-m", "ruff", *arguments, "--stdin-filename", str(MODULE), "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    return result.stdout
+    return ruff_tidy(code, MODULE)
 
 
 def stale_diff(wanted: str) -> str:

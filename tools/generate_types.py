@@ -1,7 +1,7 @@
 """Generate the SDK's wire models from the reference backend's OpenAPI document.
 
-    python tools/generate_types.py           write the models and the document
-    python tools/generate_types.py --check   exit 1 with a unified diff when they are stale
+    python -m tools.generate_types         write the models and the document
+    python -m tools.generate_types --check exit 1 with a unified diff when they are stale
 
 The document comes from ``pyairtable_server.app.create_app().openapi()`` (no database, no
 network), is post-processed (friendly schema names, FastAPI's unused validation schemas dropped)
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from datamodel_code_generator.format import DatetimeClassType, Formatter
 
 from pyairtable_server.app import create_app
 from pyairtable_server.settings import Settings
+from tools._ruff import ruff_tidy
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPES_DIR = ROOT / "src" / "pyairtable_integration" / "types"
@@ -222,8 +222,7 @@ def render_models(document_text: str) -> str:
     if not isinstance(code, str):
         raise TypeError(f"expected one module of code, got {type(code).__name__}")
     code += named_sets(json.loads(document_text))
-    formatted = _ruff(code, "format", "--quiet")
-    return _ruff(_ruff(formatted, "check", "--fix", "--quiet"), "format", "--quiet")
+    return ruff_tidy(code, GENERATED_MODULE)
 
 
 def named_sets(document: Mapping[str, Any]) -> str:
@@ -240,19 +239,6 @@ def named_sets(document: Mapping[str, Any]) -> str:
         literal = f"Literal[{', '.join(json.dumps(value) for value in values)}]"
         lines.append(f'{alias} = TypeAliasType("{alias}", {literal})')
     return "\n".join(lines) + "\n"
-
-
-def _ruff(code: str, *arguments: str) -> str:
-    # --stdin-filename makes ruff apply the repository's configuration for the real path.
-    result = subprocess.run(  # noqa: S603 (our own interpreter running ruff)
-        [sys.executable, "-m", "ruff", *arguments, "--stdin-filename", str(GENERATED_MODULE), "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    return result.stdout
 
 
 def expected_files() -> dict[Path, str]:

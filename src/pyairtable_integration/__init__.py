@@ -40,13 +40,9 @@ from ._errors import (
     ServiceError,
     ServiceUnavailableError,
 )
-from ._integration import (
-    ConnectionStatus,
-    PyAirtableIntegration,
-    ServiceStatus,
-    create_integration,
-)
+from ._integration import PyAirtableIntegration, create_integration
 from ._session_client import SessionClient
+from ._status import ConnectionStatus, ServiceStatus
 from ._sync import SyncIntegration
 from ._version import __version__
 from .auth import FileTokenStore, MemoryTokenStore, Session, SessionEvent, TokenStore

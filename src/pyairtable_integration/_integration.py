@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Self
 
 import httpx2
 
@@ -19,6 +18,8 @@ from ._errors import APIConnectionError, CircuitOpenError
 from ._metrics import Metrics, ServiceMetrics
 from ._online import OnlineStatus
 from ._session_client import SessionClient
+from ._status import ConnectionState, ConnectionStatus, ServiceStatus
+from ._sync import SyncIntegration
 from .auth import AuthManager, MemoryTokenStore, Session, SessionEvent, TokenStore
 from .cache import Cache, CacheLevel
 from .live import Live
@@ -26,43 +27,10 @@ from .offline import OfflineOutbox, default_outbox_path
 from .optimistic import Mutations, OptimisticManager
 from .realtime import RealtimeClient, RealtimeManager, RealtimeState, Subscription
 from .services import Services
-from .transport import BreakerSnapshot, BreakerState, Transport
+from .transport import BreakerSnapshot, Transport
 from .types import Health
 
-if TYPE_CHECKING:
-    from ._sync import SyncIntegration
-
 logger = logging.getLogger("pyairtable_integration")
-
-ConnectionState = Literal["unknown", "online", "degraded", "offline"]
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    """One service as the integration sees it: the backend's report and the local breaker."""
-
-    name: str
-    backend_status: str | None
-    latency_ms: float | None
-    breaker: BreakerState
-    consecutive_failures: int
-    retry_in: float | None
-
-    @property
-    def available(self) -> bool:
-        """Whether requests to the service are being sent (its breaker is not open)."""
-        return self.breaker != "open"
-
-
-@dataclass(frozen=True)
-class ConnectionStatus:
-    """Whether the backend is reachable, from the latest requests and health check."""
-
-    state: ConnectionState
-    authenticated: bool
-    last_success_ago: float | None
-    last_error: str | None
-    open_breakers: tuple[str, ...]
 
 
 class PyAirtableIntegration:
@@ -143,7 +111,7 @@ class PyAirtableIntegration:
         self._cache_feed: Subscription | None = None
         self.cache.scope_to(self.auth.user.id if self.auth.user is not None else None)
         self.auth.on_session_change(self._session_changed)
-        self.realtime.manager.on_state_change(self._realtime_changed)
+        self.realtime.on_state_change(self._realtime_changed)
         self.background = Background()
         self.offline.report_failure = self.background.report
         self.realtime.manager.report_failure = self.background.report
@@ -154,6 +122,11 @@ class PyAirtableIntegration:
 
     def __repr__(self) -> str:
         return f"PyAirtableIntegration(base_url={self.config.base_url!r}, auth={self.auth!r})"
+
+    @property
+    def started(self) -> bool:
+        """Whether ``initialize()`` (or ``aclose()``) was called: its loop is chosen."""
+        return self._initialized or self._closed
 
     async def initialize(self, session: Session | None = None) -> None:
         """Start background work; adopt ``session`` when given (one the app restored).
@@ -262,9 +235,11 @@ class PyAirtableIntegration:
         )
 
     def sync(self) -> SyncIntegration:
-        """A blocking facade over this integration, for scripts and notebooks."""
-        from ._sync import SyncIntegration
+        """A blocking facade over this integration, for scripts and notebooks.
 
+        Raises:
+            RuntimeError: called inside a running event loop, or the integration was started.
+        """
         return SyncIntegration(self)
 
     async def check_health(self) -> Health:
@@ -376,3 +351,8 @@ def create_integration(
         cache_levels=cache_levels,
         environ=environ,
     )
+
+
+# The facade sits below this module (it only knows the SyncHost protocol); its ``create`` builds
+# integrations with the factory the composition root hands it here.
+SyncIntegration.integration_factory = create_integration

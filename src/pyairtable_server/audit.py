@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from .db.models import AuditEntry
+from .clock import utcnow
+from .db.models import AuditEntry, table_of
 from .deps import RequestContext
+
+_INSERT = insert(table_of(AuditEntry))
 
 
 def record(
@@ -24,13 +28,45 @@ def record(
     """Stage an audit entry; it is written, or not, with the rest of the transaction."""
     db.add(
         AuditEntry(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            request_id=context.request_id,
-            ip=context.ip,
-            details=details or {},
+            **entry(
+                context,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                user_id=user_id,
+                workspace_id=workspace_id,
+                details=details,
+            )
         )
     )
+
+
+def entry(
+    context: RequestContext,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    user_id: str | None,
+    workspace_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of an audit entry, for ``insert``."""
+    return {
+        "occurred_at": utcnow(),
+        "workspace_id": workspace_id,
+        "user_id": user_id,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "request_id": context.request_id,
+        "ip": context.ip,
+        "details": details or {},
+    }
+
+
+async def insert_entries(conn: AsyncConnection, entries: list[dict[str, Any]]) -> None:
+    """Write entries made by ``entry`` in the connection's transaction: one Core statement,
+    cheaper than an ORM object each (the write path's answer waits for it)."""
+    if entries:
+        await conn.execute(_INSERT, entries)

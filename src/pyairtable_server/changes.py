@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from pydantic import BaseModel
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.responses import Response
@@ -26,11 +27,12 @@ from starlette.responses import Response
 from . import audit, events
 from .clock import utcnow
 from .data.indexes import IndexChanges
-from .db.models import IdempotentAnswer
+from .db.models import IdempotentAnswer, table_of
 from .deps import DB, Context, CurrentUser, Principal, RequestContext, Services
 from .errors import ApiError
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+_STORE_ANSWER = insert(table_of(IdempotentAnswer))
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -127,6 +129,7 @@ class Change:
         self.context = context
         self.claim = claim
         self._events: list[events.EventDraft] = []
+        self._audit: list[dict[str, Any]] = []
         self._on_commit = on_commit
         #: The committed events, once ``commit`` has run.
         self.published: list[events.Logged] = []
@@ -145,15 +148,16 @@ class Change:
         workspace_id: str | None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        audit.record(
-            self.db,
-            self.context,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            workspace_id=workspace_id,
-            user_id=self.caller.id,
-            details=details,
+        self._audit.append(
+            audit.entry(
+                self.context,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                workspace_id=workspace_id,
+                user_id=self.caller.id,
+                details=details,
+            )
         )
 
     async def commit(self, body: BaseModel | None = None, *, status_code: int = 200) -> Response:
@@ -165,21 +169,28 @@ class Change:
         content = body.model_dump_json() if body is not None else None
         # Read before commit or rollback, which expire the caller's row (no lazy loads in async).
         user_id = self.caller.id
-        if self.claim is not None:
-            self.db.add(
-                IdempotentAnswer(
-                    user_id=user_id,
-                    key=self.claim.key,
-                    fingerprint=self.claim.fingerprint,
-                    status_code=status_code,
-                    body=content,
-                )
-            )
         try:
-            # Appending flushes the stored answer too: on PostgreSQL a twin request's insert
-            # of the same key waits here for the first to commit, then fails, so this is inside.
-            published = await events.append(self.db, self._events, user_id=user_id, now=utcnow())
-            await self.db.commit()
+            db = self.db
+            if db.new or db.dirty or db.deleted:
+                await db.flush()  # the ORM's rows first, as the session's autoflush would
+            conn = await db.connection()
+            if self.claim is not None:
+                # On PostgreSQL a twin request's insert of the same key waits here for the
+                # first to commit, then fails, so this is inside.
+                await conn.execute(
+                    _STORE_ANSWER,
+                    {
+                        "user_id": user_id,
+                        "key": self.claim.key,
+                        "fingerprint": self.claim.fingerprint,
+                        "status_code": status_code,
+                        "body": content,
+                        "created_at": utcnow(),
+                    },
+                )
+            await audit.insert_entries(conn, self._audit)
+            published = await events.append(db, self._events, user_id=user_id, now=utcnow())
+            await db.commit()
         except IntegrityError:
             if self.claim is None:
                 raise

@@ -1,6 +1,7 @@
 """Housekeeping the server runs in the background: event retention, expired idempotent answers,
-attempt counters whose window has passed, private files no record attached in time, per-field
-indexes left behind or missing."""
+attempt counters whose window has passed, private files no record attached in time, bytes no
+file row points at (a crash between storing and committing), per-field indexes left behind or
+missing."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ COLLECT_BATCH = 500
 async def run_once(db: Database, settings: Settings, storage: Storage | None = None) -> int:
     """Prune the event log, forget idempotent answers past 24 hours and attempt windows that have
     passed, collect private files older than ``private_file_grace_seconds`` (from ``storage``,
-    default: the settings' one), and reconcile the per-field indexes with the fields (PostgreSQL,
+    default: the settings' one) and bytes no file row points at that were written as long ago,
+    and reconcile the per-field indexes with the fields (PostgreSQL,
     see ``data.indexes.reconcile``); return the new ``pruned_through`` of the event log."""
     now = utcnow()
     async with db.writer() as session:
@@ -46,11 +48,10 @@ async def run_once(db: Database, settings: Settings, storage: Storage | None = N
         await session.commit()
     async with db.writer() as session:
         await attempts.prune(session, now=time.time())
-    await collect_private_files(
-        db,
-        storage if storage is not None else storage_for(settings),
-        uploaded_before=now - timedelta(seconds=settings.private_file_grace_seconds),
-    )
+    storage = storage if storage is not None else storage_for(settings)
+    grace = timedelta(seconds=settings.private_file_grace_seconds)
+    await collect_private_files(db, storage, uploaded_before=now - grace)
+    await collect_orphaned_bytes(db, storage, written_before=now - grace)
     built, dropped = await indexes.reconcile(
         db.engine, dialect="sqlite" if db.is_sqlite else "postgresql"
     )
@@ -95,6 +96,34 @@ async def collect_private_files(
     if collected:
         logger.info("collected %d private files never attached to a record", collected)
     return collected
+
+
+async def collect_orphaned_bytes(
+    db: Database, storage: Storage, *, written_before: datetime
+) -> int:
+    """Remove the blobs written before ``written_before`` that no file row points at, and the
+    uploads abandoned before it; return how many blobs went.
+
+    An upload stores its bytes, then commits its row; a crash (or a lost database) between the
+    two leaves bytes nobody can reach or delete, which would count against the disk forever.
+    The grace period is the private files' one, far longer than any upload, so an upload still
+    on its way to its commit is never taken for an orphan.
+    """
+    cutoff = written_before.timestamp()
+    await storage.remove_abandoned_uploads(cutoff)
+    keys = await storage.keys_written_before(cutoff)
+    orphans: list[str] = []
+    for start in range(0, len(keys), COLLECT_BATCH):
+        batch = keys[start : start + COLLECT_BATCH]
+        async with db.reader() as session:
+            known = set(
+                await session.scalars(select(StoredFile.id).where(StoredFile.id.in_(batch)))
+            )
+        orphans.extend(key for key in batch if key not in known)
+    await remove_unreferenced(storage, orphans, whose="orphaned blob")
+    if orphans:
+        logger.info("removed %d stored blobs no file row points at", len(orphans))
+    return len(orphans)
 
 
 async def run_forever(db: Database, settings: Settings, storage: Storage) -> None:

@@ -2,8 +2,9 @@
 
 Bytes are addressed by a key the server chooses (the file id), never by the uploader's filename,
 so no client input ever becomes a path. ``Storage`` is what the routes depend on; an
-S3-compatible store would implement the same four methods (``put`` as a multipart upload,
-``open`` as a ranged GET).
+S3-compatible store would implement the same methods (``put`` as a multipart upload, ``open``
+as a ranged GET, ``keys_written_before`` as a listing, ``remove_abandoned_uploads`` as aborting
+stale multipart uploads).
 
 Every failure of the medium (a full disk, a lost mount, permissions) is raised as
 ``StorageUnavailable``; the routes answer it with 503.
@@ -16,7 +17,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -62,6 +63,18 @@ class Storage(Protocol):
 
         Raises ``StorageUnavailable``.
         """
+        ...
+
+    async def keys_written_before(self, cutoff: float) -> list[str]:
+        """The keys of the blobs last written before ``cutoff`` (a POSIX time), in no order.
+
+        Raises ``StorageUnavailable`` when the medium cannot be listed.
+        """
+        ...
+
+    async def remove_abandoned_uploads(self, cutoff: float) -> int:
+        """Remove what uploads interrupted before ``cutoff`` left behind (a crash mid-``put``);
+        return how many went. Raises ``StorageUnavailable`` when the medium cannot be listed."""
         ...
 
     async def check(self) -> None:
@@ -137,6 +150,33 @@ class LocalFolderStorage:
         except OSError as exc:
             raise _unavailable(exc, "delete the file") from exc
 
+    async def keys_written_before(self, cutoff: float) -> list[str]:
+        def listing() -> list[str]:
+            return [
+                entry.name
+                for entry in _entries_before(self.folder, cutoff)
+                if _KEY.match(entry.name) is not None
+            ]
+
+        try:
+            return await anyio.to_thread.run_sync(listing)
+        except OSError as exc:
+            raise _unavailable(exc, "list the files") from exc
+
+    async def remove_abandoned_uploads(self, cutoff: float) -> int:
+        def sweep() -> int:
+            removed = 0
+            for entry in _entries_before(self.folder, cutoff):
+                if entry.name.startswith(_TEMP_PREFIX):
+                    _remove(Path(entry.path))
+                    removed += 1
+            return removed
+
+        try:
+            return await anyio.to_thread.run_sync(sweep)
+        except OSError as exc:
+            raise _unavailable(exc, "remove abandoned uploads") from exc
+
     async def check(self) -> None:
         def probe() -> None:
             self.ensure_folder()
@@ -164,6 +204,16 @@ async def remove_unreferenced(storage: Storage, keys: Iterable[str], *, whose: s
 def storage_for(settings: Settings) -> LocalFolderStorage:
     """The storage the settings configure: the local folder ``resolved_files_dir``."""
     return LocalFolderStorage(settings.resolved_files_dir)
+
+
+def _entries_before(folder: Path, cutoff: float) -> Iterator[os.DirEntry[str]]:
+    """The regular files of ``folder`` last modified before ``cutoff`` (none if it is missing)."""
+    if not folder.exists():
+        return
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                yield entry
 
 
 def _create(path: Path) -> BinaryIO:

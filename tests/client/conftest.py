@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -20,11 +21,15 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from pyairtable_integration import PyAirtableIntegration, create_integration
-from pyairtable_integration.testing import FakeClock, FaultTransport
+from pyairtable_integration.testing import (
+    PASSWORD,
+    Actor,
+    BackendApi,
+    FakeClock,
+    FaultTransport,
+    backend_settings,
+)
 from pyairtable_server.app import create_app
-from pyairtable_server.settings import Settings
-
-from ..server.backend import PASSWORD, Actor, Api, build_settings
 
 BASE_URL = "http://testserver/api/v1"
 
@@ -48,8 +53,7 @@ class Backend:
 
     app: FastAPI
     counting: CountingApp
-    api: Api
-    settings: Settings
+    api: BackendApi
     integrations: list[PyAirtableIntegration] = field(default_factory=list)
 
     def transport(self) -> httpx2.ASGITransport:
@@ -68,19 +72,22 @@ class Backend:
 @pytest.fixture(scope="module")
 async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
     """One backend per test module on its own SQLite file; tests isolate by fresh users."""
-    settings = build_settings(None, tmp_path_factory.mktemp("client") / "data")
-    async with running_backend(settings) as running:
+    async with running_backend(tmp_path_factory.mktemp("client") / "data") as running:
         yield running
 
 
 @asynccontextmanager
-async def running_backend(settings: Settings) -> AsyncIterator[Backend]:
-    """The app with its lifespan started, and a raw client for set-up steps."""
-    app = create_app(settings)
+async def running_backend(data_dir: Path, **settings: Any) -> AsyncIterator[Backend]:
+    """The reference backend in-process on the public plugin's settings (``settings`` over its
+    fast test settings), with a request counter and a raw client for set-up steps.
+
+    Its lifespan runs in a task of its own (``LifespanManager``), so the backend may be entered
+    and left from different tasks (the demo's tests do, through a loop thread)."""
+    app = create_app(backend_settings(data_dir, **settings))
     async with LifespanManager(app, startup_timeout=60):
         transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield Backend(app, CountingApp(app), Api(client, app), settings)
+            yield Backend(app, CountingApp(app), BackendApi(client, app))
 
 
 IntegrationFactory = Callable[..., Awaitable[PyAirtableIntegration]]

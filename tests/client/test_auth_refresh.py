@@ -19,7 +19,6 @@ from pyairtable_integration.auth import MemoryTokenStore, SessionEvent
 from pyairtable_integration.auth._manager import REFRESH_RETRY_SECONDS
 from pyairtable_integration.testing import FakeClock, Fault, connect_error, status
 
-from ..server.backend import build_settings
 from .conftest import (
     BASE_URL,
     Backend,
@@ -141,10 +140,8 @@ async def test_the_background_refresh_survives_a_failed_refresh(faulty: RigFacto
 @pytest.fixture(scope="module")
 async def no_grace(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
     """A backend that takes any second use of a refresh token as theft."""
-    settings = build_settings(
-        None, tmp_path_factory.mktemp("no-grace") / "data", refresh_grace_seconds=0
-    )
-    async with running_backend(settings) as running:
+    data_dir = tmp_path_factory.mktemp("no-grace") / "data"
+    async with running_backend(data_dir, refresh_grace_seconds=0) as running:
         yield running
 
 

@@ -17,9 +17,8 @@ from pyairtable_integration import (
     create_integration,
 )
 from pyairtable_integration.auth import FileTokenStore, SessionEvent
-from pyairtable_integration.testing import connect_error
+from pyairtable_integration.testing import PASSWORD, connect_error
 
-from ..server.backend import PASSWORD
 from .conftest import BASE_URL, Backend, IntegrationFactory, RigFactory, sign_in
 
 pytestmark = pytest.mark.anyio

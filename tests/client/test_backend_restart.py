@@ -29,11 +29,10 @@ from pyairtable_integration import (
     create_integration,
 )
 from pyairtable_integration.offline import OutboxEvent
+from pyairtable_integration.testing import PASSWORD, tcp_proxy
 from pyairtable_integration.types import Event
 
-from ..server.backend import PASSWORD
 from ..server.process import CLI, clean_environment, free_port
-from ..server.proxy import tcp_proxy
 from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio

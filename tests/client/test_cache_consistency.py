@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from pyairtable_integration import PyAirtableIntegration
-from pyairtable_integration.testing import FaultTransport, Gate
+from pyairtable_integration.testing import Actor, FaultTransport, Gate
 
-from ..server.backend import Actor
 from .conftest import BASE_URL, Backend, IntegrationFactory
 
 pytestmark = pytest.mark.anyio

@@ -12,8 +12,8 @@ import pytest
 
 from pyairtable_integration import create_integration
 from pyairtable_integration.cache import RedisCacheLevel
+from pyairtable_integration.testing import PASSWORD
 
-from ..server.backend import PASSWORD
 from .conftest import BASE_URL, Backend, IntegrationFactory, RigFactory, sign_in
 
 pytestmark = pytest.mark.anyio

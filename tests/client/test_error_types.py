@@ -31,6 +31,7 @@ from pyairtable_integration import (
     create_integration,
 )
 from pyairtable_integration.testing import (
+    PASSWORD,
     connect_error,
     connect_timeout,
     garbage,
@@ -40,7 +41,6 @@ from pyairtable_integration.testing import (
 )
 from pyairtable_integration.types import Table
 
-from ..server.backend import PASSWORD, build_settings
 from .conftest import BASE_URL, Backend, Rig, RigFactory, running_backend, sign_in
 
 pytestmark = pytest.mark.anyio
@@ -227,14 +227,12 @@ async def test_a_garbled_error_answer_is_still_typed_by_its_status(faulty: RigFa
 @pytest.fixture(scope="module")
 async def strict(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
     """A backend with small body limits and a low limit of failed sign-ins."""
-    settings = build_settings(
-        None,
+    async with running_backend(
         tmp_path_factory.mktemp("strict") / "data",
         max_body_bytes=4096,
         max_upload_bytes=1024,
         login_failures_per_account="2/hour",
-    )
-    async with running_backend(settings) as running:
+    ) as running:
         yield running
 
 

@@ -14,9 +14,9 @@ import httpx2
 import pytest
 
 from pyairtable_integration import CircuitOpenError, NetworkError
+from pyairtable_integration.testing import PASSWORD
 from pyairtable_server.routes.health import SERVICES
 
-from ..server.backend import PASSWORD
 from .conftest import Backend, IntegrationFactory, sign_in
 
 pytestmark = pytest.mark.anyio

@@ -13,15 +13,14 @@ import pytest
 
 from pyairtable_integration import PyAirtableIntegration, create_integration
 from pyairtable_integration.live import QueryState
+from pyairtable_integration.testing import PASSWORD, Actor, LiveBackend, live_backend
 
-from ..server.backend import PASSWORD, Actor, build_settings
-from ..server.live import Live, live_server
 from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio
 
 
-async def _shared_table(live: Live) -> tuple[str, Actor, str]:
+async def _shared_table(live: LiveBackend) -> tuple[str, Actor, str]:
     """A user's e-mail, an editor in their workspace, and a table of theirs."""
     email = f"live-{secrets.token_hex(4)}@example.com"
     await live.api.register(email)
@@ -58,7 +57,7 @@ async def _observed(
 async def test_another_users_edit_reaches_an_observer_through_the_cache_feed(
     tmp_path: Path,
 ) -> None:
-    async with live_server(build_settings(None, tmp_path / "data")) as live:
+    async with live_backend(tmp_path / "data") as live:
         email, editor, table_id = await _shared_table(live)
         first = await live.api.post(
             editor, "/records", {"table_id": table_id, "fields": {"Name": "before"}}
@@ -90,7 +89,7 @@ async def test_another_users_edit_reaches_an_observer_through_the_cache_feed(
 async def test_without_the_cache_feed_each_query_subscribes_while_observed_and_no_longer(
     tmp_path: Path,
 ) -> None:
-    async with live_server(build_settings(None, tmp_path / "data")) as live:
+    async with live_backend(tmp_path / "data") as live:
         email, editor, table_id = await _shared_table(live)
         async with create_integration(
             base_url=f"{live.origin}/api/v1",

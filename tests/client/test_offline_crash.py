@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..server.backend import PASSWORD, Actor, build_settings
-from ..server.live import Live, live_server
+from pyairtable_integration.testing import PASSWORD, Actor, LiveBackend, live_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -84,7 +83,7 @@ INTENDED = {
 
 
 async def _round(
-    live: Live, tmp_path: Path, rng: random.Random, kills_left: int
+    live: LiveBackend, tmp_path: Path, rng: random.Random, kills_left: int
 ) -> tuple[int, int]:
     """One plan on a fresh user, table and outbox; killed up to ``kills_left`` times (at most
     ``KILLS_PER_ROUND``), then finished. How many kills landed while the child was alive, and
@@ -173,7 +172,7 @@ async def _run(args: list[str], *, kill_after: float | None) -> tuple[bool, str]
     return process.returncode == 0 and "done" in lines, "\n".join(lines)
 
 
-async def _assert_intended(live: Live, owner: Actor, table_id: str) -> None:
+async def _assert_intended(live: LiveBackend, owner: Actor, table_id: str) -> None:
     response = await live.api.client.get(
         "/records", params={"table_id": table_id, "page_size": 100}, headers=owner.headers
     )
@@ -192,7 +191,7 @@ async def test_the_outbox_survives_kill_9_at_random_points(tmp_path: Path) -> No
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     kills = cut_sends = rounds = 0
-    async with live_server(build_settings(None, tmp_path / "data")) as live:
+    async with live_backend(tmp_path / "data") as live:
         while kills < KILLS:
             rounds += 1
             assert rounds <= 3 * KILLS // KILLS_PER_ROUND, f"too few kills landed (seed {seed})"

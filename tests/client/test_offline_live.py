@@ -12,10 +12,7 @@ import pytest
 
 from pyairtable_integration import OfflineError, create_integration
 from pyairtable_integration.offline import OutboxEvent
-
-from ..server.backend import PASSWORD, build_settings
-from ..server.live import live_server
-from ..server.proxy import tcp_proxy
+from pyairtable_integration.testing import PASSWORD, live_backend, tcp_proxy
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +23,7 @@ async def test_writes_queued_while_cut_off_are_replayed_when_the_backend_returns
     tmp_path: Path,
 ) -> None:
     async with (
-        live_server(build_settings(None, tmp_path / "data")) as live,
+        live_backend(tmp_path / "data") as live,
         tcp_proxy("127.0.0.1", live.port) as proxy,
     ):
         pa = create_integration(

@@ -19,10 +19,9 @@ from pyairtable_integration import (
 )
 from pyairtable_integration.offline import OutboxEntry
 from pyairtable_integration.optimistic import UpdateEvent, is_temporary_id
-from pyairtable_integration.testing import FaultTransport, connect_error
+from pyairtable_integration.testing import Actor, FaultTransport, connect_error
 from pyairtable_integration.types import Record
 
-from ..server.backend import Actor
 from .conftest import BASE_URL, Backend, Rig, RigFactory, sign_in
 
 pytestmark = pytest.mark.anyio

@@ -25,9 +25,8 @@ from pyairtable_integration.offline import (
     OutboxEvent,
     client_wins,
 )
-from pyairtable_integration.testing import FaultTransport, connect_error, reset, status
+from pyairtable_integration.testing import PASSWORD, FaultTransport, connect_error, reset, status
 
-from ..server.backend import PASSWORD
 from .conftest import BASE_URL, Backend, IntegrationFactory, Rig, RigFactory, sign_in
 
 pytestmark = pytest.mark.anyio

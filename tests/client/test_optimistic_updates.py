@@ -28,10 +28,9 @@ from pyairtable_integration.optimistic import (
     UpdateEvent,
     is_temporary_id,
 )
-from pyairtable_integration.testing import FaultTransport, Gate, reset, status
+from pyairtable_integration.testing import Actor, FaultTransport, Gate, reset, status
 from pyairtable_integration.types import Record
 
-from ..server.backend import Actor
 from .conftest import Backend, RigFactory
 
 pytestmark = pytest.mark.anyio

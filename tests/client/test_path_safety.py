@@ -25,8 +25,8 @@ from pyairtable_integration import (
 )
 from pyairtable_integration._ids import check_id, id_segment, is_plain_path, segment
 from pyairtable_integration.offline._store import OutboxStore
+from pyairtable_integration.testing import PASSWORD
 
-from ..server.backend import PASSWORD
 from .conftest import BASE_URL, Backend, IntegrationFactory, sign_in
 
 pytestmark = pytest.mark.anyio

@@ -26,12 +26,17 @@ from pyairtable_integration import (
     Subscription,
     create_integration,
 )
+from pyairtable_integration.testing import (
+    PASSWORD,
+    Actor,
+    LiveBackend,
+    TcpProxy,
+    live_backend,
+    tcp_proxy,
+)
 from pyairtable_integration.types import Event
 from pyairtable_server import maintenance
 
-from ..server.backend import PASSWORD, Actor, build_settings
-from ..server.live import Live, live_server, write_records
-from ..server.proxy import TcpProxy, tcp_proxy
 from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio
@@ -47,7 +52,7 @@ def _is_sse_or_websocket(chunk: bytes) -> bool:
 
 @dataclass
 class World:
-    live: Live
+    live: LiveBackend
     proxy: TcpProxy
     pa: PyAirtableIntegration
     owner: Actor
@@ -58,7 +63,7 @@ class World:
         """Write ``count`` records straight to the server (``sign_in``: with a fresh token)."""
         if sign_in:
             self.owner = await self.live.api.login(self.owner.email)
-        return await write_records(self.live.api, self.owner, self.table_id, count)
+        return await self.live.api.write_records(self.owner, self.table_id, count)
 
     async def ready(self, *subscriptions: Subscription) -> None:
         """Wait until the backend serves every one of ``subscriptions``."""
@@ -90,8 +95,10 @@ async def world(
 ) -> AsyncIterator[World]:
     """A live server (``server``: its settings), a proxy to it, and an integration signed in
     through the proxy (``integration``: options over these tests' defaults)."""
-    settings = build_settings(None, tmp_path / "data", realtime_sse_heartbeat_seconds=0.5, **server)
-    async with live_server(settings) as live, tcp_proxy("127.0.0.1", live.port) as proxy:
+    async with (
+        live_backend(tmp_path / "data", realtime_sse_heartbeat_seconds=0.5, **server) as live,
+        tcp_proxy("127.0.0.1", live.port) as proxy,
+    ):
         email = f"rt-{secrets.token_hex(4)}@example.com"
         await live.api.register(email)
         owner = await live.api.login(email)
@@ -355,8 +362,8 @@ async def test_resuming_beyond_retention_tells_the_subscriber_to_refetch(tmp_pat
         await seen.until(1)
         await w.pa.realtime.manager.disconnect()
         await w.write(10)
-        pruned = w.live.services.settings.model_copy(update={"event_retention_count": 2})
-        await maintenance.run_once(w.live.services.db, pruned)
+        pruned = w.live.app.state.services.settings.model_copy(update={"event_retention_count": 2})
+        await maintenance.run_once(w.live.app.state.services.db, pruned)
         await w.pa.realtime.manager.connect()
         await seen.until_reset()
         after = await w.write(1)

@@ -16,9 +16,8 @@ from pyairtable_integration import (
     ServerError,
     ServiceUnavailableError,
 )
-from pyairtable_integration.testing import connect_error, reset, status
+from pyairtable_integration.testing import PASSWORD, connect_error, reset, status
 
-from ..server.backend import PASSWORD
 from .conftest import Backend, RigFactory
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,8 @@ import pytest
 
 from pyairtable_integration import PyAirtableIntegration
 from pyairtable_integration._errors import AuthenticationError, InvalidRequestError, NotFoundError
+from pyairtable_integration.testing import PASSWORD
 
-from ..server.backend import PASSWORD
 from .conftest import Backend, IntegrationFactory
 
 pytestmark = pytest.mark.anyio

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pyairtable_integration import EventsResetError, PyAirtableIntegration
+from pyairtable_integration import EventsResetError, NotFoundError, PyAirtableIntegration
 
-from .conftest import Backend
+from .conftest import Backend, IntegrationFactory, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -41,6 +41,39 @@ async def test_event_page_after_writes_has_them_in_order_and_filters(
     assert not page.reset
     assert {event.channel for event in records_only.data} == {"record"}
     assert {event.channel for event in tables_and_records.data} == {"record", "table"}
+
+
+async def test_base_and_aggregate_narrow_the_log_and_a_stranger_s_base_is_not_found(
+    pa: PyAirtableIntegration, make_integration: IntegrationFactory, backend: Backend
+) -> None:
+    workspace_id, table_id = await _table(pa)
+    start = (await pa.services.event.get_events(workspace_id=workspace_id)).next_since
+    other_base = await pa.services.base.create_base(workspace_id=workspace_id, name="Other")
+    other_table = await pa.services.table.create_table(base_id=other_base.id, name="T")
+    first, second = await pa.services.record.create_records(
+        table_id, [{"Name": "first"}, {"Name": "second"}]
+    )
+    await pa.services.record.update_record(first.id, {"Name": "first again"})
+    await pa.services.record.create_record(other_table.id, {"Name": "elsewhere"})
+    table = await pa.services.table.get_table(table_id)
+    stranger = await make_integration()
+    await sign_in(stranger, backend)
+
+    one_record = [
+        event async for event in pa.services.event.iter_events(since=start, aggregate_id=first.id)
+    ]
+    one_base = await pa.services.event.get_events(since=start, base_id=table.base_id)
+
+    assert [(event.type, event.version) for event in one_record] == [
+        ("record.created", 1),
+        ("record.updated", 2),
+    ]
+    assert {event.aggregate_id for event in one_base.data if event.channel == "record"} == {
+        first.id,
+        second.id,
+    }
+    with pytest.raises(NotFoundError):
+        await stranger.services.event.get_events(base_id=table.base_id)
 
 
 async def test_limit_pages_the_log_and_iter_events_follows_next_since_lazily(

@@ -14,7 +14,6 @@ import pytest
 from pyairtable_integration import PyAirtableIntegration
 from pyairtable_integration._errors import NotFoundError, PayloadTooLargeError
 
-from ..server.backend import build_settings
 from .conftest import Backend, running_backend
 
 pytestmark = pytest.mark.anyio
@@ -29,9 +28,7 @@ QUOTA_BYTES = 1_000_000
 async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
     """The module's backend, with a storage quota per user."""
     data_dir = tmp_path_factory.mktemp("client-files") / "data"
-    async with running_backend(
-        build_settings(None, data_dir, quota_bytes_per_user=QUOTA_BYTES)
-    ) as running:
+    async with running_backend(data_dir, quota_bytes_per_user=QUOTA_BYTES) as running:
         yield running
 
 

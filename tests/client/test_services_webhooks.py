@@ -9,7 +9,6 @@ import pytest
 from pyairtable_integration import PyAirtableIntegration
 from pyairtable_integration._errors import ConflictError, NotFoundError, PermissionDeniedError
 
-from ..server.backend import build_settings
 from ..server.webhook_receiver import Receiver
 from .conftest import Backend, running_backend
 
@@ -20,8 +19,7 @@ pytestmark = pytest.mark.anyio
 async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
     """The module's backend, allowed to send to the receiver on localhost."""
     data_dir = tmp_path_factory.mktemp("client") / "data"
-    settings = build_settings(None, data_dir, webhook_allow_private_targets=True)
-    async with running_backend(settings) as running:
+    async with running_backend(data_dir, webhook_allow_private_targets=True) as running:
         yield running
 
 

@@ -13,9 +13,8 @@ import anyio
 import pytest
 
 from pyairtable_integration import create_integration
+from pyairtable_integration.testing import PASSWORD, live_backend
 
-from ..server.backend import PASSWORD, build_settings
-from ..server.live import live_server
 from .realtime_timing import FAST_REALTIME, HANG
 
 pytestmark = pytest.mark.anyio
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.anyio
 async def test_another_users_edit_reaches_a_cached_list_through_realtime_without_a_refetch(
     tmp_path: Path,
 ) -> None:
-    async with live_server(build_settings(None, tmp_path / "data")) as live:
+    async with live_backend(tmp_path / "data") as live:
         email = f"feed-{secrets.token_hex(4)}@example.com"
         await live.api.register(email)
         owner = await live.api.login(email)
@@ -72,7 +71,7 @@ async def test_another_users_edit_reaches_a_cached_list_through_realtime_without
 
 
 async def test_the_next_user_never_sees_the_previous_users_cached_answers(tmp_path: Path) -> None:
-    async with live_server(build_settings(None, tmp_path / "data")) as live:
+    async with live_backend(tmp_path / "data") as live:
         first, second = (f"scope-{n}-{secrets.token_hex(4)}@example.com" for n in (1, 2))
         for email in (first, second):
             await live.api.register(email)

@@ -25,11 +25,8 @@ from pyairtable_integration import (
     create_integration,
 )
 from pyairtable_integration.sync import THREAD_NAME
+from pyairtable_integration.testing import PASSWORD, LiveBackend, TcpProxy, live_backend, tcp_proxy
 from pyairtable_integration.types import Event, Table
-
-from ..server.backend import PASSWORD, build_settings
-from ..server.live import Live, live_server
-from ..server.proxy import TcpProxy, tcp_proxy
 
 HANG = 60.0  # seconds: a guard against a hang, never a measure
 
@@ -42,15 +39,15 @@ def portal() -> Iterator[BlockingPortal]:
 
 
 @pytest.fixture(scope="module")
-def live(portal: BlockingPortal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(portal: BlockingPortal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBackend]:
     """The backend under uvicorn on a free port, served from the portal's thread."""
-    settings = build_settings(None, Path(tmp_path_factory.mktemp("sync")) / "data")
-    with portal.wrap_async_context_manager(live_server(settings)) as running:
+    data_dir = Path(tmp_path_factory.mktemp("sync")) / "data"
+    with portal.wrap_async_context_manager(live_backend(data_dir)) as running:
         yield running
 
 
 @pytest.fixture
-def base_url(live: Live) -> str:
+def base_url(live: LiveBackend) -> str:
     return f"{live.origin}/api/v1"
 
 
@@ -259,14 +256,14 @@ def test_the_stats_are_a_copy_taken_when_asked(pa: SyncIntegration) -> None:
 
 
 @pytest.fixture
-def proxy(portal: BlockingPortal, live: Live) -> Iterator[TcpProxy]:
+def proxy(portal: BlockingPortal, live: LiveBackend) -> Iterator[TcpProxy]:
     """A TCP proxy in front of the backend; cut and restore it with ``portal.call``."""
     with portal.wrap_async_context_manager(tcp_proxy("127.0.0.1", live.port)) as running:
         yield running
 
 
 def test_offline_writes_wait_in_the_outbox_until_sync_sends_them(
-    portal: BlockingPortal, live: Live, proxy: TcpProxy, tmp_path: Path
+    portal: BlockingPortal, live: LiveBackend, proxy: TcpProxy, tmp_path: Path
 ) -> None:
     with SyncIntegration.create(
         base_url=f"http://127.0.0.1:{proxy.port}/api/v1",

@@ -9,11 +9,7 @@ import httpx2
 import pytest
 
 from pyairtable_integration import NetworkError, create_integration
-from pyairtable_integration.testing import FaultTransport
-
-from ..server.backend import PASSWORD, build_settings
-from ..server.live import live_server
-from ..server.proxy import tcp_proxy
+from pyairtable_integration.testing import PASSWORD, FaultTransport, live_backend, tcp_proxy
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +18,7 @@ async def test_a_cut_connection_is_a_network_error_and_the_integration_recovers(
     tmp_path: Path,
 ) -> None:
     async with (
-        live_server(build_settings(None, tmp_path / "data")) as live,
+        live_backend(tmp_path / "data") as live,
         tcp_proxy("127.0.0.1", live.port) as proxy,
     ):
         wire = FaultTransport(httpx2.AsyncHTTPTransport())

@@ -11,9 +11,9 @@ from asgi_lifespan import LifespanManager
 from tools.generate_types import FIX_COMMAND, expected_files, stale_diff
 
 import pyairtable_integration.types as types
+from pyairtable_integration.testing import PASSWORD, backend_settings
 from pyairtable_integration.types import Record, TokenPair, User, Workspace, WorkspaceList
 from pyairtable_server.app import create_app
-from tests.server.backend import PASSWORD, build_settings
 
 
 def test_committed_models_and_document_equal_a_fresh_generation() -> None:
@@ -66,7 +66,7 @@ def test_a_closed_set_refuses_a_value_outside_it() -> None:
 
 @pytest.mark.anyio
 async def test_real_backend_answers_validate_against_the_generated_models(tmp_path: Path) -> None:
-    app = create_app(build_settings(None, tmp_path / "data"))
+    app = create_app(backend_settings(tmp_path / "data"))
     async with LifespanManager(app, startup_timeout=60):
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(

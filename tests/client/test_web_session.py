@@ -23,7 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from pyairtable_integration import ConfigurationError, PyAirtableIntegration, create_integration
-from pyairtable_integration.testing import FakeClock
+from pyairtable_integration.testing import PASSWORD, FakeClock
 from pyairtable_integration.web import (
     MemorySessionStore,
     PyAirtableAuth,
@@ -34,7 +34,6 @@ from pyairtable_integration.web import (
 from pyairtable_integration.web._cookie import CookieSealer
 from pyairtable_integration.web._csrf import ANONYMOUS, CsrfTokens
 
-from ..server.backend import PASSWORD
 from .conftest import BASE_URL, Backend
 
 pytestmark = pytest.mark.anyio

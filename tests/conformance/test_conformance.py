@@ -30,13 +30,19 @@ from pyairtable_integration import (
     ServiceError,
     create_integration,
 )
-from pyairtable_integration.testing import FaultTransport, connect_error, reset
+from pyairtable_integration.testing import (
+    PASSWORD,
+    FaultTransport,
+    TcpProxy,
+    connect_error,
+    reset,
+    tcp_proxy,
+)
 
 from ..client.realtime_timing import FAST_REALTIME
 from ..client.test_backend_restart import Collector
-from ..server.backend import PASSWORD, build_settings
+from ..server.backend import build_settings
 from ..server.live import Live, live_server
-from ..server.proxy import TcpProxy, tcp_proxy
 
 pytestmark = pytest.mark.anyio
 

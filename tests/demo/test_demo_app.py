@@ -174,9 +174,7 @@ class _Stack:
         self.pa, self.table_id = self.thread.run(self._start(tmp_path))
 
     async def _start(self, tmp_path: Path) -> tuple[PyAirtableIntegration, str]:
-        backend = await self._exits.enter_async_context(
-            running_backend(build_settings(None, tmp_path / "data"))
-        )
+        backend = await self._exits.enter_async_context(running_backend(tmp_path / "data"))
         owner, table = await backend.api.new_table()
         pa = create_integration(
             base_url=BASE_URL,

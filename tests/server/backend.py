@@ -7,16 +7,17 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx2
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 
-from pyairtable_integration.testing import fast_backend_settings
+# The raw set-up client and the password are the public test plugin's.
+from pyairtable_integration.testing import PASSWORD as PASSWORD
+from pyairtable_integration.testing import Actor as Actor
+from pyairtable_integration.testing import BackendApi, fast_backend_settings
 from pyairtable_server.app import create_app
 from pyairtable_server.db.models import Model
 from pyairtable_server.settings import Settings
@@ -24,8 +25,9 @@ from pyairtable_server.settings import Settings
 POSTGRES_ADMIN_DSN = os.environ.get(
     "PYAIRTABLE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
-PASSWORD = "correct horse battery"
 TEST_SECRET = "test-secret-key-" + "x" * 48
+#: The server tests' name for the plugin's raw set-up client.
+Api = BackendApi
 
 # Cheap Argon2id and generous limits (the public test plugin's): tests about limits set their own.
 FAST_SETTINGS: dict[str, Any] = {"secret_key": TEST_SECRET, **fast_backend_settings()}
@@ -88,106 +90,6 @@ class PostgresDatabase:
             await conn.execute(statement)
         finally:
             await conn.close()
-
-
-@dataclass
-class Actor:
-    """A registered, signed-in user and the headers that act as them."""
-
-    user: dict[str, Any]
-    access_token: str
-    refresh_token: str
-    email: str
-    password: str = PASSWORD
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(self.user["id"])
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
-class Api:
-    """An httpx2 client on the in-process app, with shortcuts for common set-up steps."""
-
-    def __init__(self, client: httpx2.AsyncClient, app: FastAPI) -> None:
-        self.client = client
-        self.app = app
-        self._counter = 0
-
-    async def register(self, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
-        self._counter += 1
-        email = email or f"user{self._counter}-{secrets.token_hex(3)}@example.com"
-        response = await self.client.post(
-            "/auth/register",
-            json={"email": email, "password": password, "first_name": "Test", "last_name": "User"},
-        )
-        assert response.status_code == 201, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def login(self, email: str, password: str = PASSWORD) -> Actor:
-        response = await self.client.post(
-            "/auth/login", json={"email": email, "password": password}
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        return Actor(body["user"], body["access_token"], body["refresh_token"], email, password)
-
-    async def actor(self) -> Actor:
-        user = await self.register()
-        return await self.login(user["email"])
-
-    async def workspace(self, owner: Actor, name: str = "Ops") -> dict[str, Any]:
-        response = await self.client.post("/workspaces", json={"name": name}, headers=owner.headers)
-        assert response.status_code == 201, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def add_member(self, owner: Actor, workspace_id: str, member: Actor, role: str) -> None:
-        response = await self.client.post(
-            f"/workspaces/{workspace_id}/members",
-            json={"user_id": member.id, "role": role},
-            headers=owner.headers,
-        )
-        assert response.status_code == 201, response.text
-
-    async def post(self, actor: Actor, path: str, body: dict[str, Any], status: int = 201) -> Any:
-        """POST as ``actor`` and insist on ``status``; the decoded body."""
-        response = await self.client.post(path, json=body, headers=actor.headers)
-        assert response.status_code == status, response.text
-        return response.json()
-
-    async def base(self, owner: Actor, workspace_id: str, name: str = "Base") -> dict[str, Any]:
-        body: dict[str, Any] = await self.post(
-            owner, "/bases", {"workspace_id": workspace_id, "name": name}
-        )
-        return body
-
-    async def table(
-        self, owner: Actor, base_id: str, fields: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {"base_id": base_id, "name": f"T{self._next()}"}
-        if fields is not None:
-            request["fields"] = fields
-        body: dict[str, Any] = await self.post(owner, "/tables", request)
-        return body
-
-    async def new_table(
-        self, fields: list[dict[str, Any]] | None = None
-    ) -> tuple[Actor, dict[str, Any]]:
-        """A fresh owner with a workspace, a base and a table of ``fields``."""
-        owner = await self.actor()
-        workspace = await self.workspace(owner)
-        base = await self.base(owner, workspace["id"])
-        return owner, await self.table(owner, base["id"], fields)
-
-    def _next(self) -> int:
-        self._counter += 1
-        return self._counter
 
 
 @asynccontextmanager

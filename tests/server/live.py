@@ -7,7 +7,6 @@ the test's loop keeps set-up cheap and lets a test stop and start servers at wil
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,14 +18,12 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
+from pyairtable_integration.testing import serving
 from pyairtable_server.app import create_app
-from pyairtable_server.http.server_protocol import protocol_options
 from pyairtable_server.services import AppServices
 from pyairtable_server.settings import Settings
 
 from .backend import Actor, Api
-
-STARTUP_SECONDS = 30
 
 
 @dataclass
@@ -55,59 +52,21 @@ class Live:
         return connect(url, open_timeout=10, **options)
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @asynccontextmanager
 async def live_server(
     settings: Settings, *, port: int | None = None, send_buffer: int | None = None
 ) -> AsyncIterator[Live]:
     """Serve ``settings``' app until the block ends; yield an ``Api`` talking real HTTP to it.
 
-    ``send_buffer`` shrinks the kernel's send buffer of every accepted connection (they
-    inherit it from the listening socket), so that a client that stops reading blocks the
-    server after little data.
+    The serving is the public test plugin's (``serving``: uvicorn on a free port, in this loop);
+    ``send_buffer`` shrinks the kernel's send buffer of every accepted connection.
     """
-    sock = free_socket() if port is None else _bound(port)
-    if send_buffer is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-    port = sock.getsockname()[1]
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-        **protocol_options(),
-    )
-    server = uvicorn.Server(config)
-    with sock:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(server.serve, [sock])
-            with anyio.fail_after(STARTUP_SECONDS):
-                while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-                    await anyio.sleep(0.01)
-            try:
-                async with httpx2.AsyncClient(
-                    base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30
-                ) as client:
-                    yield Live(Api(client, app), app, port, server)
-            finally:
-                server.should_exit = True
-
-
-def _bound(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
+    async with (
+        serving(app, port=port, send_buffer=send_buffer) as served,
+        httpx2.AsyncClient(base_url=f"http://127.0.0.1:{served.port}/api/v1", timeout=30) as client,
+    ):
+        yield Live(Api(client, app), app, served.port, served.server)
 
 
 async def receive(ws: ClientConnection, within: float = 10) -> dict[str, Any]:
@@ -191,19 +150,6 @@ async def sse_frames(response: httpx2.Response) -> AsyncIterator[SseFrame]:
 async def write_records(
     api: Api, owner: Actor, table_id: str, count: int, text: str = ""
 ) -> list[str]:
-    """Create ``count`` records named ``r<i><text>`` in batches of 100; their ids, in order."""
-    ids: list[str] = []
-    for start in range(0, count, 100):
-        body = await api.post(
-            owner,
-            "/records/batch",
-            {
-                "table_id": table_id,
-                "records": [
-                    {"fields": {"Name": f"r{i}{text}"}}
-                    for i in range(start, min(count, start + 100))
-                ],
-            },
-        )
-        ids += [record["id"] for record in body["data"]]
-    return ids
+    """Create ``count`` records named ``r<i><text>``; their ids, in order (``write_records`` of
+    the plugin's set-up client)."""
+    return await api.write_records(owner, table_id, count, text)

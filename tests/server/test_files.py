@@ -387,6 +387,12 @@ class WrappedStorage:
     async def delete(self, key: str) -> None:
         await self.inner.delete(key)
 
+    async def keys_written_before(self, cutoff: float) -> list[str]:
+        return await self.inner.keys_written_before(cutoff)
+
+    async def remove_abandoned_uploads(self, cutoff: float) -> int:
+        return await self.inner.remove_abandoned_uploads(cutoff)
+
     async def check(self) -> None:
         await self.inner.check()
 

@@ -17,10 +17,10 @@ import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 
+from pyairtable_integration.testing import tcp_proxy
 from pyairtable_server.settings import Settings
 
 from .live import authed, events_until, live_server, receive, subscribe, write_records
-from .proxy import tcp_proxy
 
 pytestmark = pytest.mark.anyio
 

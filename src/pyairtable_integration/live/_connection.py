@@ -59,7 +59,7 @@ class LiveConnection:
         self._observers: Listeners[ConnectionView] = Listeners("connection observer")
         self._online_hooks: Listeners[None] = Listeners("came-online hook")
         self._state = self._read()
-        pa.realtime.manager.on_state_change(self._realtime_changed)
+        pa.realtime.on_state_change(self._realtime_changed)
         pa.offline.on_change(self._outbox_changed)
         pa.online.subscribe(self._connectivity_changed)
 
@@ -96,7 +96,7 @@ class LiveConnection:
         self._pa.online.set_online(False)
 
     def _read(self) -> ConnectionView:
-        realtime: RealtimeState = self._pa.realtime.manager.state
+        realtime: RealtimeState = self._pa.realtime.state
         offline = self._pa.offline
         reachable = self._pa.online.online
         return ConnectionView(

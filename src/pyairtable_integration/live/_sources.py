@@ -53,7 +53,7 @@ def _subscribe(
     notify: Callable[[Signal], None],
 ) -> Callable[[], None]:
     """A realtime subscription that feeds the cache (or invalidates without one), or nothing."""
-    if _feed_runs(pa) or not pa.realtime.manager.enabled:
+    if _feed_runs(pa) or not pa.realtime.enabled:
         return lambda: None
     caching = pa.config.enable_caching
 

@@ -1,12 +1,12 @@
 """The realtime client: subscriptions fed over WebSocket, Server-Sent Events or the event log."""
 
 from ._client import RealtimeClient
+from ._frames import Channel
 from ._manager import RealtimeManager, SignedOut
 from ._sse import SseDecoder, SseMessage
 from ._state import Ladder, RealtimeState, Status, TransportKind
 from ._subscription import (
     BatchCallback,
-    Channel,
     EventCallback,
     Reset,
     ResetCallback,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..types import Event
+from ._frames import Channel
 from ._manager import EventListener, RealtimeManager, ResetListener
 from ._state import RealtimeState
-from ._subscription import BatchCallback, Channel, EventCallback, ResetCallback, Subscription
+from ._subscription import BatchCallback, EventCallback, ResetCallback, Subscription
 
 
 class RealtimeClient:
@@ -39,6 +40,11 @@ class RealtimeClient:
             ValueError: an unknown filter name.
         """
         return self.manager.add(channel, filters or {}, callback=callback, on_reset=on_reset)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether realtime is switched on (``features.enable_realtime``)."""
+        return self.manager.enabled
 
     @property
     def state(self) -> RealtimeState:

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..types import Event
+from ._frames import Channel, Wanted
 
-Channel = Literal["*", "record", "table", "field", "view", "base", "workspace"]
 FilterKey = Literal["workspace_id", "base_id", "table_id", "aggregate_id"]
 FILTER_KEYS: tuple[FilterKey, ...] = ("workspace_id", "base_id", "table_id", "aggregate_id")
-#: Filters the event log answers itself; the others are applied by the client when polling.
-LOG_FILTER_KEYS: frozenset[str] = frozenset({"workspace_id", "table_id"})
 
 EventCallback = Callable[[Event], Awaitable[object] | object]
 BatchCallback = Callable[[list[Event]], Awaitable[object] | object]
@@ -123,9 +121,14 @@ class Subscription:
             self.position = position
         self._ready.set()
 
-    def log_filters(self) -> dict[str, str]:
-        """The filters the event log applies itself."""
-        return {key: value for key, value in self.filters.items() if key in LOG_FILTER_KEYS}
+    def wanted(self) -> Wanted:
+        """A snapshot for a transport: what to ask for and where to resume from."""
+        return Wanted(self.id, self.channel, dict(self.filters), self.position)
+
+    def catch_up(self, position: int) -> None:
+        """Nothing up to ``position`` is missing: move there (never backwards)."""
+        if self.active and position > (self.position or 0):
+            self.position = position
 
 
 _MATCHED = {"channel", *FILTER_KEYS}

@@ -1,27 +1,29 @@
-"""The WebSocket transport of contract §8: one socket carries every subscription.
+"""The top rung of the ladder: the WebSocket of contract §8, as an async iterator of frames.
 
-A session authenticates with a first ``auth`` message, subscribes each subscription with
-``since`` its position, then runs three tasks until one ends: a reader (events, confirmations,
-resets), a writer (subscribe, unsubscribe and token renewals queued by the manager) and a
-heartbeat (a JSON ``ping`` when the socket has been quiet; no answer within the timeout means
-the socket is dead, as when a network path swallows packets without closing anything).
+One socket carries every subscription. A session authenticates with a first ``auth`` message,
+subscribes each subscription with ``since`` its position, then reads frames while two helpers
+run beside the reader: a writer (subscribe, unsubscribe and token renewals the connection queues
+in its send buffer) and a heartbeat (a JSON ``ping`` when the socket has been quiet; no answer
+within the timeout means the socket is dead, as when a network path swallows packets without
+closing anything). A helper that fails aborts the socket, and the iteration raises its error.
+
+Imports nothing of the connection: it is given the subscriptions as ``Wanted`` snapshots, a
+token, and the send buffer's queue with a way to learn that it overflowed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from .._clock import Clock
 from ..types import Event
-from ._tasks import first_of
-
-if TYPE_CHECKING:
-    from ._manager import RealtimeManager
-    from ._subscription import Subscription
+from ._frames import Confirmed, Delivered, Frame, Missed, Opened, Refused, Wanted
 
 CLOSE_TOKEN_EXPIRED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -34,23 +36,23 @@ class HeartbeatTimeout(ConnectionError):
 
 
 class SendBufferFull(ConnectionError):
-    """More frames waited for the socket than ``SEND_BUFFER``: it is replaced by a new one."""
+    """More frames waited for the socket than its send buffer holds: it is replaced."""
 
 
 class TokenRejected(ConnectionError):
     """The backend closed the socket with 4401: the token expired or was refused."""
 
 
-def subscribe_message(subscription: Subscription) -> str:
-    """The ``subscribe`` frame of ``subscription``, resuming after its position if it has one."""
+def subscribe_message(wanted: Wanted) -> str:
+    """The ``subscribe`` frame of ``wanted``, resuming after its position if it has one."""
     message: dict[str, Any] = {
         "type": "subscribe",
-        "subscription_id": subscription.id,
-        "channel": subscription.channel,
-        "filters": subscription.filters,
+        "subscription_id": wanted.id,
+        "channel": wanted.channel,
+        "filters": dict(wanted.filters),
     }
-    if subscription.position is not None:
-        message["since"] = subscription.position
+    if wanted.position is not None:
+        message["since"] = wanted.position
     return json.dumps(message)
 
 
@@ -62,18 +64,17 @@ def auth_message(token: str) -> str:
     return json.dumps({"type": "auth", "token": token})
 
 
-async def open_socket(manager: RealtimeManager, token: str) -> ClientConnection:
-    """Connect to ``/ws`` and authenticate; the socket once ``auth_ok`` arrived.
+async def open_socket(url: str, token: str, *, timeout: float) -> ClientConnection:  # noqa: ASYNC109 - the handshake's own timeouts, passed to websockets
+    """Connect to ``url`` and authenticate; the socket once ``auth_ok`` arrived.
 
     Raises:
         TokenRejected: the backend refused the token (close code 4401).
         OSError, WebSocketException, TimeoutError: the socket could not be opened.
     """
-    options = manager.options
     ws = await connect(
-        manager.websocket_url,
-        open_timeout=options.heartbeat_timeout,
-        close_timeout=options.heartbeat_timeout,
+        url,
+        open_timeout=timeout,
+        close_timeout=timeout,
         ping_interval=None,  # the JSON heartbeat below runs on the injected clock instead
         max_size=MAX_FRAME_BYTES,
         proxy=None,
@@ -81,92 +82,142 @@ async def open_socket(manager: RealtimeManager, token: str) -> ClientConnection:
     )
     try:
         await ws.send(auth_message(token))
-        async with asyncio.timeout(options.heartbeat_timeout):
+        async with asyncio.timeout(timeout):
             while True:
                 message = json.loads(await ws.recv())
                 if message.get("type") == "auth_ok":
                     return ws
     except ConnectionClosed as exc:
         await ws.close()
-        if exc.rcvd is not None and exc.rcvd.code == CLOSE_TOKEN_EXPIRED:
-            raise TokenRejected(exc.rcvd.reason) from exc
+        _raise_if_token_rejected(exc)
         raise
     except BaseException:
         await ws.close()
         raise
 
 
-async def run_session(manager: RealtimeManager, token: str) -> None:
-    """Serve every subscription over one socket until it fails.
+async def websocket_frames(
+    wanted: list[Wanted],
+    *,
+    url: str,
+    token: str,
+    outgoing: asyncio.Queue[str],
+    overflowed: Callable[[], Awaitable[object]],
+    clock: Clock,
+    heartbeat_interval: float,
+    heartbeat_timeout: float,
+) -> AsyncGenerator[Frame, None]:
+    """Serve ``wanted`` over one socket, yielding what arrives, until it fails.
+
+    ``outgoing`` holds frames to send (subscriptions made or dropped meanwhile, token renewals);
+    ``overflowed`` returns when more were queued than it holds.
 
     Raises:
         TokenRejected: the socket was closed with 4401.
         HeartbeatTimeout: the socket went silent.
+        SendBufferFull: ``overflowed`` returned.
         OSError, WebSocketException, TimeoutError: the connection failed or closed.
     """
-    ws = await open_socket(manager, token)
-    session = _Session(manager, ws)
+    ws = await open_socket(url, token, timeout=heartbeat_timeout)
+    helpers = _Helpers(ws, clock, heartbeat_interval, heartbeat_timeout)
     try:
-        for subscription in manager.active_subscriptions():
-            await ws.send(subscribe_message(subscription))
-        manager.went_live()
-        await first_of(session.read(), session.write(), session.heartbeat(), session.overflow())
+        for each in wanted:
+            await ws.send(subscribe_message(each))
+        yield Opened()
+        helpers.start(outgoing, overflowed)
+        async for text in ws:
+            helpers.last_received = clock.monotonic()
+            frame = _frame(json.loads(text))
+            if frame is not None:
+                yield frame
+        helpers.raise_failure()
+        # The iteration ends on a normal close: reconnect like after any other close.
+        if ws.close_code == CLOSE_TOKEN_EXPIRED:
+            raise TokenRejected(ws.close_reason or "token expired")
+        raise ConnectionResetError(f"the server closed the WebSocket ({ws.close_code})")
     except ConnectionClosed as exc:
-        if exc.rcvd is not None and exc.rcvd.code == CLOSE_TOKEN_EXPIRED:
-            raise TokenRejected(exc.rcvd.reason) from exc
+        helpers.raise_failure()
+        _raise_if_token_rejected(exc)
         raise
     finally:
-        manager.close_send_buffer()
+        await helpers.stop()
         await ws.close()
 
 
-class _Session:
-    def __init__(self, manager: RealtimeManager, ws: ClientConnection) -> None:
-        self.manager = manager
+def _frame(message: dict[str, Any]) -> Frame | None:
+    subscription_id = message.get("subscription_id")
+    if not isinstance(subscription_id, str):
+        return None  # auth_ok, pong
+    kind = message.get("type")
+    if kind == "event":
+        return Delivered(Event.model_validate(message["event"]), subscription_id)
+    if kind == "subscription_confirmed":
+        return Confirmed(int(message["position"]), subscription_id)
+    if kind == "subscription_reset":
+        return Missed(int(message["position"]), subscription_id)
+    if kind == "subscription_error":
+        return Refused(message.get("error") or {}, subscription_id)
+    return None
+
+
+def _raise_if_token_rejected(exc: ConnectionClosed) -> None:
+    if exc.rcvd is not None and exc.rcvd.code == CLOSE_TOKEN_EXPIRED:
+        raise TokenRejected(exc.rcvd.reason) from exc
+
+
+class _Helpers:
+    """The writer, heartbeat and overflow watch beside the reader; the first to fail aborts
+    the socket (so the reader stops at once) and its error is what the session raises."""
+
+    def __init__(self, ws: ClientConnection, clock: Clock, interval: float, timeout: float) -> None:
         self.ws = ws
-        self.clock = manager.clock
-        self.last_received = self.clock.monotonic()
-        self.outbox = manager.open_send_buffer()
+        self.clock = clock
+        self.interval = interval
+        self.timeout = timeout
+        self.last_received = clock.monotonic()
+        self.failure: BaseException | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def read(self) -> None:
-        manager = self.manager
-        async for frame in self.ws:
-            self.last_received = self.clock.monotonic()
-            message = json.loads(frame)
-            subscription = manager.subscription(message.get("subscription_id"))
-            if subscription is None:
-                continue  # auth_ok, pong, or a subscription already gone
-            kind = message.get("type")
-            if kind == "event":
-                manager.take(subscription, Event.model_validate(message["event"]))
-            elif kind == "subscription_confirmed":
-                subscription.start_at(int(message["position"]))
-            elif kind == "subscription_reset":
-                manager.reset(subscription, int(message["position"]))
-            elif kind == "subscription_error":
-                manager.refused(subscription, message.get("error") or {})
-        # The iteration ends on a normal close: reconnect like after any other close.
-        if self.ws.close_code == CLOSE_TOKEN_EXPIRED:
-            raise TokenRejected(self.ws.close_reason or "token expired")
-        raise ConnectionResetError(f"the server closed the WebSocket ({self.ws.close_code})")
+    def start(
+        self, outgoing: asyncio.Queue[str], overflowed: Callable[[], Awaitable[object]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for work in (self._write(outgoing), self._heartbeat(), self._overflow(overflowed)):
+            task = loop.create_task(work)
+            task.add_done_callback(self._ended)
+            self._tasks.append(task)
 
-    async def write(self) -> None:
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self.failure is not None:
+            return
+        self.failure = task.exception() or ConnectionResetError("a WebSocket helper ended")
+        # Aborted, not closed: a dead socket would hold a closing handshake for its timeout.
+        self.ws.transport.abort()
+
+    async def _write(self, outgoing: asyncio.Queue[str]) -> None:
         while True:
-            frame = await self.outbox.get()
-            await self.ws.send(frame)
+            await self.ws.send(await outgoing.get())
 
-    async def overflow(self) -> None:
-        await self.manager.overflowed()
+    async def _overflow(self, overflowed: Callable[[], Awaitable[object]]) -> None:
+        await overflowed()
         raise SendBufferFull("the WebSocket fell behind on the frames to send; reconnecting")
 
-    async def heartbeat(self) -> None:
-        options = self.manager.options
+    async def _heartbeat(self) -> None:
         while True:
-            await self.clock.sleep(options.heartbeat_interval)
-            if self.clock.monotonic() - self.last_received < options.heartbeat_interval:
+            await self.clock.sleep(self.interval)
+            if self.clock.monotonic() - self.last_received < self.interval:
                 continue
             sent_at = self.clock.monotonic()
             await self.ws.send(json.dumps({"type": "ping", "timestamp": sent_at}))
-            await self.clock.sleep(options.heartbeat_timeout)
+            await self.clock.sleep(self.timeout)
             if self.last_received < sent_at:
-                raise HeartbeatTimeout(f"no answer to a ping within {options.heartbeat_timeout} s")
+                raise HeartbeatTimeout(f"no answer to a ping within {self.timeout} s")

@@ -24,17 +24,22 @@ class EventService(Service):
         since: int | None = None,
         channel: str | Sequence[str] | None = None,
         workspace_id: str | None = None,
+        base_id: str | None = None,
         table_id: str | None = None,
+        aggregate_id: str | None = None,
         limit: int | None = None,
     ) -> EventPage:
         """One page of the caller's events after ``since`` (from the start when left out).
 
-        ``channel`` (one or several: ``record``, ``table``…), ``workspace_id`` and ``table_id``
-        narrow the events; ``next_since`` is where to read on from. ``reset`` True means the
-        events after ``since`` are gone and the caller must refetch its data.
+        ``channel`` (one or several: ``record``, ``table``…), ``workspace_id``, ``base_id``,
+        ``table_id`` and ``aggregate_id`` (one record, table… by its id) narrow the events;
+        ``next_since`` is where to read on from. ``reset`` True means the events after ``since``
+        are gone and the caller must refetch its data.
 
         Raises:
             InvalidRequestError: ``limit`` is out of range (1 to 1000).
+            NotFoundError: ``workspace_id``, ``base_id`` or ``table_id`` names something outside
+                the caller's workspaces.
         """
         channels = [channel] if isinstance(channel, str) else channel
         return await self._call(
@@ -45,7 +50,9 @@ class EventService(Service):
                 "since": since,
                 "channel": None if channels is None else list(channels),
                 "workspace_id": workspace_id,
+                "base_id": base_id,
                 "table_id": table_id,
+                "aggregate_id": aggregate_id,
                 "limit": limit,
             },
         )
@@ -56,13 +63,16 @@ class EventService(Service):
         since: int = 0,
         channel: str | Sequence[str] | None = None,
         workspace_id: str | None = None,
+        base_id: str | None = None,
         table_id: str | None = None,
+        aggregate_id: str | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[Event]:
         """Every event after ``since`` up to now, fetching pages as the loop goes on.
 
-        The loop ends at the first empty page (the caller is caught up). A reset is raised,
-        not skipped: ending quietly would look like "caught up" while changes were lost.
+        The filters are ``get_events``'s. The loop ends at the first empty page (the caller is
+        caught up). A reset is raised, not skipped: ending quietly would look like "caught up"
+        while changes were lost.
 
         Raises:
             EventsResetError: the events after the position reached are gone; refetch the data
@@ -74,7 +84,9 @@ class EventService(Service):
                 since=position,
                 channel=channel,
                 workspace_id=workspace_id,
+                base_id=base_id,
                 table_id=table_id,
+                aggregate_id=aggregate_id,
                 limit=limit,
             )
             if page.reset:

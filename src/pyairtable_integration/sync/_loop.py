@@ -1,17 +1,23 @@
-"""The blocking facade's event loop: one loop in a daemon thread that every blocking call uses.
+"""The blocking facade's event loop: anyio's blocking portal, in one daemon thread.
 
-Every call hands a coroutine to the loop thread and waits for its result, so the async core is
-the only implementation. (anyio's blocking portal does the same; this one keeps the thread's
-name, its refusal to be called from a running loop, and the async-generator cleanup the facade
-relies on, and is what the generated twins in ``_services`` call.)
+Every call hands a coroutine to the portal's loop and waits for its result, so the async core is
+the only implementation. ``anyio.from_thread.start_blocking_portal`` owns the thread and the
+loop (a daemon thread, so a script that forgets ``close()`` still exits; its loop finalizes
+async generators and cancels what is left when it stops). ``LoopThread`` adds what the facade
+promises on top: the thread's name, a refusal to be called from a running event loop (which it
+would block), a call abandoned by Ctrl-C cancelled on the loop, and lazy iterators.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any, ParamSpec, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from functools import partial
+from typing import ParamSpec, TypeVar, cast
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -25,6 +31,11 @@ _IN_LOOP_MESSAGE = (
 
 
 def refuse_running_loop() -> None:
+    """Return when no event loop runs in this thread.
+
+    Raises:
+        RuntimeError: one does (a blocking call would block it).
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -33,21 +44,20 @@ def refuse_running_loop() -> None:
 
 
 class LoopThread:
-    """An event loop running forever in a daemon thread, until ``stop``."""
+    """A blocking portal (an event loop in the daemon thread ``THREAD_NAME``) until ``stop``."""
 
     def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
+        self._context: AbstractContextManager[BlockingPortal] = start_blocking_portal(
+            name=THREAD_NAME
+        )
+        self._portal = self._context.__enter__()
         self._closed = False
-        self._thread = threading.Thread(target=self._serve, name=THREAD_NAME, daemon=True)
-        self._thread.start()
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def run(
-        self, function: Callable[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    def run(self, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``function(*args, **kwargs)`` on the loop and return its result here.
 
         Raises:
@@ -55,13 +65,7 @@ class LoopThread:
             BaseException: whatever the call raised.
         """
         self.check()
-        future = asyncio.run_coroutine_threadsafe(function(*args, **kwargs), self._loop)
-        try:
-            return future.result()
-        except BaseException:
-            # Ctrl-C while waiting: the work on the loop must not go on without a caller.
-            future.cancel()
-            raise
+        return self._wait(self._portal.start_task_soon(partial(function, *args, **kwargs)))
 
     def call(self, function: Callable[[], T]) -> T:
         """Run the plain ``function`` on the loop thread, where the state it reads is changed.
@@ -69,11 +73,8 @@ class LoopThread:
         Raises:
             RuntimeError: called from a running event loop, or after ``stop``.
         """
-
-        async def on_loop() -> T:
-            return function()
-
-        return self.run(on_loop)
+        self.check()
+        return self._wait(self._portal.start_task_soon(function))
 
     def usable(self) -> bool:
         """Whether ``check`` would pass."""
@@ -86,39 +87,31 @@ class LoopThread:
         return False
 
     def stop(self) -> None:
-        """End the loop and wait for the thread; safe to call twice."""
+        """Stop the portal (what is left on its loop is cancelled) and wait for the thread;
+        safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
+        self._context.__exit__(None, None, None)
 
     def check(self) -> None:
         """Return when calls may be made from here.
 
         Raises:
-            RuntimeError: this thread runs an event loop, or the loop was stopped.
+            RuntimeError: this thread runs an event loop, or the portal was stopped.
         """
         if self._closed:
             raise RuntimeError("This SyncIntegration is closed; create a new one.")
         refuse_running_loop()
 
-    def _serve(self) -> None:
-        loop = self._loop
-        asyncio.set_event_loop(loop)
+    @staticmethod
+    def _wait(future: Future[T]) -> T:
         try:
-            loop.run_forever()
-            # Whatever is still scheduled (a call abandoned by Ctrl-C) is cancelled and awaited,
-            # so no task is destroyed pending.
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+            return future.result()
+        except BaseException:
+            # Ctrl-C while waiting: the work on the loop must not go on without a caller.
+            future.cancel()
+            raise
 
 
 def blocking_iterator(loop: LoopThread, source: AsyncIterator[T]) -> Iterator[T]:

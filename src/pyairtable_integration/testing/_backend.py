@@ -28,6 +28,7 @@ import httpx2
 from pyairtable_integration import PyAirtableIntegration, create_integration
 
 BASE_URL = "http://testserver/api/v1"
+#: The password ``InProcessBackend.sign_in`` registers users with.
 PASSWORD = "correct horse battery"
 #: Cheap Argon2 and generous limits: the backend's defaults suit production, not tests.
 _TEST_SETTINGS: dict[str, Any] = {
@@ -74,12 +75,36 @@ class InProcessBackend:
 
     async def sign_in(self, integration: PyAirtableIntegration) -> str:
         """Register a fresh user and sign ``integration`` in as them; their e-mail."""
-        email = f"user-{secrets.token_hex(4)}@example.com"
-        await integration.services.auth.register(
-            email=email, password=PASSWORD, first_name="Test", last_name="User"
-        )
-        await integration.auth.login(email, PASSWORD)
-        return email
+        return await register_and_sign_in(integration)
+
+
+async def register_and_sign_in(integration: PyAirtableIntegration) -> str:
+    """Register a fresh user through ``integration`` and sign it in as them; their e-mail."""
+    email = f"user-{secrets.token_hex(4)}@example.com"
+    await integration.services.auth.register(
+        email=email, password=PASSWORD, first_name="Test", last_name="User"
+    )
+    await integration.auth.login(email, PASSWORD)
+    return email
+
+
+def backend_settings(data_dir: Path, **settings: Any) -> Any:
+    """The backend's ``Settings`` for tests: SQLite in ``data_dir``, a fresh secret, the fast
+    test settings, then ``settings``.
+
+    Raises:
+        ImportError: the ``[server]`` extra is not installed.
+    """
+    from pyairtable_server.settings import Settings
+
+    return Settings(
+        **{
+            "secret_key": "in-process-" + secrets.token_hex(32),
+            "data_dir": data_dir,
+            **_TEST_SETTINGS,
+            **settings,
+        }
+    )
 
 
 @asynccontextmanager
@@ -90,15 +115,8 @@ async def in_process_backend(data_dir: Path, **settings: Any) -> AsyncIterator[I
         ImportError: the ``[server]`` extra is not installed.
     """
     from pyairtable_server.app import create_app
-    from pyairtable_server.settings import Settings
 
-    options = {
-        "secret_key": "in-process-" + secrets.token_hex(32),
-        "data_dir": data_dir,
-        **_TEST_SETTINGS,
-        **settings,
-    }
-    app = create_app(Settings(**options))
+    app = create_app(backend_settings(data_dir, **settings))
     # The app's own lifespan (database opened and migrated, workers started), as a server runs it.
     async with app.router.lifespan_context(app):
         backend = InProcessBackend(app)

@@ -15,10 +15,8 @@ from __future__ import annotations
 import copy
 import logging
 import random
-import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx2
@@ -32,18 +30,24 @@ from .._errors import (
     ServiceError,
     error_from_response,
 )
-from .._ids import is_plain_path
 from .._metrics import Metrics
 from .._version import __version__
 from ._breaker import BreakerSnapshot, CircuitBreaker
 from ._dedup import SingleFlight
 from ._policy import RetryPolicy, may_retry_method, parse_retry_after, retry_wait
-from ._redact import redact_body, redact_url
+from ._request import (
+    WRITE_METHODS,
+    Call,
+    Params,
+    canonical,
+    check_path,
+    connection_error,
+    new_id,
+    request_id_of,
+    send_attempt,
+)
 
 logger = logging.getLogger("pyairtable_integration.transport")
-
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 
 class Authenticator(Protocol):
@@ -56,25 +60,6 @@ class Authenticator(Protocol):
     async def recover(self, rejected: str) -> bool:
         """A request with ``rejected`` got 401: True when a newer token is now available."""
         ...
-
-
-@dataclass(frozen=True)
-class _Call:
-    service: str
-    method: str
-    path: str
-    params: Params | None
-    json: Any
-    data: Mapping[str, Any] | None
-    files: Any
-    headers: dict[str, str]
-    authenticated: bool
-    idempotency_key: str | None
-    timeout: float | None
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
 
 
 class Transport:
@@ -185,11 +170,11 @@ class Transport:
             ValueError: ``path`` has an empty, ``.`` or ``..`` segment (services build paths
                 from checked, escaped ids, so this is a bug in the caller; nothing was sent).
         """
-        _check_path(path)
+        check_path(path)
         method = method.upper()
         if idempotency_key is None and authenticated and method in WRITE_METHODS:
-            idempotency_key = _new_id()
-        call = _Call(
+            idempotency_key = new_id()
+        call = Call(
             service=service,
             method=method,
             path=path.lstrip("/"),
@@ -204,7 +189,7 @@ class Transport:
         )
         if method == "GET" and self.config.deduplicate_requests:
             authorization = await self._authorization(call)
-            key = (path, _canonical(params), authorization, tuple(sorted(call.headers.items())))
+            key = (path, canonical(params), authorization, tuple(sorted(call.headers.items())))
             # Counted before the wait: a call that joins one in flight is shared whatever its
             # outcome, and the call that started the flight is not counted.
             if self._flights.running(key):
@@ -233,8 +218,8 @@ class Transport:
             ServiceError: as ``request``.
             ValueError: as ``request``.
         """
-        _check_path(path)
-        call = _Call(
+        check_path(path)
+        call = Call(
             service=service,
             method="GET",
             path=path.lstrip("/"),
@@ -254,13 +239,13 @@ class Transport:
             yield response
         except httpx2.TimeoutException as exc:
             raise RequestTimeoutError(
-                "The download stalled.", service=service, request_id=_request_id(response)
+                "The download stalled.", service=service, request_id=request_id_of(response)
             ) from exc
         except httpx2.TransportError as exc:
             raise NetworkError(
                 f"The download was cut off: {exc}.",
                 service=service,
-                request_id=_request_id(response),
+                request_id=request_id_of(response),
             ) from exc
         finally:
             await response.aclose()
@@ -270,15 +255,15 @@ class Transport:
         await self._flights.aclose()
         await self._client.aclose()
 
-    async def _authorization(self, call: _Call) -> str | None:
+    async def _authorization(self, call: Call) -> str | None:
         if not call.authenticated or self.authenticator is None:
             return None
         return await self.authenticator.authorization()
 
     async def _send(
-        self, call: _Call, *, stream: bool, authorization: str | None
+        self, call: Call, *, stream: bool, authorization: str | None
     ) -> httpx2.Response:
-        request_id = _new_id()
+        request_id = new_id()
         breaker = self.breaker(call.service)
         retry = 0
         recovered = False
@@ -287,12 +272,14 @@ class Transport:
             started = self._clock.monotonic()
             sent = True
             try:
-                response = await self._attempt(call, request_id, authorization, stream=stream)
+                response = await send_attempt(
+                    self._client, call, request_id, authorization, stream=stream
+                )
             except httpx2.TransportError as exc:
                 sent = not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout)
                 if isinstance(exc, httpx2.PoolTimeout):
                     sent = False
-                error: ServiceError = _connection_error(exc, call.service, request_id)
+                error: ServiceError = connection_error(exc, call.service, request_id)
                 retry_after = None
                 breaker.record_failure()
             except BaseException:
@@ -352,7 +339,7 @@ class Transport:
             await self._clock.sleep(wait)
 
     def _retry_wait(
-        self, call: _Call, error: ServiceError, retry: int, *, retry_after: float | None, sent: bool
+        self, call: Call, error: ServiceError, retry: int, *, retry_after: float | None, sent: bool
     ) -> float | None:
         if isinstance(error, APIStatusError):
             if error.code not in self.policy.statuses:
@@ -363,88 +350,9 @@ class Transport:
             return None
         return retry_wait(self.policy, retry, retry_after=retry_after, uniform=self._uniform)
 
-    async def _attempt(
-        self, call: _Call, request_id: str, authorization: str | None, *, stream: bool
-    ) -> httpx2.Response:
-        headers = {"X-Request-ID": request_id, **call.headers}
-        if authorization is not None:
-            headers["Authorization"] = authorization
-        if call.idempotency_key is not None:
-            headers["Idempotency-Key"] = call.idempotency_key
-        request = self._client.build_request(
-            call.method,
-            call.path,
-            params=call.params,  # type: ignore[arg-type]
-            json=call.json,
-            data=call.data,
-            files=call.files,
-            headers=headers,
-            timeout=call.timeout if call.timeout is not None else httpx2.USE_CLIENT_DEFAULT,
-        )
-        if logger.isEnabledFor(logging.DEBUG):
-            body = b"" if call.files is not None else request.content
-            logger.debug(
-                "→ %s %s [%s] %s",
-                call.method,
-                redact_url(str(request.url)),
-                request_id,
-                redact_body(body),
-            )
-        response = await self._client.send(request, stream=stream)
-        if logger.isEnabledFor(logging.DEBUG):
-            shown = "<stream>" if stream else redact_body(response.content)
-            logger.debug(
-                "← %d %s %s [%s] %.1f ms %s",
-                response.status_code,
-                call.method,
-                redact_url(str(request.url)),
-                request_id,
-                response.elapsed.total_seconds() * 1000 if not stream else 0.0,
-                shown,
-            )
-        return response
-
-    def _finished(self, call: _Call, started: float, error: ServiceError | None) -> None:
+    def _finished(self, call: Call, started: float, error: ServiceError | None) -> None:
         self.metrics.request(
             call.service,
             self._clock.monotonic() - started,
             error_type=None if error is None else error.type,
         )
-
-
-def _check_path(path: str) -> None:
-    # A second line behind the services' id checks: httpx resolves dot segments against the
-    # base URL, so such a path could name another resource than the one meant.
-    if not is_plain_path(path):
-        raise ValueError(f"Refusing to send a request to the unresolved path {path!r}.")
-
-
-def _canonical(params: Params | None) -> tuple[tuple[str, str], ...]:
-    if params is None:
-        return ()
-    items = params.items() if isinstance(params, Mapping) else params
-    flat: list[tuple[str, str]] = []
-    for key, value in items:
-        if isinstance(value, list | tuple):
-            flat.extend((key, str(item)) for item in value)
-        elif value is not None:
-            flat.append((key, str(value)))
-    return tuple(flat)
-
-
-def _request_id(response: httpx2.Response) -> str | None:
-    return response.headers.get("X-Request-ID")
-
-
-def _connection_error(exc: httpx2.TransportError, service: str, request_id: str) -> ServiceError:
-    if isinstance(exc, httpx2.TimeoutException):
-        return RequestTimeoutError(
-            f"The {service} service did not answer in time ({type(exc).__name__}).",
-            service=service,
-            request_id=request_id,
-        )
-    return NetworkError(
-        f"The {service} service could not be reached: {type(exc).__name__}: {exc}".rstrip(": "),
-        service=service,
-        request_id=request_id,
-    )

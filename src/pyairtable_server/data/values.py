@@ -18,9 +18,10 @@ from ..schemas.records import RecordOut
 from .schema import TableSchema
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
-    """A record being inserted: the columns of ``DataRecord``, without an ORM object."""
+@dataclass(slots=True)
+class PlainRecord:
+    """A record's columns without an ORM object: one being inserted, or one loaded for a write
+    (a mapped object would cost the session's unit of work a state, and a flush to save it)."""
 
     id: str
     table_id: str
@@ -33,7 +34,7 @@ class NewRecord:
     updated_by: str | None
 
     def row(self) -> dict[str, Any]:
-        """The columns for an ``INSERT``."""
+        """The columns, for an ``INSERT`` or ``UPDATE``."""
         return {name: getattr(self, name) for name in self.__slots__}
 
 
@@ -77,7 +78,7 @@ class Projection:
             for f in (only if only is not None else schema.fields)
         ]
 
-    def fields_of(self, record: DataRecord | NewRecord | Row[Any]) -> dict[str, Any]:
+    def fields_of(self, record: DataRecord | PlainRecord | Row[Any]) -> dict[str, Any]:
         """The record's values by field name; empty cells are left out, as Airtable does."""
         out: dict[str, Any] = {}
         stored = record.fields
@@ -115,7 +116,7 @@ class Projection:
             "updated_by": row.updated_by,
         }
 
-    def out(self, record: DataRecord | NewRecord | Row[Any]) -> RecordOut:
+    def out(self, record: DataRecord | PlainRecord | Row[Any]) -> RecordOut:
         """The answer for a record, from its ORM object or a row of its columns."""
         return RecordOut(
             id=record.id,
@@ -137,7 +138,9 @@ def wire_fields(
 
 
 def record_out(
-    schema: TableSchema, record: DataRecord, only: Iterable[DataField] | None = None
+    schema: TableSchema,
+    record: DataRecord | PlainRecord,
+    only: Iterable[DataField] | None = None,
 ) -> RecordOut:
     return Projection(schema, only).out(record)
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -33,6 +34,14 @@ NAMING_CONVENTION = {
 class Model(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+def table_of(model: type[Model]) -> Table:
+    """The Core ``Table`` of a mapped class. Statements on it and run on a connection skip the
+    ORM's statement machinery, which costs more than a small statement on the write path."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class User(Model):

@@ -36,7 +36,9 @@ between replay and live has neither a gap nor a duplicate.
 
 from __future__ import annotations
 
+import json
 import logging
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -46,7 +48,6 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import events, json_codec
@@ -54,6 +55,7 @@ from ..clock import utcnow
 from ..db.engine import Database
 from ..security import revocation
 from .interest import Interest
+from .outbox import Outbox
 
 logger = logging.getLogger("pyairtable_server.realtime")
 
@@ -86,12 +88,73 @@ class Published:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class EventOut:
-    """An event on its way to one subscription."""
+class Audience:
+    """What subscriptions with the same id and the same interest have in common: for each event,
+    whether it matches and the frame that carries it are the same for all of them.
 
-    subscription_id: str
-    published: Published
+    The hub interns audiences (``Hub.subscribe``), so a dispatch decides and encodes once per
+    audience, not once per subscriber, and compares audiences by identity.
+    """
+
+    __slots__ = ("__weakref__", "interest", "subscription_id")
+
+    def __init__(self, subscription_id: str, interest: Interest) -> None:
+        self.subscription_id = subscription_id
+        self.interest = interest
+
+
+class EventOut:
+    """An event on its way to one audience's subscriptions (one object shared by all of them).
+
+    Its WebSocket frame (``text``) and SSE frame (``sse``) are encoded on first use and then
+    shared by every socket of the audience.
+    """
+
+    __slots__ = ("_sse", "_text", "published", "subscription_id")
+
+    def __init__(self, subscription_id: str, published: Published) -> None:
+        self.subscription_id = subscription_id
+        self.published = published
+        self._text: str | None = None
+        self._sse: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        """The ``event`` message of contract §8; the event's JSON is spliced in, not re-encoded."""
+        if self._text is None:
+            self._text = (
+                '{"type":"event","subscription_id":'
+                + json.dumps(self.subscription_id)
+                + ',"event":'
+                + self.published.json
+                + "}"
+            )
+        return self._text
+
+    def sse(self, encode: Callable[[Published], bytes]) -> bytes:
+        """The SSE frame, made by ``encode`` the first time it is asked for."""
+        if self._sse is None:
+            self._sse = encode(self.published)
+        return self._sse
+
+
+#: ``Subscriber.offer``'s mark for an audience not yet decided for the event at hand.
+_UNDECIDED: Any = object()
+#: How many sockets an event is sent to from the dispatching call itself (the rest are woken to
+#: send it): a dispatch runs in the task that committed, so this bounds what a write's answer
+#: waits for, however many subscribers there are.
+DIRECT_SENDS_PER_EVENT = 64
+
+
+class Fanout:
+    """One event's dispatch: its outgoing form per audience (None: it does not match) and how
+    many more sockets it may be sent to at once."""
+
+    __slots__ = ("direct", "outgoing")
+
+    def __init__(self, direct: int) -> None:
+        self.outgoing: dict[Audience, EventOut | None] = {}
+        self.direct = direct
 
 
 #: A control message for the client (``subscription_confirmed``, ``subscription_reset``, …).
@@ -106,6 +169,8 @@ class Subscription:
     id: str
     interest: Interest
     after: int
+    #: Shared with every subscription of the same id and interest (``Hub.subscribe``).
+    audience: Audience
     #: The hub's position when the subscription was made: live events after it are its own.
     live_from: int = 0
     #: The workspace its filters confine it to, if any (checked again on membership changes).
@@ -143,9 +208,7 @@ class Subscriber:
         self.authenticated_at = authenticated_at
         self.subscriptions: dict[str, Subscription] = {}
         self._limit = outbox_size
-        self._send: MemoryObjectSendStream[Outgoing]
-        self.outbox: MemoryObjectReceiveStream[Outgoing]
-        self._send, self.outbox = anyio.create_memory_object_stream[Outgoing](outbox_size)
+        self.outbox: Outbox[Outgoing] = Outbox(outbox_size)
         self.closed = anyio.Event()
         self.close_code = CLOSE_NORMAL
         self.close_reason = ""
@@ -153,6 +216,10 @@ class Subscriber:
         self.close_error: dict[str, str] | None = None
         #: Set by the hub: a closed subscriber is forgotten at once, whoever closed it.
         self.on_close: Callable[[], None] | None = None
+        #: Set by a transport that can send an event from the hub's call, without a trip through
+        #: its writer task: it returns True when it took the item (sent, or being sent in
+        #: order), False when the item must be queued (a send is in flight).
+        self.send_now: Callable[[Outgoing], bool] | None = None
 
     def close(self, code: int, reason: str, *, error: dict[str, str] | None = None) -> None:
         """End the outbox (after what it holds); the first reason given is the one kept."""
@@ -162,48 +229,67 @@ class Subscriber:
         self.close_reason = reason
         self.close_error = error
         self.closed.set()
-        self._send.close()
+        self.outbox.close()
         if self.on_close is not None:
             self.on_close()
 
     def release(self) -> None:
-        """Close both ends of the outbox; the transport calls it when it is done with it."""
-        self._send.close()
-        self.outbox.close()
+        """End the outbox and drop what it holds; the transport calls it when it is done."""
+        self.outbox.release()
 
     def push(self, item: Outgoing) -> bool:
         """Queue ``item`` without waiting; a full outbox closes the subscriber (1013)."""
         if self.closed.is_set():
             return False
-        try:
-            self._send.send_nowait(item)
-        except anyio.WouldBlock:
+        if not self.outbox.put_nowait(item):
             self.close(CLOSE_OVERLOADED, "too slow to keep up: reconnect and resume from your seq")
             return False
         return True
 
     async def send(self, item: Outgoing) -> bool:
         """Queue ``item``, waiting for room (used for replays, which may be long)."""
-        try:
-            await self._send.send(item)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            return False
-        return True
+        return await self.outbox.put(item)
 
-    def offer(self, published: Published) -> None:
-        """Hand a visible event to every subscription it matches (called by the hub)."""
-        for sub in tuple(self.subscriptions.values()):
-            if published.seq <= sub.after or not sub.interest.matches(published.event):
+    def offer(self, published: Published, fanout: Fanout) -> None:
+        """Hand a visible event to every subscription it matches (called by the hub).
+
+        ``fanout`` holds, per audience, the event's outgoing form, so that every subscriber of
+        an audience gets the same object, encoded once.
+        """
+        outgoing = fanout.outgoing
+        # Nothing below changes ``subscriptions`` (closing only ends the outbox).
+        for sub in self.subscriptions.values():
+            if published.seq <= sub.after:
+                continue
+            audience = sub.audience
+            out = outgoing.get(audience, _UNDECIDED)
+            if out is _UNDECIDED:
+                matches = sub.interest.matches(published.event)
+                out = outgoing[audience] = EventOut(sub.id, published) if matches else None
+            if out is None:
                 continue
             if sub.backlog is not None:
                 if len(sub.backlog) >= self._limit:
                     self.close(CLOSE_OVERLOADED, "too many events while resuming: resume again")
                     return
                 sub.backlog.append(published)
-            elif self.push(EventOut(sub.id, published)):
+            elif self._deliver(out, fanout):
                 sub.after = published.seq
             else:
                 return
+
+    def _deliver(self, item: EventOut, fanout: Fanout) -> bool:
+        """Send at once when the transport can and nothing is queued ahead; else queue."""
+        if (
+            fanout.direct > 0
+            and self.send_now is not None
+            and not self.outbox
+            and not self.closed.is_set()
+            and self.send_now(item)
+        ):
+            fanout.direct -= 1
+            return True
+        return self.push(item)
 
 
 def confirmed(subscription_id: str, position: int, *, recovered: bool) -> Notice:
@@ -276,6 +362,9 @@ class Hub:
         #: user's latest revocation notice was dispatched.
         self._to_check: set[str] = set()
         self._revoked: dict[str, tuple[int, float]] = {}
+        #: Audiences by (subscription id, interest), forgotten with their last subscription.
+        self._audiences: weakref.WeakValueDictionary[tuple[str, Interest], Audience]
+        self._audiences = weakref.WeakValueDictionary()
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
@@ -329,15 +418,20 @@ class Hub:
             listener()
 
     def received(self, published: Sequence[Published]) -> None:
-        """Take events this process committed, for the feed task to dispatch in order.
+        """Take events this process committed and dispatch, at once, those next in ``seq``.
 
-        Dispatching happens in the feed task, not here, so that a write's answer never waits
-        for its fan-out.
+        Dispatching here, right after the commit, saves the events a trip through the event
+        loop's queue behind unrelated work (on a busy loop, most of their latency); it costs
+        the write one outbox append per subscriber it reaches (the writers send on their own).
+        Events after a gap (another request's commit that has not been taken yet) wait for it;
+        the feed task reads the log for any that never come.
         """
         for item in published:
             if item.seq > self.position:
                 self._pending[item.seq] = item
                 self._learn(item.seq)
+        if self.running:
+            self._drain()
         if self._known_head > self.position:
             self._wake.set()
 
@@ -419,8 +513,9 @@ class Hub:
             targets = set(targets)
             for user in item.recipients:
                 targets |= self._by_user.get(user, set())
+        fanout = Fanout(DIRECT_SENDS_PER_EVENT)
         for subscriber in targets:
-            subscriber.offer(item)
+            subscriber.offer(item, fanout)
         if kind == "workspace.member_removed" and workspace_id:
             self._revoke(self._by_user.get(_removed(event) or "", set()), workspace_id)
         elif kind == "workspace.deleted" and workspace_id:
@@ -461,6 +556,7 @@ class Hub:
         self._revoked[user_id] = (seq, now)
         if user_id in self._by_user:
             self._to_check.add(user_id)
+            self._wake.set()
 
     def watch_session(self, subscriber: Subscriber) -> None:
         """Check the subscriber's session soon if it may have ended while it authenticated.
@@ -546,6 +642,7 @@ class Hub:
             subscription_id,
             interest,
             after=self.position if since is None else since,
+            audience=self._audience(subscription_id, interest),
             live_from=self.position,
             scope_workspace=scope_workspace,
             backlog=None if since is None else [],
@@ -609,6 +706,14 @@ class Hub:
         if current():
             self._go_live(subscriber, sub)
 
+    def _audience(self, subscription_id: str, interest: Interest) -> Audience:
+        """The one audience of every live subscription with this id and interest."""
+        key = (subscription_id, interest)
+        audience = self._audiences.get(key)
+        if audience is None:
+            audience = self._audiences[key] = Audience(subscription_id, interest)
+        return audience
+
     @staticmethod
     def _go_live(subscriber: Subscriber, sub: Subscription) -> None:
         """Release the held-back live events (no await: nothing can slip in between)."""
@@ -631,7 +736,9 @@ __all__ = [
     "CLOSE_NORMAL",
     "CLOSE_OVERLOADED",
     "CLOSE_TOKEN_EXPIRED",
+    "Audience",
     "EventOut",
+    "Fanout",
     "Hub",
     "HubStats",
     "Notice",

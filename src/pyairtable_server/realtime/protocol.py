@@ -100,15 +100,9 @@ def error_frame(error_type: str, message: str, details: dict[str, Any] | None = 
 
 
 def frame(item: Outgoing) -> str:
-    """The JSON text of an outgoing item; an event's JSON is spliced in, not re-encoded."""
+    """The JSON text of an outgoing item (an event's is encoded once for its whole audience)."""
     if isinstance(item, EventOut):
-        return (
-            '{"type":"event","subscription_id":'
-            + json.dumps(item.subscription_id)
-            + ',"event":'
-            + item.published.json
-            + "}"
-        )
+        return item.text
     return _dump(item)
 
 

@@ -28,7 +28,14 @@ from ..http.rate_limit import client_ip
 from ..services import AppServices
 from .access import authenticate_viewer, scope_of, subscriber_for
 from .admission import Refused, Ticket
-from .hub import CLOSE_TOKEN_EXPIRED, EventOut, Outgoing, Subscriber, Subscription
+from .hub import (
+    CLOSE_TOKEN_EXPIRED,
+    EventOut,
+    Outgoing,
+    Published,
+    Subscriber,
+    Subscription,
+)
 from .interest import Channel, Interest
 from .protocol import Identifier
 
@@ -178,9 +185,12 @@ async def _feed(
     subscriber.close(CLOSE_TOKEN_EXPIRED, "the access token expired; reconnect")
 
 
-async def _frames(services: AppServices, subscriber: Subscriber) -> AsyncIterator[ServerSentEvent]:
+async def _frames(
+    services: AppServices, subscriber: Subscriber
+) -> AsyncIterator[ServerSentEvent | bytes]:
+    outbox = subscriber.outbox
     try:
-        async for item in subscriber.outbox:
+        while (item := await outbox.get()) is not None:
             sent = _event(item)
             if sent is not None:
                 yield sent
@@ -195,12 +205,10 @@ async def _frames(services: AppServices, subscriber: Subscriber) -> AsyncIterato
         subscriber.release()
 
 
-def _event(item: Outgoing) -> ServerSentEvent | None:
+def _event(item: Outgoing) -> ServerSentEvent | bytes | None:
     if isinstance(item, EventOut):
-        published = item.published
-        return ServerSentEvent(
-            data=published.json, event=published.event["type"], id=str(published.seq)
-        )
+        # Encoded once for every stream that shares the item (the same filters).
+        return item.sse(_encode_event)
     if item["type"] == "subscription_reset":
         position = item["position"]
         return ServerSentEvent(data=f'{{"position":{position}}}', event="reset", id=str(position))
@@ -209,3 +217,9 @@ def _event(item: Outgoing) -> ServerSentEvent | None:
         return ServerSentEvent(data=json.dumps(item["error"]), event="error")
     # Confirmations have no SSE form: the stream itself is the confirmation.
     return None
+
+
+def _encode_event(published: Published) -> bytes:
+    return ServerSentEvent(
+        data=published.json, event=published.event["type"], id=str(published.seq)
+    ).encode()

@@ -21,6 +21,11 @@ from . import (
 api_router = APIRouter()
 # Every path answers 405 (with ``Allow``) to a method it lacks; every route that reads or writes
 # the database may answer 503 (a transient conflict, ``Retry-After``). Health never fails.
+# A request is matched against the routes in this order, one by one, at a measurable cost per
+# route passed over: the busiest services come first (no two services share a path prefix, so
+# the order changes nothing else; the OpenAPI document sorts its paths).
+for service in (records, events):
+    api_router.include_router(service.router, responses=error_responses(405, 503))
 api_router.include_router(health.router, responses=error_responses(405))
 for service in (
     auth,
@@ -30,8 +35,6 @@ for service in (
     tables,
     fields,
     views,
-    records,
-    events,
     files,
     webhooks,
 ):

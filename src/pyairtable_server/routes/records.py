@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import case, delete, insert, literal, select, update
+from sqlalchemy import bindparam, case, delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -22,14 +22,14 @@ from ..data.listing import list_records
 from ..data.query import Compiler
 from ..data.schema import TableSchema, require_table
 from ..data.values import (
-    NewRecord,
+    PlainRecord,
     Projection,
     changes_between,
     check_links,
     record_out,
     validate_write,
 )
-from ..db.models import DataField, DataRecord, DataTable
+from ..db.models import DataField, DataRecord, DataTable, table_of
 from ..deps import DB, CurrentUser, Services
 from ..errors import (
     Conflict,
@@ -122,7 +122,7 @@ def record_event(
     change: Change,
     kind: str,
     schema: TableSchema,
-    record: DataRecord | NewRecord,
+    record: DataRecord | PlainRecord,
     payload: dict[str, Any],
 ) -> None:
     table = schema.table
@@ -173,7 +173,37 @@ async def _require_record(
     return schema, record
 
 
-def _check_version(schema: TableSchema, record: DataRecord, expected: int | None) -> None:
+_RECORDS = table_of(DataRecord)
+# Built once (see ``_insert``): the record a single write changes, held until commit on
+# PostgreSQL (SQLite renders no FOR UPDATE: its writers are serial), and the write of it.
+_LOCK_RECORD = select(_RECORDS).where(_RECORDS.c.id == bindparam("record_id")).with_for_update()
+_WRITE_RECORD = update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
+
+
+async def _record_for_write(
+    db: AsyncSession, user_id: str, record_id: str
+) -> tuple[TableSchema, PlainRecord]:
+    """The record, held until commit, and its table's schema, if the caller may write records
+    there. Raises ``NotFound`` or ``PermissionDenied``.
+
+    Locked by its first read, before the table's row is read (not locked): the order of
+    ``_require_record(lock=True)``, with one statement fewer.
+    """
+    if not looks_like(record_id, "rec"):
+        raise NotFound("No such record.")
+    conn = await db.connection()
+    row = (await conn.execute(_LOCK_RECORD, {"record_id": record_id})).one_or_none()
+    if row is None:
+        raise NotFound("No such record.")
+    record = PlainRecord(**row._mapping)
+    with missing_as("record"):
+        schema = await require_table(db, user_id, record.table_id, "record:write")
+    return schema, record
+
+
+def _check_version(
+    schema: TableSchema, record: DataRecord | PlainRecord, expected: int | None
+) -> None:
     if expected is not None and expected != record.version:
         raise Conflict(
             f"The record is at version {record.version}, not {expected}.",
@@ -223,32 +253,40 @@ async def _grow_options(
         )
 
 
+# Built once, on the tables: run on the session's connection, a Core statement skips the ORM's
+# bulk-statement machinery, which cost more per write than the statement itself.
+_TABLES = table_of(DataTable)
+_NUMBER_RECORDS = (
+    update(_TABLES)
+    .where(_TABLES.c.id == bindparam("table_id"))
+    .values(
+        next_autonumber=_TABLES.c.next_autonumber + bindparam("count"),
+        record_count=_TABLES.c.record_count + bindparam("count"),
+    )
+    .returning(_TABLES.c.next_autonumber)
+)
+_INSERT_RECORDS = insert(table_of(DataRecord))
+
+
 async def _insert(
     change: Change, schema: TableSchema, values: list[dict[str, Any]]
-) -> list[tuple[NewRecord, RecordOut]]:
+) -> list[tuple[PlainRecord, RecordOut]]:
     """Insert records, numbering them from the table's counter (which the update locks); each
     with its answer, which its ``record.created`` event carries too.
 
     One bulk ``INSERT`` of plain rows: the records are not ORM objects of the session (nothing
     later in the request changes them), which spares the unit of work a state per record.
     """
-    db, table = change.db, schema.table
+    table = schema.table
     count = len(values)
+    conn = await change.db.connection()
     next_number = (
-        await db.execute(
-            update(DataTable)
-            .where(DataTable.id == table.id)
-            .values(
-                next_autonumber=DataTable.next_autonumber + count,
-                record_count=DataTable.record_count + count,
-            )
-            .returning(DataTable.next_autonumber)
-        )
+        await conn.execute(_NUMBER_RECORDS, {"table_id": table.id, "count": count})
     ).scalar_one()
     first = next_number - count
     now = utcnow()
     records = [
-        NewRecord(
+        PlainRecord(
             id=new_id("rec"),
             table_id=table.id,
             autonumber=first + index,
@@ -261,10 +299,17 @@ async def _insert(
         )
         for index, stored in enumerate(values)
     ]
-    # One multi-row INSERT of plain rows rather than one statement per record: on PostgreSQL
-    # every statement opens every index of the shared records table, other tenants' partial ones
-    # too, and plain rows spare the session's unit of work a state per record.
-    await db.execute(insert(DataRecord).values([record.row() for record in records]))
+    # Plain rows spare the session's unit of work a state per record. On PostgreSQL, one
+    # multi-row INSERT rather than one statement per record: every statement opens every index
+    # of the shared records table, other tenants' partial ones too. On SQLite, the statement
+    # built once, run for each row by the driver (compiling a statement of 100 rows cost more).
+    rows = [record.row() for record in records]
+    if count == 1:
+        await conn.execute(_INSERT_RECORDS, rows[0])
+    elif change.dialect == "sqlite":
+        await conn.execute(_INSERT_RECORDS, rows)
+    else:
+        await conn.execute(_INSERT_RECORDS.values(rows))
     shown = Projection(schema)
     inserted = []
     for record in records:
@@ -274,7 +319,9 @@ async def _insert(
     return inserted
 
 
-def _apply(change: Change, schema: TableSchema, record: DataRecord, values: dict[str, Any]) -> bool:
+def _apply(
+    change: Change, schema: TableSchema, record: DataRecord | PlainRecord, values: dict[str, Any]
+) -> bool:
     """Write new values on a record with an event; False when nothing changed."""
     changes = changes_between(schema, record.fields, values)
     if not changes:
@@ -639,9 +686,7 @@ async def _write_one(
 ) -> Response:
     expected = expected_version(if_match)
     db = change.db
-    schema, record = await _require_record(
-        db, change.caller.id, record_id, "record:write", lock=True
-    )
+    schema, record = await _record_for_write(db, change.caller.id, record_id)
     _check_version(schema, record, expected)
     validated = validate_write(
         schema, body.fields, base=record.fields if merge else None, typecast=body.typecast
@@ -650,6 +695,17 @@ async def _write_one(
     await _attach(change, request, schema, [(validated.values, record.fields)])
     await _grow_options(change, schema, validated.options)
     if _apply(change, schema, record, validated.values):
+        conn = await db.connection()
+        await conn.execute(
+            _WRITE_RECORD,
+            {
+                "record_id": record.id,
+                "fields": record.fields,
+                "version": record.version,
+                "updated_at": record.updated_at,
+                "updated_by": record.updated_by,
+            },
+        )
         change.audit(
             "record.updated",
             resource_type="record",

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,9 @@ import jwt
 from ..errors import AuthError
 
 ACCESS_TYPE = "access"
+#: Verified access tokens remembered (their claims), so that a client's every request does not
+#: pay for checking the same signature again; expiry is still checked on each use.
+VERIFIED_TOKENS_KEPT = 4096
 _REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "jti", "type", "iss", "aud"]
 
 
@@ -55,6 +59,7 @@ class TokenService:
         self.issuer = issuer
         self.audience = audience
         self.access_ttl = access_ttl
+        self._verified: dict[str, AccessClaims] = {}
 
     def issue_access(
         self, *, user_id: str, session_id: str, issued_at: datetime, jti: str | None = None
@@ -76,7 +81,23 @@ class TokenService:
         return IssuedAccessToken(token, datetime.fromtimestamp(exp, UTC))
 
     def decode_access(self, token: str) -> AccessClaims:
-        """Verify signature, algorithm and claims. Raises ``AuthError`` saying what was wrong."""
+        """Verify signature, algorithm and claims. Raises ``AuthError`` saying what was wrong.
+
+        A token verified before is not verified again: its claims are remembered (the last
+        ``VERIFIED_TOKENS_KEPT`` tokens) and only its expiry is checked, as PyJWT checks it.
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            if known.raw["exp"] <= time.time():
+                raise AuthError("The access token has expired.", type="AUTH_ERROR")
+            return known
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(
                 token,

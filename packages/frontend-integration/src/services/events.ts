@@ -6,7 +6,10 @@ export interface EventQuery {
   since?: number;
   channel?: string[];
   workspaceId?: string;
+  baseId?: string;
   tableId?: string;
+  /** One record, table… by its id. */
+  aggregateId?: string;
   limit?: number;
 }
 
@@ -14,13 +17,20 @@ export interface EventQuery {
 export class EventService extends Service {
   readonly name = 'realtime';
 
-  /** One page of events after `since`; `reset: true` when `since` is past retention. */
+  /**
+   * One page of events after `since`; `reset: true` when `since` is past retention.
+   *
+   * @throws NotFoundError `workspaceId`, `baseId` or `tableId` names something outside the
+   *   caller's workspaces.
+   */
   async getEvents(query: EventQuery = {}, options: CallOptions = {}): Promise<EventPage> {
     const params = compact({
       since: query.since,
       channel: query.channel,
       workspace_id: query.workspaceId,
+      base_id: query.baseId,
       table_id: query.tableId,
+      aggregate_id: query.aggregateId,
       limit: query.limit,
     });
     return this.body(

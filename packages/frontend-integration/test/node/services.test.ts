@@ -281,13 +281,24 @@ describe('webhook, event and health services', () => {
   });
 
   it('reads the event log from a position and the health report', async () => {
-    const { table } = await makeTable(pa);
+    const { base, table } = await makeTable(pa);
     const head = (await pa.services.event.getEvents({ tableId: table.id })).next_since;
     const record = await pa.services.record.createRecord(table.id, { Name: 'evented' });
     const events = [];
     for await (const event of pa.services.event.iterEvents({ since: head, tableId: table.id }))
       events.push(event);
     expect(events.map((e) => [e.type, e.aggregate_id])).toEqual([['record.created', record.id]]);
+    const updated = await pa.services.record.updateRecord(record.id, { Name: 'again' });
+    const byRecord = await pa.services.event.getEvents({ since: head, aggregateId: record.id });
+    expect(byRecord.data.map((e) => [e.type, e.version])).toEqual([
+      ['record.created', 1],
+      ['record.updated', updated.version],
+    ]);
+    const byBase = await pa.services.event.getEvents({ since: head, baseId: base.id });
+    expect(byBase.data.map((e) => e.aggregate_id)).toEqual([record.id, record.id]);
+    await expect(other.services.event.getEvents({ baseId: base.id })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     expect((await pa.services.health.getHealth()).status).toBe('ok');
     expect((await pa.services.health.getServiceHealth('record')).status).toBe('ok');
     await expect(pa.services.health.getServiceHealth('nope')).rejects.toBeInstanceOf(NotFoundError);

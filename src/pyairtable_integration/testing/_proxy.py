@@ -1,4 +1,14 @@
-"""A TCP proxy the test controls, to inject faults between a server and what it talks to."""
+"""A TCP proxy the test controls, to inject faults into sockets (WebSocket, SSE, HTTP).
+
+``FaultTransport`` injects faults into the integration's HTTP requests; a socket that must be
+cut, blackholed or refused mid-stream (a WebSocket, an SSE stream) needs a real proxy between
+the client and a server on a port:
+
+    async with tcp_proxy("127.0.0.1", server_port) as proxy:
+        pa = create_integration(base_url=f"http://127.0.0.1:{proxy.port}/api/v1", ...)
+        proxy.cut()        # every connection drops, new ones are refused
+        proxy.restore()
+"""
 
 from __future__ import annotations
 
@@ -33,6 +43,7 @@ class TcpProxy:
             scope.cancel()
 
     def restore(self) -> None:
+        """Let connections through again (undoes ``cut`` and ``blackhole``)."""
         self.refusing = False
         self.swallowing = False
 
@@ -74,9 +85,10 @@ class TcpProxy:
 
 @asynccontextmanager
 async def tcp_proxy(host: str, port: int) -> AsyncIterator[TcpProxy]:
+    """A ``TcpProxy`` to ``host:port`` listening on a free local port until the block ends."""
     proxy = TcpProxy(host, port)
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    proxy.port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    proxy.port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
     async with listener, anyio.create_task_group() as tasks:
         tasks.start_soon(listener.serve, proxy._handle)
         try:

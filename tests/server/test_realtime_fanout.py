@@ -1,0 +1,261 @@
+"""The hub's fan-out without a database: once per audience, members only, in order, bounded.
+
+The hub is driven through ``received`` (what a local commit hands it), with subscribers attached
+as the transports attach them; nothing here needs the feed task's log reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import anyio
+import pytest
+
+from pyairtable_server import events
+from pyairtable_server.db.engine import Database
+from pyairtable_server.realtime.hub import (
+    CLOSE_OVERLOADED,
+    DIRECT_SENDS_PER_EVENT,
+    EventOut,
+    Hub,
+    Outgoing,
+    Published,
+    Subscriber,
+)
+from pyairtable_server.realtime.interest import Interest
+from pyairtable_server.realtime.outbox import Outbox
+from pyairtable_server.realtime.protocol import frame
+
+pytestmark = pytest.mark.anyio
+
+WORKSPACE = "wsp" + "A" * 16
+OTHER_WORKSPACE = "wsp" + "B" * 16
+TABLE = "tbl" + "A" * 16
+OTHER_TABLE = "tbl" + "B" * 16
+OUTBOX = 128
+
+
+def _hub() -> Hub:
+    # The database is only read by the feed task (``run``), which these tests do not start.
+    hub = Hub(cast(Database, None), poll_interval=60.0)
+    hub.running = True
+    return hub
+
+
+def _subscriber(user_id: str, workspaces: set[str], *, outbox_size: int = OUTBOX) -> Subscriber:
+    return Subscriber(
+        user_id,
+        workspaces,
+        outbox_size=outbox_size,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+        session_id="ses-" + user_id,
+        authenticated_at=0,
+    )
+
+
+def _event(seq: int, *, workspace_id: str = WORKSPACE, table_id: str = TABLE) -> Published:
+    wire: dict[str, Any] = {
+        "seq": seq,
+        "id": f"evt{seq:016d}",
+        "type": "record.created",
+        "channel": "record",
+        "workspace_id": workspace_id,
+        "base_id": "bas" + "A" * 16,
+        "table_id": table_id,
+        "aggregate_type": "record",
+        "aggregate_id": f"rec{seq:016d}",
+        "version": 1,
+        "payload": {"record": {"fields": {"Name": f"Change {seq}"}}},
+    }
+    return Published.of(events.Logged(wire))
+
+
+def _queued(subscriber: Subscriber) -> list[Outgoing]:
+    items = []
+    while (item := subscriber.outbox.get_nowait()) is not None:
+        items.append(item)
+    return items
+
+
+def _events(subscriber: Subscriber) -> list[EventOut]:
+    return [item for item in _queued(subscriber) if isinstance(item, EventOut)]
+
+
+def _subscribe(hub: Hub, subscriber: Subscriber, subscription_id: str, **filters: str) -> None:
+    hub.subscribe(
+        subscriber,
+        subscription_id,
+        Interest.of(["record"], filters),  # type: ignore[arg-type]
+        since=None,
+        scope_workspace=None,
+    )
+
+
+async def test_one_audience_shares_one_encoded_frame_and_non_members_get_nothing() -> None:
+    hub = _hub()
+    members = [_subscriber(f"usr{n}", {WORKSPACE}) for n in range(3)]
+    stranger = _subscriber("usr-stranger", {OTHER_WORKSPACE})
+    other_id = _subscriber("usr-other-id", {WORKSPACE})
+    other_table = _subscriber("usr-other-table", {WORKSPACE})
+    for subscriber in [*members, stranger, other_id, other_table]:
+        hub.attach(subscriber)
+    for subscriber in [*members, stranger]:
+        _subscribe(hub, subscriber, "records", table_id=TABLE)
+    _subscribe(hub, other_id, "mine", table_id=TABLE)
+    _subscribe(hub, other_table, "records", table_id=OTHER_TABLE)
+    for subscriber in [*members, stranger, other_id, other_table]:
+        _queued(subscriber)  # the confirmations
+
+    hub.received([_event(1)])
+
+    delivered = [_events(subscriber) for subscriber in members]
+    assert all(len(items) == 1 for items in delivered)
+    shared = delivered[0][0]
+    assert all(items[0] is shared for items in delivered)
+    assert {frame(items[0]) for items in delivered} == {shared.text}
+    assert '"subscription_id":"records"' in shared.text
+    assert _events(stranger) == []
+    assert _events(other_table) == []
+    [mine] = _events(other_id)
+    assert mine is not shared
+    assert '"subscription_id":"mine"' in mine.text
+    assert mine.text.removeprefix('{"type":"event","subscription_id":"mine"') == (
+        shared.text.removeprefix('{"type":"event","subscription_id":"records"')
+    )
+
+
+async def test_events_are_dispatched_in_seq_order_whatever_order_commits_report_them() -> None:
+    hub = _hub()
+    subscriber = _subscriber("usr1", {WORKSPACE})
+    hub.attach(subscriber)
+    _subscribe(hub, subscriber, "records")
+    _queued(subscriber)
+
+    hub.received([_event(2)])
+    assert _events(subscriber) == []  # seq 1 has not been taken yet
+    hub.received([_event(1)])
+    hub.received([_event(3)])
+
+    assert [item.published.seq for item in _events(subscriber)] == [1, 2, 3]
+    assert hub.position == 3
+
+
+async def test_a_consumer_that_does_not_read_is_closed_and_the_others_get_everything() -> None:
+    hub = _hub()
+    stuck = _subscriber("usr-stuck", {WORKSPACE}, outbox_size=OUTBOX)
+    reader = _subscriber("usr-reader", {WORKSPACE}, outbox_size=OUTBOX)
+    for subscriber in (stuck, reader):
+        hub.attach(subscriber)
+        _subscribe(hub, subscriber, "records")
+    _queued(reader)
+    got: list[int] = []
+
+    for seq in range(1, 2 * OUTBOX + 1):
+        hub.received([_event(seq)])
+        got.extend(item.published.seq for item in _events(reader))
+
+    assert got == list(range(1, 2 * OUTBOX + 1))
+    assert stuck.closed.is_set()
+    assert stuck.close_code == CLOSE_OVERLOADED
+    assert len(stuck.outbox) <= OUTBOX
+    assert hub.subscriber_count == 1
+
+
+async def test_the_outbox_is_bounded_and_ends_after_what_it_holds() -> None:
+    outbox: Outbox[int] = Outbox(2)
+    assert outbox.put_nowait(1)
+    assert outbox.put_nowait(2)
+    assert not outbox.put_nowait(3)
+    outbox.close()
+    assert not outbox.put_nowait(4)
+    assert [await outbox.get(), await outbox.get(), await outbox.get()] == [1, 2, None]
+
+
+async def test_an_outbox_wakes_its_reader_and_a_putter_waiting_for_room() -> None:
+    outbox: Outbox[int] = Outbox(1)
+    got: list[int | None] = []
+    put_done = anyio.Event()
+
+    async def put_two() -> None:
+        assert await outbox.put(1)
+        assert await outbox.put(2)  # waits until the reader took 1
+        put_done.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(put_two)
+            got.append(await outbox.get())
+            await put_done.wait()
+            got.append(await outbox.get())
+            outbox.close()
+            got.append(await outbox.get())
+    assert got == [1, 2, None]
+
+
+async def test_releasing_an_outbox_ends_a_waiting_reader_and_putter() -> None:
+    outbox: Outbox[int] = Outbox(1)
+    assert outbox.put_nowait(1)
+    results: list[object] = []
+
+    async def put() -> None:
+        results.append(await outbox.put(2))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(put)
+            await anyio.wait_all_tasks_blocked()
+            outbox.release()
+    assert results == [False]
+    assert await outbox.get() is None
+
+
+async def test_a_cancelled_wait_leaves_the_outbox_usable() -> None:
+    outbox: Outbox[int] = Outbox(4)
+    with anyio.move_on_after(0.01):
+        await outbox.wait()
+    assert outbox.put_nowait(7)
+    with anyio.fail_after(5):
+        assert await outbox.get() == 7
+
+
+async def test_an_event_is_sent_at_once_to_idle_sockets_up_to_a_bound_and_queued_for_the_rest() -> (
+    None
+):
+    hub = _hub()
+    sent: dict[str, list[Outgoing]] = {}
+
+    def sender(user_id: str, *, takes: bool) -> Callable[[Outgoing], bool]:
+        def send_now(item: Outgoing) -> bool:
+            if takes:
+                sent.setdefault(user_id, []).append(item)
+            return takes
+
+        return send_now
+
+    idle = [_subscriber(f"usr{n:03d}", {WORKSPACE}) for n in range(DIRECT_SENDS_PER_EVENT + 6)]
+    busy = _subscriber("usr-busy", {WORKSPACE})  # its transport is sending: it says no
+    behind = _subscriber("usr-behind", {WORKSPACE})  # something is queued ahead of the event
+    for subscriber in [*idle, busy, behind]:
+        hub.attach(subscriber)
+        _subscribe(hub, subscriber, "records")
+        _queued(subscriber)
+        subscriber.send_now = sender(subscriber.user_id, takes=subscriber is not busy)
+    behind.push({"type": "pong", "timestamp": 1})
+
+    hub.received([_event(1)])
+
+    assert busy.user_id not in sent
+    assert behind.user_id not in sent
+    assert len(sent) == DIRECT_SENDS_PER_EVENT
+    queued = [s for s in [*idle, busy] if s.user_id not in sent]
+    assert len(queued) == 6 + 1
+    assert all(len(_events(subscriber)) == 1 for subscriber in queued)
+    assert [item["type"] if isinstance(item, dict) else "event" for item in _queued(behind)] == [
+        "pong",
+        "event",
+    ]
+    # The same frame, whichever way it went.
+    frames = {frame(items[0]) for items in sent.values()}
+    assert len(frames) == 1
