@@ -26,7 +26,7 @@ import secrets
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,12 +145,19 @@ def serve_baseline() -> Iterator[str]:
 
 
 @contextmanager
-def serve_api(database_url: str | None) -> Iterator[ApiServer]:
+def serve_api(
+    database_url: str | None, *, app: str = _SERVER_APP, env: Mapping[str, str] | None = None
+) -> Iterator[ApiServer]:
     """Run the reference backend on ``database_url`` (None: SQLite in its data directory), with a
-    fresh data directory, until the block ends."""
+    fresh data directory, until the block ends. ``app``: the factory to serve (an import string),
+    ``env``: more environment variables for it."""
     with tempfile.TemporaryDirectory(prefix="pyairtable-bench-") as data_dir:
-        env = {**clean_environment(), **_api_settings(database_url, Path(data_dir))}
-        with serve(_SERVER_APP, env=env, health_path=f"{API}/health", factory=True) as server:
+        environment = {
+            **clean_environment(),
+            **_api_settings(database_url, Path(data_dir)),
+            **(env or {}),
+        }
+        with serve(app, env=environment, health_path=f"{API}/health", factory=True) as server:
             yield ApiServer(server.base_url, Path(data_dir), server.process.pid)
 
 

@@ -64,6 +64,11 @@ def _service_classes() -> list[tuple[str, type[Any]]]:
 #: Beyond the services: (attribute on the integration, class, members the integration drives
 #: itself and the facade does not offer).
 STATEFUL: tuple[tuple[str, str, frozenset[str]], ...] = (
+    (
+        "auth",
+        "pyairtable_integration.auth:AuthManager",
+        frozenset({"authorization", "recover", "keep_fresh"}),
+    ),
     ("mutate", "pyairtable_integration.optimistic:Mutations", frozenset()),
     ("optimistic", "pyairtable_integration.optimistic:OptimisticManager", frozenset({"target"})),
     (
@@ -71,6 +76,7 @@ STATEFUL: tuple[tuple[str, str, frozenset[str]], ...] = (
         "pyairtable_integration.offline:OfflineOutbox",
         frozenset({"open", "close", "run", "park", "use_optimistic"}),
     ),
+    ("realtime", "pyairtable_integration.realtime:RealtimeClient", frozenset({"aclose"})),
 )
 
 

@@ -21,12 +21,12 @@ from ._session_client import SessionClient
 from ._status import ConnectionState, ConnectionStatus, ServiceStatus
 from ._sync import SyncIntegration
 from .auth import AuthManager, MemoryTokenStore, Session, SessionEvent, TokenStore
-from .cache import Cache, CacheLevel
 from .live import Live
 from .offline import OfflineOutbox, default_outbox_path
 from .optimistic import Mutations, OptimisticManager
 from .realtime import RealtimeClient, RealtimeManager, RealtimeState, Subscription
 from .services import Services
+from .store import Cache, CachedServices, CacheLevel, MutationCache
 from .transport import BreakerSnapshot, Transport
 from .types import Health
 
@@ -70,7 +70,7 @@ class PyAirtableIntegration:
         )
         self.transport.authenticator = self.auth
         self.cache = Cache(config, self.clock, levels=cache_levels)
-        self.services = Services(self.transport, cache=self.cache)
+        self.services: Services = CachedServices(self.transport, self.cache)
         self.realtime = RealtimeClient(
             RealtimeManager(
                 config,
@@ -82,10 +82,13 @@ class PyAirtableIntegration:
         )
         # The outbox replays, and pa.mutate sends, through record clients of their own: theirs
         # must not park what fails (the outbox keeps its own entries; a mutation rolls back).
-        direct = Services(self.transport, cache=self.cache)
+        direct = CachedServices(self.transport, self.cache)
         #: Whether the backend answers: the one status the outbox, live queries and
         #: ``live.connection`` read; its health probe runs in the background task group.
         self.online = OnlineStatus(direct.health.get_health, clock=self.clock)
+        #: Every record write under way (``pa.mutate``'s and ``pa.offline``'s), in order per
+        #: record; writes started offline wait, paused, until ``online`` says it answers.
+        self.mutation_cache = MutationCache(self.online)
         self.offline = OfflineOutbox(
             services=direct,
             auth=self.auth,
@@ -95,12 +98,14 @@ class PyAirtableIntegration:
             else Path(config.offline_path),
             enabled=config.features.enable_offline_support or config.enable_offline_queue,
             online=self.online,
+            mutations=self.mutation_cache,
         )
         self.optimistic = OptimisticManager(self.cache.records, clock=self.clock)
         self.mutate = Mutations(
             direct.record,
             self.optimistic,
             enabled=config.enable_optimistic_updates and config.features.enable_optimistic_updates,
+            mutations=self.mutation_cache,
         )
         self.offline.use_optimistic(self.optimistic if self.mutate.optimistic_enabled else None)
         if self.offline.enabled:

@@ -17,7 +17,7 @@ from pyairtable_integration.cache import (
     Strategies,
     Undecidable,
 )
-from pyairtable_integration.cache._matcher import matches, sort_key
+from pyairtable_integration.store._matcher import matches, sort_key
 from pyairtable_integration.types import Record, RecordList
 
 SCHEMA = Schema(
@@ -80,6 +80,15 @@ def test_keys_are_stable_whatever_the_order_of_the_query() -> None:
     )
     assert one == two and one.startswith("records:tbl1:list:")
     assert keys.record_list(table_id="tbl1", view_id="viw1") != one
+
+
+def test_each_key_falls_under_the_prefix_that_invalidates_it() -> None:
+    keys = Strategies()
+    assert keys.record_list(table_id="tbl1").startswith(keys.table_records(table_id="tbl1"))
+    assert not keys.record_list(table_id="tbl10").startswith(keys.table_records(table_id="tbl1"))
+    assert keys.table_schema(table_id="tbl1").startswith(keys.table_schemas(table_id="tbl1"))
+    assert keys.workspace_list(page=2).startswith(keys.workspaces())
+    assert keys.user_profile().startswith(keys.users())
 
 
 def _cond(field: str, operator: str, value: Any = None) -> dict[str, Any]:

@@ -15,12 +15,9 @@ from pyairtable_integration.live._state import (
     Invalidate,
     Pause,
     Resolve,
-    mutation_failed,
-    mutation_paused,
-    mutation_started,
-    mutation_succeeded,
     reduce_query,
 )
+from pyairtable_integration.store import Failed, Paused, Started, Succeeded, reduce_mutation
 
 AT = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -84,11 +81,13 @@ def test_a_happening_that_changes_nothing_returns_the_same_state() -> None:
 def test_a_mutation_goes_pending_then_success_or_error_and_pauses_when_queued() -> None:
     start: MutationState[str] = MutationState()
     assert start.status == "idle"
-    running: MutationState[str] = mutation_started(optimistic=True)
+    running: MutationState[str] = reduce_mutation(start, Started(optimistic=True))
     assert (running.status, running.is_optimistic) == ("pending", True)
-    assert mutation_succeeded("done") == MutationState(status="success", data="done")
+    assert reduce_mutation(running, Succeeded("done")) == MutationState(
+        status="success", data="done"
+    )
     error = NotFoundError("gone", code=404)
-    failed = mutation_failed(running, error)
+    failed = reduce_mutation(running, Failed(error))
     assert (failed.status, failed.error, failed.is_optimistic) == ("error", error, False)
-    queued = mutation_paused(running)
+    queued = reduce_mutation(running, Paused())
     assert (queued.status, queued.is_paused, queued.is_optimistic) == ("pending", True, True)

@@ -4,8 +4,10 @@ conflict strategies, and the SQLite store's order, durability and refusal of bad
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,10 +31,11 @@ from pyairtable_integration.offline import (
     client_wins,
     default_outbox_path,
     probe_delay,
+    resolve_entry,
     server_wins,
 )
-from pyairtable_integration.offline._operations import check_arguments, records_touched
-from pyairtable_integration.offline._outbox import handling, retry_hint
+from pyairtable_integration.offline._handling import handling, retry_hint
+from pyairtable_integration.store._operations import check_arguments, records_touched
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -87,9 +90,8 @@ def test_retry_hint_is_what_the_error_asks_for() -> None:
     assert retry_hint(NetworkError("x")) == 0
 
 
-def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
-    tmp_path: Path,
-) -> None:
+def _update_entry(tmp_path: Path) -> OutboxEntry:
+    """An entry updating rec1's A to 1, expected at version 2."""
     store = OutboxStore(tmp_path / "o.sqlite3")
     entry = store.add(
         id="e",
@@ -101,6 +103,13 @@ def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
         created_at=NOW,
     )
     store.close()
+    return entry
+
+
+def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
+    tmp_path: Path,
+) -> None:
+    entry = _update_entry(tmp_path)
     conflict = ConflictError("x", code=409, details={"current": {"id": "rec1", "version": 5}})
     assert server_wins(entry, conflict) == ConflictResolution.drop()
     resolution = client_wins(entry, conflict)
@@ -109,6 +118,25 @@ def test_server_wins_drops_and_client_wins_resends_at_the_current_version(
     )
     # Without the current version there is nothing to send against: the write is dropped.
     assert client_wins(entry, ConflictError("x", code=409)).action == "drop"
+
+
+def test_the_outbox_decides_by_the_one_conflict_strategy_of_pa_mutate(tmp_path: Path) -> None:
+    """Issue 15 item 1: one ``ConflictStrategy`` (names or a resolver) for every write path."""
+    entry = _update_entry(tmp_path)
+    current = {"id": "rec1", "version": 5, "fields": {"A": 0, "B": 7}}
+    conflict = ConflictError("x", code=409, details={"current": current})
+    # merge: the server holds another A, and without a base that counts as its change.
+    assert resolve_entry("merge", entry, conflict) == ConflictResolution.drop()
+    assert resolve_entry("client_wins", entry, conflict) == client_wins(entry, conflict)
+
+    def keep_both(
+        local: Mapping[str, Any], base: Mapping[str, Any] | None, now: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        return {"A": now["A"] + local["A"]}
+
+    assert resolve_entry(keep_both, entry, conflict) == ConflictResolution.resend(
+        {"record_id": "rec1", "fields": {"A": 1}, "expected_version": 5}
+    )
 
 
 def test_arguments_are_checked_and_the_records_an_entry_touches_are_named() -> None:
@@ -258,7 +286,7 @@ def test_a_full_disk_is_a_write_error_and_what_was_recorded_stays(tmp_path: Path
 
 
 def test_outbox_operations_are_a_discriminated_union_of_models() -> None:
-    from pyairtable_integration.offline._operations import (
+    from pyairtable_integration.store._operations import (
         DeleteRecords,
         UpdateRecord,
         parse,
@@ -274,3 +302,18 @@ def test_outbox_operations_are_a_discriminated_union_of_models() -> None:
         parse("update_record", {"record_id": record_id, "fields": ["not", "a", "dict"]})
     with pytest.raises(ValueError, match="expected_version: Input should be a valid integer"):
         check_arguments("delete_record", {"record_id": record_id, "expected_version": "two"})
+
+
+def test_each_outbox_write_takes_exactly_the_arguments_of_its_operation() -> None:
+    """Issue 15 item 6: the outbox's writes are derived from the operations, not copied."""
+    import inspect
+    import typing
+
+    from pyairtable_integration.offline import OfflineOutbox, OutboxOperation
+
+    models = typing.get_args(typing.get_args(OutboxOperation)[0])
+    assert len(models) == 7
+    for model in models:
+        name = model.model_fields["operation"].default
+        parameters = list(inspect.signature(getattr(OfflineOutbox, name)).parameters)[1:]
+        assert set(parameters) == {*model.model_fields, "update_id"} - {"operation"}, name

@@ -329,3 +329,30 @@ def test_record_changes_reach_a_facade_subscription_on_the_loop_thread(
     unheard = pa.services.record.create_record(table.id, {"Name": "unheard"})
     assert later.get(timeout=HANG).aggregate_id == unheard.id
     assert received.empty()
+
+
+def test_the_blocking_realtime_client_disconnects_connects_and_shows_its_state(
+    pa: SyncIntegration,
+) -> None:
+    """``pa.realtime`` of the facade is the generated twin of ``RealtimeClient``: its state,
+    ``disconnect`` and ``connect`` block and are typed like the async ones."""
+    table = _table(pa)
+    statuses: queue.Queue[str] = queue.Queue()
+    stop = pa.realtime.on_state_change(lambda state: statuses.put(state.status))
+    subscription = pa.realtime.subscribe("record", {"table_id": table.id}, lambda _event: None)
+    pa.realtime.wait_ready(subscription)
+    assert pa.realtime.enabled
+    assert pa.realtime.state.live
+
+    pa.realtime.disconnect()
+    assert pa.realtime.state.status == "closed"
+    before: list[str] = []
+    while not statuses.empty():
+        before.append(statuses.get())
+    assert before[-1] == "closed"
+    pa.realtime.connect()
+    while statuses.get(timeout=HANG) != "connected":
+        pass
+    stop()
+    pa.realtime.unsubscribe(subscription)
+    assert not subscription.active

@@ -18,7 +18,14 @@ SNIPPET = """
 from typing import assert_type
 from collections.abc import Iterator
 
-from pyairtable_integration import MutationResult, PendingUpdate, SyncIntegration
+from pyairtable_integration import (
+    MutationResult,
+    PendingUpdate,
+    RealtimeState,
+    Session,
+    Subscription,
+    SyncIntegration,
+)
 from pyairtable_integration.types import Record, RecordList, Workspace
 
 
@@ -30,6 +37,9 @@ def use(pa: SyncIntegration) -> None:
     pa.services.record.delete_record("rec0000000000000000", expected_version=2)
     assert_type(pa.offline.pending_count, int)
     assert_type(pa.optimistic.get_pending_updates(), list[PendingUpdate])
+    assert_type(pa.auth.login("a@example.com", "password"), Session)
+    assert_type(pa.realtime.state, RealtimeState)
+    assert_type(pa.realtime.subscribe("*", None, print), Subscription)
     assert_type(pa.mutate.create_record("tbl0000000000000000", {}), MutationResult)
 """
 

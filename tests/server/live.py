@@ -14,11 +14,9 @@ from typing import Any
 
 import anyio
 import httpx2
-import uvicorn
-from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
-from pyairtable_integration.testing import serving
+from pyairtable_integration.testing import LiveBackend, serving
 from pyairtable_server.app import create_app
 from pyairtable_server.services import AppServices
 from pyairtable_server.settings import Settings
@@ -27,24 +25,13 @@ from .backend import Actor, Api
 
 
 @dataclass
-class Live:
-    api: Api
-    app: FastAPI
-    port: int
-    server: uvicorn.Server
+class Live(LiveBackend):
+    """The plugin's live backend, with the server's own services at hand."""
 
     @property
     def services(self) -> AppServices:
         services: AppServices = self.app.state.services
         return services
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def connect(self, token: str | None = None, **options: Any) -> Any:
         """``websockets`` connect to ``/ws`` (with ``?token=`` when given)."""
@@ -66,7 +53,7 @@ async def live_server(
         serving(app, port=port, send_buffer=send_buffer) as served,
         httpx2.AsyncClient(base_url=f"http://127.0.0.1:{served.port}/api/v1", timeout=30) as client,
     ):
-        yield Live(Api(client, app), app, served.port, served.server)
+        yield Live(app, served.port, served.server, Api(client, app))
 
 
 async def receive(ws: ClientConnection, within: float = 10) -> dict[str, Any]:

@@ -407,7 +407,9 @@ async def indexes_reconciled(api: Api) -> tuple[int, int]:
 async def test_a_batch_of_records_is_written_by_one_statement(api: Api) -> None:
     """Batch create, update and delete each send one statement, not one per record: on
     PostgreSQL each statement opens every index of the shared records table, other tenants'
-    partial ones included."""
+    partial ones included. SQLite's create is one prepared statement the driver steps once per
+    row (``executemany``): SQLite weighs every partial index per row whatever the statement's
+    form, and compiling a 100-row statement costs more than stepping one."""
     owner, table = await api.new_table(FIELDS)
     db = api.app.state.services.db
     sent: list[tuple[str, bool]] = []
@@ -440,6 +442,6 @@ async def test_a_batch_of_records_is_written_by_one_statement(api: Api) -> None:
         )
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
-    assert sent == [("INSERT", False), ("UPDATE", False), ("DELETE", False)]
+    assert sent == [("INSERT", db.is_sqlite), ("UPDATE", False), ("DELETE", False)]
     left = await api.client.get("/records", params={"table_id": table["id"]}, headers=owner.headers)
     assert left.json()["pagination"]["total"] == 50

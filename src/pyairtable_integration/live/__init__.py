@@ -7,12 +7,13 @@ It imports no UI framework; ``pyairtable_integration.ui`` adapts it to one.
 
 from __future__ import annotations
 
+from ..store import MutationState, MutationStatus
 from ._connection import ConnectionView, LiveConnection
 from ._live import Live
 from ._mutation import LiveMutation
 from ._query import LiveQuery, QueryKey, Snapshot
 from ._query_cache import QueryCache
-from ._state import FetchStatus, MutationState, MutationStatus, QueryState, QueryStatus
+from ._state import FetchStatus, QueryState, QueryStatus
 
 __all__ = [
     "ConnectionView",

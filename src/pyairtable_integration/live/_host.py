@@ -11,11 +11,11 @@ from typing import Protocol
 from .._clock import Clock
 from .._config import IntegrationConfig
 from .._online import OnlineStatus
-from ..cache import Cache
 from ..offline import OfflineOutbox
 from ..optimistic import Mutations
 from ..realtime import RealtimeClient
 from ..services import Services
+from ..store import Cache
 
 
 class LiveHost(Protocol):

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 from .._errors import OfflineError, ServiceError
 from .._subscribable import Listeners
 from ..offline import OfflineOutbox, OutboxEvent
-from ._state import (
+from ..store import (
+    Failed,
+    MutationAction,
     MutationState,
-    mutation_failed,
-    mutation_paused,
-    mutation_started,
-    mutation_succeeded,
+    Paused,
+    Reset,
+    Started,
+    Succeeded,
+    reduce_mutation,
 )
 
 P = ParamSpec("P")
@@ -86,23 +89,23 @@ class LiveMutation(Generic[P, T]):
             ServiceError: the write failed (the state is ``error``).
         """
         self._stop_outbox_wait()
-        self._set(mutation_started(optimistic=self._optimistic))
+        self._dispatch(Started(optimistic=self._optimistic))
         try:
             result = await self._fn(*args, **kwargs)
         except OfflineError as error:
-            self._set(mutation_paused(self._state))
+            self._dispatch(Paused())
             self._wait_for_entry(error.entry_id)
             raise
         except ServiceError as error:
-            self._set(mutation_failed(self._state, error))
+            self._dispatch(Failed(error))
             raise
-        self._set(mutation_succeeded(result))
+        self._dispatch(Succeeded(result))
         return result
 
     def reset(self) -> None:
         """Back to ``idle`` (a form cleared after showing the outcome)."""
         self._stop_outbox_wait()
-        self._set(MutationState())
+        self._dispatch(Reset())
 
     def _wait_for_entry(self, entry_id: str | None) -> None:
         if entry_id is None:
@@ -113,11 +116,11 @@ class LiveMutation(Generic[P, T]):
                 return
             if event.kind == "sent":
                 self._stop_outbox_wait()
-                self._set(mutation_succeeded(event.entry.result))
+                self._dispatch(Succeeded(event.entry.result))
             elif event.kind in ("failed", "dropped"):
                 self._stop_outbox_wait()
                 error = event.error or ServiceError(event.entry.error or "the write failed")
-                self._set(mutation_failed(self._state, error))
+                self._dispatch(Failed(error))
 
         self._stop_waiting = self._outbox.on_change(changed)
 
@@ -126,8 +129,8 @@ class LiveMutation(Generic[P, T]):
         if stop is not None:
             stop()
 
-    def _set(self, state: MutationState[Any]) -> None:
-        if state == self._state:
-            return
-        self._state = state
-        self._observers.emit(state)
+    def _dispatch(self, action: MutationAction) -> None:
+        state = reduce_mutation(self._state, action)
+        if state is not self._state:
+            self._state = state
+            self._observers.emit(state)

@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..cache import RECORD_LIST, TABLE_SCHEMA, WORKSPACE_LIST, RecordChange
 from ..services.records import SortKey
+from ..store import RECORD_LIST, TABLE_SCHEMA, WORKSPACE_LIST, RecordChange
 from ..types import Base, Event, Record, Table, Workspace
 from ._query import Signal, Snapshot, join
 
@@ -244,7 +244,7 @@ class WorkspacesSource(_StructureSource):
             ServiceError: the fetch failed.
         """
         if force:
-            await self._pa.cache.invalidate("workspaces:")
+            await self._pa.cache.invalidate(self._pa.cache.strategies.workspaces())
         answer = await self._pa.services.workspace.get_workspaces(per_page=_PER_PAGE)
         return Snapshot(answer.data)
 
@@ -304,5 +304,7 @@ class TableSource(_StructureSource):
             ServiceError: the fetch failed.
         """
         if force:
-            await self._pa.cache.invalidate(f"schema:{self._table_id}:")
+            await self._pa.cache.invalidate(
+                self._pa.cache.strategies.table_schemas(table_id=self._table_id)
+            )
         return Snapshot(await self._pa.services.table.get_table(self._table_id))

@@ -17,7 +17,6 @@ from .._errors import APIConnectionError, ServiceError
 T = TypeVar("T")
 QueryStatus = Literal["pending", "success", "error"]
 FetchStatus = Literal["fetching", "idle", "paused"]
-MutationStatus = Literal["idle", "pending", "success", "error"]
 
 
 @dataclass(frozen=True)
@@ -165,45 +164,3 @@ def reduce_query(state: QueryState[T], action: QueryAction[T]) -> QueryState[T]:
 
 def _changed(old: QueryState[T], new: QueryState[T]) -> QueryState[T]:
     return old if new == old else new
-
-
-@dataclass(frozen=True)
-class MutationState(Generic[T]):
-    """One snapshot of a live mutation.
-
-    ``status`` is ``idle`` before the first run, ``pending`` while it runs, then ``success``
-    (``data`` is its result) or ``error`` (``error``). ``is_paused`` is True while the write
-    waits in the offline outbox (still ``pending``: it is sent when the backend is back);
-    ``is_optimistic`` while its change is shown before the server confirmed it.
-    """
-
-    status: MutationStatus = "idle"
-    data: T | None = None
-    error: ServiceError | None = None
-    is_optimistic: bool = False
-    is_paused: bool = False
-
-    @property
-    def is_pending(self) -> bool:
-        """Whether a run is under way (or queued offline)."""
-        return self.status == "pending"
-
-
-def mutation_started(*, optimistic: bool) -> MutationState[T]:
-    """The state while a run is under way (``optimistic``: its change is shown already)."""
-    return MutationState(status="pending", is_optimistic=optimistic)
-
-
-def mutation_paused(state: MutationState[T]) -> MutationState[T]:
-    """The state once the write was queued in the offline outbox, to be sent later."""
-    return replace(state, status="pending", is_paused=True, is_optimistic=True, error=None)
-
-
-def mutation_succeeded(data: T) -> MutationState[T]:
-    """The state after a run that ended with ``data``."""
-    return MutationState(status="success", data=data)
-
-
-def mutation_failed(state: MutationState[T], error: ServiceError) -> MutationState[T]:
-    """The state after a run that failed with ``error`` (its optimistic change is gone)."""
-    return replace(state, status="error", error=error, is_optimistic=False, is_paused=False)

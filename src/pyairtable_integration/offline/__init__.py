@@ -1,15 +1,17 @@
 """The offline outbox: writes recorded durably before they are sent, replayed in order."""
 
-from ._conflicts import ConflictResolution, ConflictStrategy, client_wins, server_wins
-from ._connectivity import Connectivity, probe_delay
-from ._operations import Operation, OutboxOperation
-from ._outbox import (
-    OfflineOutbox,
-    OutboxEvent,
-    OutboxListener,
-    SyncResult,
-    default_outbox_path,
+from ..store import ConflictStrategy, Operation, OutboxOperation
+from ._conflicts import (
+    ConflictResolution,
+    EntryResolver,
+    OutboxConflictStrategy,
+    client_wins,
+    resolve_entry,
+    server_wins,
 )
+from ._connectivity import Connectivity, probe_delay
+from ._events import OutboxEvent, OutboxListener, SyncResult, default_outbox_path
+from ._outbox import OfflineOutbox
 from ._store import (
     OutboxCorruptError,
     OutboxEntry,
@@ -22,8 +24,10 @@ __all__ = [
     "ConflictResolution",
     "ConflictStrategy",
     "Connectivity",
+    "EntryResolver",
     "OfflineOutbox",
     "Operation",
+    "OutboxConflictStrategy",
     "OutboxCorruptError",
     "OutboxEntry",
     "OutboxError",
@@ -36,5 +40,6 @@ __all__ = [
     "client_wins",
     "default_outbox_path",
     "probe_delay",
+    "resolve_entry",
     "server_wins",
 ]

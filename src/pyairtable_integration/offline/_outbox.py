@@ -22,7 +22,6 @@ import inspect
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -33,90 +32,38 @@ from .._errors import (
     CircuitOpenError,
     ConflictError,
     OfflineError,
-    RateLimitedError,
-    ServerError,
     ServiceError,
-    ServiceUnavailableError,
 )
 from .._online import OnlineStatus, probe_delay
 from .._subscribable import Listeners
 from ..auth import AuthManager, SessionEvent
 from ..optimistic import OptimisticManager
 from ..services import Services
-from . import _operations
-from ._conflicts import ConflictResolution, ConflictStrategy, server_wins
+from ..store import (
+    MAX_CONFLICT_ROUNDS,
+    OPERATIONS,
+    ConflictStrategy,
+    MutationCache,
+    Operation,
+    RecordMutation,
+    check_arguments,
+    parse_operation,
+    send_operation,
+)
+from ._conflicts import (
+    ConflictResolution,
+    EntryResolver,
+    OutboxConflictStrategy,
+    is_entry_resolver,
+    resolve_entry,
+)
 from ._display import OutboxDisplay
-from ._operations import Operation
+from ._events import EventKind, OutboxEvent, OutboxListener, Outcome, Sent, SyncResult
+from ._handling import handling, retry_hint
 from ._store import UNSENT, OutboxEntry, OutboxStore
 from ._writes import RecordWrites
 
 logger = logging.getLogger("pyairtable_integration.offline")
-
-#: How often one entry may be sent anew after conflicts before it is given up.
-MAX_CONFLICT_RESENDS = 3
-
-EventKind = Literal["queued", "sent", "failed", "dropped"]
-Handling = Literal["keep", "fail", "conflict"]
-
-
-def default_outbox_path(environ: Mapping[str, str]) -> Path:
-    """``$XDG_DATA_HOME/pyairtable-integration/outbox.sqlite3``, or under ``~/.local/share``."""
-    data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "pyairtable-integration" / "outbox.sqlite3"
-
-
-def handling(error: ServiceError, *, caller_waits: bool) -> Handling:
-    """What a failed send means for its entry: ``keep`` it for later, ``fail`` it, or resolve
-    a ``conflict``.
-
-    No answer and 503 always keep it. A writer waiting for its own entry hears every other
-    error at once (the entry fails), and a conflict too; in a background replay, 401, 429 and
-    other 5xx keep the entry (nobody is there to tell; they pass), a conflict goes to the
-    strategy, and the remaining 4xx fail it.
-    """
-    if isinstance(error, APIConnectionError | ServiceUnavailableError):
-        return "keep"
-    if caller_waits:
-        return "fail"
-    if isinstance(error, ConflictError):
-        return "conflict"
-    if isinstance(error, AuthenticationError | RateLimitedError | ServerError):
-        return "keep"
-    return "fail"
-
-
-def retry_hint(error: ServiceError) -> float:
-    """The wait the error itself asks for before trying again (0 when it asks none)."""
-    if isinstance(error, CircuitOpenError):
-        return error.retry_in
-    if isinstance(error, RateLimitedError | ServiceUnavailableError):
-        return error.retry_after or 0.0
-    return 0.0
-
-
-@dataclass(frozen=True)
-class OutboxEvent:
-    """A change of the outbox: an entry ``queued``, ``sent``, ``failed`` or ``dropped`` on
-    conflict, with the current user's number of unsent entries after it."""
-
-    kind: EventKind
-    entry: OutboxEntry
-    pending: int
-    error: ServiceError | None = None
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """What one replay did; ``stopped_by`` is why it ended with entries still unsent."""
-
-    sent: int
-    failed: int
-    dropped: int
-    pending: int
-    stopped_by: ServiceError | None = None
-
-
-OutboxListener = Callable[[OutboxEvent], None]
 
 
 class OfflineOutbox(RecordWrites):
@@ -135,17 +82,22 @@ class OfflineOutbox(RecordWrites):
         path: Path,
         enabled: bool,
         max_bytes: int | None = None,
-        on_conflict: ConflictStrategy = server_wins,
+        on_conflict: OutboxConflictStrategy = "server_wins",
         online: OnlineStatus | None = None,
+        mutations: MutationCache | None = None,
     ) -> None:
         self.path = path
         self.enabled = enabled
-        #: Decides what a 409 on replay does; ``server_wins`` (drop) unless replaced.
-        self.on_conflict: ConflictStrategy = on_conflict
+        #: Decides what a 409 on replay does (``_conflicts``): the one ``ConflictStrategy``
+        #: (``"server_wins"``, drop, unless replaced) or an ``(entry, error)`` hook.
+        self.on_conflict: OutboxConflictStrategy = on_conflict
         #: Whether the backend answers: the integration's one ``OnlineStatus`` (whose probe
         #: runs in its task group), or one of the outbox's own (probed by ``run``).
         self.connectivity = online or OnlineStatus(services.health.get_health, clock=clock)
         self._probes_itself = online is None
+        #: Where each write takes its turn among the writes of its records (``pa.mutate``'s
+        #: too), and where a write kept for later is known as paused.
+        self.mutations = mutations or MutationCache(self.connectivity)
         self._services = services
         self._auth = auth
         self._clock = clock
@@ -157,7 +109,7 @@ class OfflineOutbox(RecordWrites):
         self._wake = asyncio.Event()
         # Entries a writer waits for, and their outcomes once a replay (any) has sent them.
         self._claimed: set[str] = set()
-        self._outcomes: dict[str, _Sent | ServiceError] = {}
+        self._outcomes: dict[str, Sent | ServiceError] = {}
         #: The last error that stopped the background replay (it goes on at the next wake-up).
         self.last_error: BaseException | None = None
         #: Told of every failure of the background replay (the integration's ``Background``
@@ -296,29 +248,39 @@ class OfflineOutbox(RecordWrites):
     async def _write(
         self, operation: Operation, arguments: Mapping[str, Any], update_id: str | None
     ) -> Any:
+        mutation = RecordMutation(
+            parse_operation(operation, arguments),
+            optimistic=self.enabled and self._display is not None,
+            durable=self.enabled,
+            ordered=True,
+        )
         if not self.enabled:
-            # Nothing recorded: one fresh key still makes the transport's retries safe.
-            return await _operations.send(
-                self._services.record, operation, arguments, uuid.uuid4().hex
-            )
+            async with self.mutations.turn(mutation):
+                # Nothing recorded: one fresh key still makes the transport's retries safe.
+                return await send_operation(
+                    self._services.record, operation, arguments, uuid.uuid4().hex
+                )
         entry = await self._record(operation, arguments, update_id, claim=True)
         try:
             if not self.connectivity.online:
                 # Offline means paused: the write waits for the probe instead of failing slowly.
                 self._wake.set()
+                self.mutations.pause(mutation, entry.id)
                 raise self._offline(entry, None)
-            result = await self._drain(until=entry.id)
+            async with self.mutations.turn(mutation):
+                result = await self._drain(until=entry.id)
             outcome = self._outcomes.pop(entry.id, None)
         finally:
             self._claimed.discard(entry.id)
             self._outcomes.pop(entry.id, None)
         if self._unsent:
             self._wake.set()
-        if isinstance(outcome, _Sent):
+        if isinstance(outcome, Sent):
             return outcome.result
         if isinstance(outcome, ServiceError):
             raise outcome
         # Not reached, or kept after a send without an answer: it waits in the outbox.
+        self.mutations.pause(mutation, entry.id)
         raise self._offline(entry, result.stopped_by)
 
     def _offline(self, entry: OutboxEntry, cause: ServiceError | None) -> OfflineError:
@@ -352,7 +314,7 @@ class OfflineOutbox(RecordWrites):
         """
         if not self.enabled or self._store is None or self._auth.session is None:
             return None
-        if operation not in _operations.OPERATIONS:
+        if operation not in OPERATIONS:
             return None
         entry = await self._record(cast(Operation, operation), arguments, None, key=idempotency_key)
         if not isinstance(cause, CircuitOpenError):
@@ -377,7 +339,7 @@ class OfflineOutbox(RecordWrites):
         session = self._auth.session
         if session is None:
             raise AuthenticationError("Sign in first: outbox entries belong to a user.")
-        _operations.check_arguments(operation, arguments)
+        check_arguments(operation, arguments)
         entry_id = "obx_" + uuid.uuid4().hex
         display = self._display
         if display is not None:
@@ -437,15 +399,15 @@ class OfflineOutbox(RecordWrites):
                 stopped_by=stopped_by,
             )
 
-    async def _send(self, entry: OutboxEntry, *, caller_waits: bool) -> _Outcome:
+    async def _send(self, entry: OutboxEntry, *, caller_waits: bool) -> Outcome:
         store = self._store
         assert store is not None
-        for _ in range(MAX_CONFLICT_RESENDS + 1):
+        for _ in range(MAX_CONFLICT_ROUNDS + 1):
             await asyncio.to_thread(store.begin_send, entry.id)
             entry = dataclasses.replace(entry, state="sending", attempts=entry.attempts + 1)
             self._unsent[entry.id] = entry
             try:
-                result = await _operations.send(
+                result = await send_operation(
                     self._services.record, entry.operation, entry.arguments, entry.idempotency_key
                 )
             except ServiceError as exc:
@@ -463,7 +425,7 @@ class OfflineOutbox(RecordWrites):
                     self._display.confirm(entry, result)
                 self.connectivity.set_online(True)
                 self._emit("sent", dataclasses.replace(entry, state="done", result=result))
-                return _Outcome("sent", _Sent(result))
+                return Outcome("sent", Sent(result))
             kind = handling(error, caller_waits=caller_waits)
             if kind == "keep":
                 await asyncio.to_thread(store.finish, entry.id, "pending")
@@ -472,7 +434,7 @@ class OfflineOutbox(RecordWrites):
                     error, CircuitOpenError
                 ):
                     self.connectivity.set_online(False)
-                return _Outcome("kept", error)
+                return Outcome("kept", error)
             if kind == "fail":
                 return await self._fail(entry, "failed", error)
             assert isinstance(error, ConflictError)
@@ -483,7 +445,7 @@ class OfflineOutbox(RecordWrites):
                 raise
             if resolution.action == "drop" or resolution.arguments is None:
                 return await self._fail(entry, "dropped", error)
-            _operations.check_arguments(entry.operation, resolution.arguments)
+            check_arguments(entry.operation, resolution.arguments)
             key = uuid.uuid4().hex
             await asyncio.to_thread(
                 store.rewrite, entry.id, arguments=resolution.arguments, idempotency_key=key
@@ -500,7 +462,7 @@ class OfflineOutbox(RecordWrites):
 
     async def _fail(
         self, entry: OutboxEntry, kind: Literal["failed", "dropped"], error: ServiceError
-    ) -> _Outcome:
+    ) -> Outcome:
         assert self._store is not None
         reason = f"{'dropped on ' if kind == 'dropped' else ''}{error.type}: {error.message}"
         await asyncio.to_thread(self._store.finish, entry.id, "failed", error=reason)
@@ -509,10 +471,13 @@ class OfflineOutbox(RecordWrites):
             decided_by = self._strategy_name() if kind == "dropped" else "refused"
             self._display.reject(entry, error, decided_by=decided_by)
         self._emit(kind, dataclasses.replace(entry, state="failed", error=reason), error)
-        return _Outcome(kind, error)
+        return Outcome(kind, error)
 
     async def _resolve(self, entry: OutboxEntry, error: ConflictError) -> ConflictResolution:
-        decided = self.on_conflict(entry, error)
+        strategy = self.on_conflict
+        if not is_entry_resolver(strategy):
+            return resolve_entry(cast(ConflictStrategy, strategy), entry, error)
+        decided = cast(EntryResolver, strategy)(entry, error)
         if inspect.isawaitable(decided):
             decided = await decided
         return decided
@@ -584,7 +549,8 @@ class OfflineOutbox(RecordWrites):
             self._restack.set()
 
     def _strategy_name(self) -> str:
-        return str(getattr(self.on_conflict, "__name__", "custom"))
+        strategy = self.on_conflict
+        return strategy if isinstance(strategy, str) else getattr(strategy, "__name__", "custom")
 
     def _connectivity_changed(self, online: bool) -> None:
         if online:
@@ -604,15 +570,6 @@ class OfflineOutbox(RecordWrites):
         return None if session is None else session.user_id
 
     def _emit(self, kind: EventKind, entry: OutboxEntry, error: ServiceError | None = None) -> None:
+        if kind != "queued":
+            self.mutations.settle(entry.id)
         self._listeners.emit(OutboxEvent(kind, entry, self.pending_count, error))
-
-
-@dataclass(frozen=True)
-class _Sent:
-    result: Any
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    kind: Literal["sent", "failed", "dropped", "kept"]
-    value: _Sent | ServiceError

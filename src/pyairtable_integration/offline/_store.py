@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from .._errors import ServiceError
-from ._operations import records_touched
+from ..store import records_touched
 
 EntryState = Literal["pending", "sending", "done", "failed"]
 #: The states of entries still to be sent ("sending" means a crash may have cut the send short).

@@ -3,10 +3,11 @@
 ``pa.optimistic`` (``OptimisticManager``) applies creates, updates and deletes to the record
 cache as pending layers and confirms or rolls them back; ``pa.mutate`` (``Mutations``) does the
 apply, the send (``If-Match``, one idempotency key per write) and the reconciliation in one call.
-Conflicts (409) are decided by pure strategies in ``_conflict``.
+Conflicts (409) are decided by the store's one ``ConflictStrategy``.
 """
 
-from ._conflict import (
+from ..store import (
+    MAX_CONFLICT_ROUNDS,
     STRATEGIES,
     ConflictStrategy,
     Resolution,
@@ -27,7 +28,7 @@ from ._manager import (
     is_temporary_id,
     new_temporary_id,
 )
-from ._mutate import MAX_CONFLICT_ROUNDS, MutationResult, Mutations
+from ._mutate import MutationResult, Mutations
 from ._target import OptimisticTarget, UpdateKind
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import Any, Literal, TypeAlias
 from .._clock import Clock
 from .._errors import ConflictError
 from .._subscribable import Listeners
+from ..store import Resolution
 from ..types import Record
-from ._conflict import Resolution
 from ._target import OptimisticTarget, UpdateKind
 
 logger = logging.getLogger("pyairtable_integration.optimistic")

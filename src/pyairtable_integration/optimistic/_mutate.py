@@ -8,6 +8,11 @@ under a key derived from the first (``<key>.1``, ``<key>.2``...): a resend carri
 version and maybe other fields, so it is a new logical write, retried safely under its own key.
 When the write finally fails, the optimistic change is rolled back and the error raised.
 
+Each call is one ``RecordMutation`` (``optimistic`` when shown first) that takes its turn in the
+``MutationCache``: it is sent at once (overlapping edits of one record meet as conflicts, which
+the strategy resolves), unless it starts while the backend is believed unreachable: then it
+waits, paused, until the backend answers again.
+
 With optimistic updates switched off (``enable_optimistic_updates`` or
 ``features.enable_optimistic_updates`` false), or without a record cache to show changes in,
 the calls only send (still with ``If-Match`` and conflict resolution).
@@ -15,6 +20,7 @@ the calls only send (still with ``If-Match`` and conflict resolution).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,18 +28,20 @@ from typing import Any
 
 from .._errors import ConflictError
 from ..services.records import RecordService
-from ..types import Record
-from ._conflict import (
+from ..store import (
+    MAX_CONFLICT_ROUNDS,
     ConflictStrategy,
+    MutationCache,
+    RecordMutation,
     Resolution,
     Resolver,
+    parse_operation,
     resolve_conflict,
     resolve_delete_conflict,
 )
+from ..types import Record
 from ._manager import OptimisticManager, is_temporary_id
 
-#: How many conflicts in a row one write resolves before giving up with ``ConflictError``.
-MAX_CONFLICT_ROUNDS = 3
 DEFAULT_STRATEGY: ConflictStrategy = "merge"
 
 
@@ -64,11 +72,13 @@ class Mutations:
         *,
         enabled: bool = True,
         strategy: ConflictStrategy = DEFAULT_STRATEGY,
+        mutations: MutationCache | None = None,
     ) -> None:
         self._records = records
         self._optimistic = optimistic
         self._enabled = enabled
         self._strategy = strategy
+        self._mutations = mutations
 
     def __repr__(self) -> str:
         return f"Mutations(optimistic={self.optimistic_enabled})"
@@ -90,10 +100,16 @@ class Mutations:
         update_id: str | None = None
         if self.optimistic_enabled:
             update_id, _ = await self._optimistic.optimistic_create_record(table_id, fields)
+        mutation = self._mutation(
+            "create_record",
+            {"table_id": table_id, "fields": fields, "typecast": typecast},
+            update_id,
+        )
         try:
-            record = await self._records.create_record(
-                table_id, fields, typecast=typecast, idempotency_key=_new_key()
-            )
+            async with self._turn(mutation):
+                record = await self._records.create_record(
+                    table_id, fields, typecast=typecast, idempotency_key=_new_key()
+                )
         except BaseException as exc:
             if update_id is not None:
                 self._optimistic.rollback_update(update_id, exc)
@@ -128,51 +144,70 @@ class Mutations:
         """
         _refuse_temporary(record_id)
         update_id, base = await self._show_update(record_id, fields, table_id)
-        version = expected_version if expected_version is not None else _version(base)
-        base_fields = None if base is None else base.fields
-        change = dict(fields)
+        mutation = self._mutation(
+            "update_record",
+            {"record_id": record_id, "fields": fields, "typecast": typecast},
+            update_id,
+            strategy,
+        )
+        try:
+            async with self._turn(mutation):
+                version = expected_version if expected_version is not None else _version(base)
+                return await self._send_update(
+                    record_id,
+                    dict(fields),
+                    None if base is None else base.fields,
+                    version,
+                    typecast=typecast,
+                    update_id=update_id,
+                    strategy=strategy or self._strategy,
+                    resolver=resolver,
+                )
+        except BaseException as exc:
+            self._roll_back(update_id, exc)
+            raise
+
+    async def _send_update(
+        self,
+        record_id: str,
+        change: dict[str, Any],
+        base_fields: Mapping[str, Any] | None,
+        version: int | None,
+        *,
+        typecast: bool | None,
+        update_id: str | None,
+        strategy: ConflictStrategy,
+        resolver: Resolver | None,
+    ) -> MutationResult:
         key = _new_key()
         resolution: Resolution | None = None
-        try:
-            for round_ in range(MAX_CONFLICT_ROUNDS + 1):
-                try:
-                    record = await self._records.update_record(
-                        record_id,
-                        change,
-                        typecast=typecast,
-                        expected_version=version,
-                        idempotency_key=_round_key(key, round_),
+        for round_ in range(MAX_CONFLICT_ROUNDS + 1):
+            try:
+                record = await self._records.update_record(
+                    record_id,
+                    change,
+                    typecast=typecast,
+                    expected_version=version,
+                    idempotency_key=_round_key(key, round_),
+                )
+            except ConflictError as exc:
+                if round_ == MAX_CONFLICT_ROUNDS:
+                    raise
+                current = _current(exc)
+                resolution = resolve_conflict(
+                    strategy, change, base_fields, current.fields, resolver=resolver
+                )
+                if update_id is not None:
+                    self._optimistic.report_conflict(
+                        update_id, exc, resolution, current, fields=resolution.fields
                     )
-                except ConflictError as exc:
-                    if round_ == MAX_CONFLICT_ROUNDS:
-                        raise
-                    current = _current(exc)
-                    resolution = resolve_conflict(
-                        strategy or self._strategy,
-                        change,
-                        base_fields,
-                        current.fields,
-                        resolver=resolver,
-                    )
-                    if update_id is not None:
-                        self._optimistic.report_conflict(
-                            update_id, exc, resolution, current, fields=resolution.fields
-                        )
-                    if resolution.action == "adopt_server":
-                        return MutationResult(current, False, update_id, resolution)
-                    change, base_fields, version = (
-                        resolution.fields,
-                        current.fields,
-                        current.version,
-                    )
-                else:
-                    if update_id is not None:
-                        self._optimistic.confirm_update(update_id, record)
-                    return MutationResult(record, True, update_id, resolution)
-        except BaseException as exc:
-            if update_id is not None and _is_pending(self._optimistic, update_id):
-                self._optimistic.rollback_update(update_id, exc)
-            raise
+                if resolution.action == "adopt_server":
+                    return MutationResult(current, False, update_id, resolution)
+                change, base_fields, version = resolution.fields, current.fields, current.version
+            else:
+                if update_id is not None:
+                    self._optimistic.confirm_update(update_id, record)
+                return MutationResult(record, True, update_id, resolution)
         raise AssertionError("unreachable: the last round returns or raises")
 
     async def delete_record(
@@ -205,34 +240,78 @@ class Mutations:
                 update_id = await self._optimistic.optimistic_delete_record(
                     record_id, table_id=table_id
                 )
-        version = expected_version if expected_version is not None else _version(base)
+        mutation = self._mutation("delete_record", {"record_id": record_id}, update_id, strategy)
+        try:
+            async with self._turn(mutation):
+                version = expected_version if expected_version is not None else _version(base)
+                return await self._send_delete(
+                    record_id, version, update_id=update_id, strategy=strategy or self._strategy
+                )
+        except BaseException as exc:
+            self._roll_back(update_id, exc)
+            raise
+
+    async def _send_delete(
+        self,
+        record_id: str,
+        version: int | None,
+        *,
+        update_id: str | None,
+        strategy: ConflictStrategy,
+    ) -> MutationResult:
         key = _new_key()
         resolution: Resolution | None = None
-        try:
-            for round_ in range(MAX_CONFLICT_ROUNDS + 1):
-                try:
-                    await self._records.delete_record(
-                        record_id, expected_version=version, idempotency_key=_round_key(key, round_)
-                    )
-                except ConflictError as exc:
-                    if round_ == MAX_CONFLICT_ROUNDS:
-                        raise
-                    current = _current(exc)
-                    resolution = resolve_delete_conflict(strategy or self._strategy)
-                    if update_id is not None:
-                        self._optimistic.report_conflict(update_id, exc, resolution, current)
-                    if resolution.action == "adopt_server":
-                        return MutationResult(current, False, update_id, resolution)
-                    version = current.version
-                else:
-                    if update_id is not None:
-                        self._optimistic.confirm_update(update_id)
-                    return MutationResult(None, True, update_id, resolution)
-        except BaseException as exc:
-            if update_id is not None and _is_pending(self._optimistic, update_id):
-                self._optimistic.rollback_update(update_id, exc)
-            raise
+        for round_ in range(MAX_CONFLICT_ROUNDS + 1):
+            try:
+                await self._records.delete_record(
+                    record_id, expected_version=version, idempotency_key=_round_key(key, round_)
+                )
+            except ConflictError as exc:
+                if round_ == MAX_CONFLICT_ROUNDS:
+                    raise
+                current = _current(exc)
+                resolution = resolve_delete_conflict(strategy)
+                if update_id is not None:
+                    self._optimistic.report_conflict(update_id, exc, resolution, current)
+                if resolution.action == "adopt_server":
+                    return MutationResult(current, False, update_id, resolution)
+                version = current.version
+            else:
+                if update_id is not None:
+                    self._optimistic.confirm_update(update_id)
+                return MutationResult(None, True, update_id, resolution)
         raise AssertionError("unreachable: the last round returns or raises")
+
+    def _mutation(
+        self,
+        operation: str,
+        arguments: Mapping[str, Any],
+        update_id: str | None,
+        strategy: ConflictStrategy | None = None,
+    ) -> RecordMutation:
+        """The one description of this write (``pa.mutate``: optimistic, not durable)."""
+        return RecordMutation(
+            parse_operation(
+                operation,
+                {
+                    name: dict(value) if isinstance(value, Mapping) else value
+                    for name, value in arguments.items()
+                    if value is not None
+                },
+            ),
+            optimistic=update_id is not None,
+            on_conflict=self._strategy if strategy is None else strategy,
+        )
+
+    def _turn(self, mutation: RecordMutation) -> contextlib.AbstractAsyncContextManager[bool]:
+        if self._mutations is None:
+            no_turn: contextlib.AbstractAsyncContextManager[bool] = contextlib.nullcontext(False)
+            return no_turn
+        return self._mutations.turn(mutation)
+
+    def _roll_back(self, update_id: str | None, error: BaseException) -> None:
+        if update_id is not None and _is_pending(self._optimistic, update_id):
+            self._optimistic.rollback_update(update_id, error)
 
     async def _show_update(
         self, record_id: str, fields: Mapping[str, Any], table_id: str | None

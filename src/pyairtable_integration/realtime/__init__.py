@@ -2,7 +2,7 @@
 
 from ._client import RealtimeClient
 from ._frames import Channel
-from ._manager import RealtimeManager, SignedOut
+from ._manager import EventListener, RealtimeManager, ResetListener, SignedOut, StateListener
 from ._sse import SseDecoder, SseMessage
 from ._state import Ladder, RealtimeState, Status, TransportKind
 from ._subscription import (
@@ -18,6 +18,7 @@ __all__ = [
     "BatchCallback",
     "Channel",
     "EventCallback",
+    "EventListener",
     "HeartbeatTimeout",
     "Ladder",
     "RealtimeClient",
@@ -25,9 +26,11 @@ __all__ = [
     "RealtimeState",
     "Reset",
     "ResetCallback",
+    "ResetListener",
     "SignedOut",
     "SseDecoder",
     "SseMessage",
+    "StateListener",
     "Status",
     "Subscription",
     "TransportKind",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..transport import Transport
 from ._base import compact
+from ._parking import plain
 from .auth import AuthService
 from .bases import BaseService
 from .events import EventService
@@ -19,22 +18,20 @@ from .views import ViewService
 from .webhooks import WebhookService
 from .workspaces import WorkspaceService
 
-if TYPE_CHECKING:
-    from ..cache import Cache
-
 
 class Services:
-    """Every service client of one integration, sharing its transport."""
+    """Every service client of one integration, sharing its transport (stateless; the store's
+    ``CachedServices`` is the same with reads through the cache)."""
 
-    def __init__(self, transport: Transport, *, cache: Cache | None = None) -> None:
+    def __init__(self, transport: Transport) -> None:
         self.auth = AuthService(transport)
-        self.user = UserService(transport, cache=cache)
-        self.workspace = WorkspaceService(transport, cache=cache)
-        self.base = BaseService(transport, cache=cache)
-        self.table = TableService(transport, cache=cache)
-        self.field = FieldService(transport, cache=cache)
-        self.view = ViewService(transport, cache=cache)
-        self.record = RecordService(transport, cache=cache)
+        self.user = UserService(transport)
+        self.workspace = WorkspaceService(transport)
+        self.base = BaseService(transport)
+        self.table = TableService(transport)
+        self.field = FieldService(transport)
+        self.view = ViewService(transport)
+        self.record = RecordService(transport)
         self.file = FileService(transport)
         self.webhook = WebhookService(transport)
         self.event = EventService(transport)
@@ -62,4 +59,5 @@ __all__ = [
     "WebhookService",
     "WorkspaceService",
     "compact",
+    "plain",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, TypeVar, Unpack
+from typing import Any, ClassVar, Protocol, TypedDict, TypeVar, Unpack
 
 import httpx2
 from pydantic import BaseModel, TypeAdapter
@@ -12,9 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 from .._errors import ResponseValidationError
 from .._ids import check_request_ids
 from ..transport import Params, Transport
-
-if TYPE_CHECKING:
-    from ..cache import Cache
+from ..types import Record, RecordList
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -60,14 +58,14 @@ class Service:
     breaker, de-duplication) and validates the answer against the generated wire model.
     Every id in the path, the query and the body is checked by its prefix and shape first
     (``InvalidIdError``, nothing sent), and path ids are escaped as one segment each.
-    Given the integration's ``cache``, reads go through it and writes tell it what changed.
+    Stateless: nothing is kept between calls. The store's read-through subclasses
+    (``store/_read_through.py``) add the cache, through the no-op hooks a service offers.
     """
 
     name: ClassVar[str]
 
-    def __init__(self, transport: Transport, *, cache: Cache | None = None) -> None:
+    def __init__(self, transport: Transport) -> None:
         self._transport = transport
-        self._cache = cache
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -147,3 +145,17 @@ async def iterate_pages(
         if not answer.pagination.has_next:
             return
         page += 1
+
+
+async def follow_offsets(
+    fetch: Callable[[str | None], Awaitable[RecordList]],
+) -> AsyncIterator[Record]:
+    """Every record of a cursor-paged listing, fetching each page when the last is used up."""
+    offset: str | None = None
+    while True:
+        page = await fetch(offset)
+        for record in page.data:
+            yield record
+        offset = page.pagination.next_offset
+        if offset is None:
+            return

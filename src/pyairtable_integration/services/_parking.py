@@ -73,7 +73,7 @@ def parks(operation: str) -> Callable[[_Method[S, P, T]], _Method[S, P, T]]:
                 return await method(*bound.args, **bound.kwargs)
             except APIConnectionError as exc:
                 arguments = {
-                    name: _plain(value)
+                    name: plain(value)
                     for name, value in bound.arguments.items()
                     if name not in {"self", "idempotency_key"} and value is not None
                 }
@@ -87,10 +87,10 @@ def parks(operation: str) -> Callable[[_Method[S, P, T]], _Method[S, P, T]]:
     return decorate
 
 
-def _plain(value: Any) -> Any:
-    # Mappings and sequences the caller passed become plain JSON-ready dicts and lists.
+def plain(value: Any) -> Any:
+    """``value`` with every mapping and sequence in it a plain dict or list (JSON-ready)."""
     if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     return value

@@ -16,11 +16,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any, Literal, TypedDict
 
 from .._ids import check_id, check_ids, id_segment
-from ..cache import ListQuery
 from ..types import DeletedBatch, DeletedRecord, Record, RecordBatch, RecordList
-from ._base import Service, compact
+from ._base import Service, compact, follow_offsets
 from ._parking import Parking, parks
-from .tables import TableService
 
 #: The most records one batch call may carry (the backend refuses more, all or nothing).
 MAX_BATCH_SIZE = 100
@@ -101,23 +99,13 @@ class RecordService(Service):
             page_size=page_size,
             offset=offset,
         )
-        if self._cache is not None:
-            cache = self._cache
-            return await cache.read_record_list(
-                cache.strategies.record_list(table_id=table_id, **query),
-                ListQuery(
-                    table_id=table_id,
-                    view_id=view_id,
-                    fields=None if fields is None else tuple(fields),
-                    sort=None if sort is None else tuple(dict(spec) for spec in sort),
-                    filter=filter,
-                    page_size=page_size,
-                    offset=offset,
-                ),
-                lambda: self._fetch_records(table_id, query),
-                lambda: TableService(self._transport, cache=cache).get_table(table_id),
-            )
-        return await self._fetch_records(table_id, query)
+        return await self._read_page(table_id, query, lambda: self._fetch_records(table_id, query))
+
+    async def _read_page(
+        self, table_id: str, query: Mapping[str, Any], fetch: Callable[[], Awaitable[RecordList]]
+    ) -> RecordList:
+        """Hook: the answer to ``get_records`` (``query``: its parameters); ``fetch()`` here."""
+        return await fetch()
 
     async def _fetch_records(self, table_id: str, query: dict[str, Any]) -> RecordList:
         query = dict(query)
@@ -145,7 +133,7 @@ class RecordService(Service):
         Raises:
             InvalidOffsetError: the loop paused so long that the cursor expired.
         """
-        async for record in _follow_offsets(
+        async for record in follow_offsets(
             lambda offset: self.get_records(
                 table_id,
                 view_id=view_id,
@@ -206,7 +194,7 @@ class RecordService(Service):
         Raises:
             InvalidOffsetError: the loop paused so long that the cursor expired.
         """
-        async for record in _follow_offsets(
+        async for record in follow_offsets(
             lambda offset: self.query_records(
                 table_id,
                 view_id=view_id,
@@ -220,15 +208,17 @@ class RecordService(Service):
             yield record
 
     async def get_record(self, record_id: str) -> Record:
-        """One record (the cached one when it is held and current).
+        """One record.
 
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
         path = f"/records/{id_segment(record_id, 'rec')}"
-        if self._cache is not None:
-            return await self._cache.read_record(record_id, lambda: self._call(Record, "GET", path))
-        return await self._call(Record, "GET", path)
+        return await self._read_record(record_id, lambda: self._call(Record, "GET", path))
+
+    async def _read_record(self, record_id: str, fetch: Callable[[], Awaitable[Record]]) -> Record:
+        """Hook: the answer to ``get_record``; ``fetch()`` here."""
+        return await fetch()
 
     @parks("create_record")
     async def create_record(
@@ -252,7 +242,8 @@ class RecordService(Service):
             json=compact({"table_id": table_id, "fields": dict(fields), "typecast": typecast}),
             idempotency_key=idempotency_key,
         )
-        return self._written(record)
+        self._wrote([record])
+        return record
 
     @parks("update_record")
     async def update_record(
@@ -313,7 +304,8 @@ class RecordService(Service):
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
-        return self._written(record)
+        self._wrote([record])
+        return record
 
     @parks("delete_record")
     async def delete_record(
@@ -335,8 +327,7 @@ class RecordService(Service):
             headers=_if_match(expected_version),
             idempotency_key=idempotency_key,
         )
-        if self._cache is not None:
-            self._cache.deleted([record_id])
+        self._removed([record_id], None)
 
     @parks("create_records")
     async def create_records(
@@ -366,8 +357,7 @@ class RecordService(Service):
             ),
             idempotency_key=idempotency_key,
         )
-        for record in answer.data:
-            self._written(record)
+        self._wrote(answer.data)
         return answer.data
 
     @parks("update_records")
@@ -406,8 +396,7 @@ class RecordService(Service):
             ),
             idempotency_key=idempotency_key,
         )
-        for record in answer.data:
-            self._written(record)
+        self._wrote(answer.data)
         return answer.data
 
     @parks("delete_records")
@@ -434,25 +423,11 @@ class RecordService(Service):
             },
             idempotency_key=idempotency_key,
         )
-        if self._cache is not None:
-            self._cache.deleted([item.id for item in answer.data], table_id)
+        self._removed([item.id for item in answer.data], table_id)
         return answer.data
 
-    def _written(self, record: Record) -> Record:
-        if self._cache is not None:
-            self._cache.written([record])
-        return record
+    def _wrote(self, records: Sequence[Record]) -> None:
+        """Hook: a write answered with ``records`` (the store's read-through applies them)."""
 
-
-async def _follow_offsets(
-    fetch: Callable[[str | None], Awaitable[RecordList]],
-) -> AsyncIterator[Record]:
-    """Every record of a cursor-paged listing, fetching each page when the last is used up."""
-    offset: str | None = None
-    while True:
-        page = await fetch(offset)
-        for record in page.data:
-            yield record
-        offset = page.pagination.next_offset
-        if offset is None:
-            return
+    def _removed(self, record_ids: Sequence[str], table_id: str | None) -> None:
+        """Hook: a write deleted ``record_ids`` (of ``table_id``, when known)."""

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from .._ids import id_segment
-from ..cache import TABLE_SCHEMA
 from ..types import Table, TableList
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -46,16 +45,7 @@ class TableService(Service):
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
         """
-        if self._cache is None:
-            return await self._call(Table, "GET", f"/tables/{id_segment(table_id, 'tbl')}")
-        table = await self._cache.read(
-            self._cache.strategies.table_schema(table_id=table_id),
-            Table,
-            lambda: self._call(Table, "GET", f"/tables/{id_segment(table_id, 'tbl')}"),
-            lifetime=TABLE_SCHEMA,
-        )
-        self._cache.remember_schema(table)
-        return table
+        return await self._call(Table, "GET", f"/tables/{id_segment(table_id, 'tbl')}")
 
     async def create_table(
         self,
@@ -110,8 +100,7 @@ class TableService(Service):
                 {"name": name, "description": description, "primary_field_id": primary_field_id}
             ),
         )
-        if self._cache is not None:
-            self._cache.schema_written(table_id, table.base_id)
+        self._schema_changed(table_id)
         return table
 
     async def delete_table(self, table_id: str) -> None:
@@ -121,5 +110,7 @@ class TableService(Service):
             PermissionDeniedError: the caller is not an owner or admin of the workspace.
         """
         await self._send("DELETE", f"/tables/{id_segment(table_id, 'tbl')}")
-        if self._cache is not None:
-            self._cache.schema_written(table_id)
+        self._schema_changed(table_id)
+
+    def _schema_changed(self, table_id: str) -> None:
+        """Hook: a write changed ``table_id``'s structure (the store drops what depends on it)."""

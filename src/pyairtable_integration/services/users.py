@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .._ids import id_segment
-from ..cache import USER_PROFILE
 from ..types import User, UserList, UserProfile
 from ._base import DEFAULT_PER_PAGE, Service, compact, iterate_pages
 
@@ -22,14 +21,7 @@ class UserService(Service):
         Raises:
             AuthenticationError: nobody is signed in or the session ended.
         """
-        if self._cache is None:
-            return await self._call(UserProfile, "GET", "/users/me")
-        return await self._cache.read(
-            self._cache.strategies.user_profile(),
-            UserProfile,
-            lambda: self._call(UserProfile, "GET", "/users/me"),
-            lifetime=USER_PROFILE,
-        )
+        return await self._call(UserProfile, "GET", "/users/me")
 
     async def update_current_user(
         self,
@@ -58,9 +50,11 @@ class UserService(Service):
                 }
             ),
         )
-        if self._cache is not None:
-            await self._cache.invalidate("user:")
+        await self._profile_changed()
         return profile
+
+    async def _profile_changed(self) -> None:
+        """Hook: the caller's profile changed (the store drops its copy)."""
 
     async def get_users(
         self, *, page: int | None = None, per_page: int | None = None, search: str | None = None

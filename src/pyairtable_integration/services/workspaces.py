@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 
 from .._ids import id_segment
-from ..cache import WORKSPACE_LIST
 from ..types import (
     AuditEntry,
     AuditLog,
@@ -29,16 +28,9 @@ class WorkspaceService(Service):
         self, *, page: int | None = None, per_page: int | None = None
     ) -> WorkspaceList:
         """One page of the caller's workspaces, oldest first (``.data``, ``.pagination``)."""
-
-        def fetch() -> Awaitable[WorkspaceList]:
-            return self._call(
-                WorkspaceList, "GET", "/workspaces", params={"page": page, "per_page": per_page}
-            )
-
-        if self._cache is None:
-            return await fetch()
-        key = self._cache.strategies.workspace_list(page=page, per_page=per_page)
-        return await self._cache.read(key, WorkspaceList, fetch, lifetime=WORKSPACE_LIST)
+        return await self._call(
+            WorkspaceList, "GET", "/workspaces", params={"page": page, "per_page": per_page}
+        )
 
     async def iter_workspaces(
         self, *, per_page: int = DEFAULT_PER_PAGE
@@ -99,8 +91,7 @@ class WorkspaceService(Service):
         await self._changed()
 
     async def _changed(self) -> None:
-        if self._cache is not None:
-            await self._cache.invalidate("workspaces:")
+        """Hook: a workspace was created, changed or deleted (the store drops its lists)."""
 
     async def get_workspace_members(self, workspace_id: str) -> list[WorkspaceMember]:
         """Every member of a workspace, with their user."""

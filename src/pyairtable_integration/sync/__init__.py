@@ -8,6 +8,7 @@ from the async service clients; a test fails while it is stale.
 from ._host import SyncHost
 from ._loop import THREAD_NAME, LoopThread, blocking_iterator, refuse_running_loop
 from ._services import (
+    SyncAuthManager,
     SyncAuthService,
     SyncBaseService,
     SyncEventService,
@@ -17,6 +18,7 @@ from ._services import (
     SyncMutations,
     SyncOfflineOutbox,
     SyncOptimisticManager,
+    SyncRealtimeClient,
     SyncRecordService,
     SyncServices,
     SyncTableService,
@@ -29,6 +31,7 @@ from ._services import (
 __all__ = [
     "THREAD_NAME",
     "LoopThread",
+    "SyncAuthManager",
     "SyncAuthService",
     "SyncBaseService",
     "SyncEventService",
@@ -39,6 +42,7 @@ __all__ = [
     "SyncMutations",
     "SyncOfflineOutbox",
     "SyncOptimisticManager",
+    "SyncRealtimeClient",
     "SyncRecordService",
     "SyncServices",
     "SyncTableService",

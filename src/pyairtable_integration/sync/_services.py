@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from .._errors import ConflictError
+from ..auth import AuthManager, Session, SessionListener
 from ..offline import OfflineOutbox, Operation, OutboxEntry, OutboxListener, SyncResult
 from ..optimistic import (
     ConflictStrategy,
@@ -19,9 +20,19 @@ from ..optimistic import (
     Mutations,
     OptimisticManager,
     PendingUpdate,
-    Resolution,
     Resolver,
     UpdateListener,
+)
+from ..realtime import (
+    BatchCallback,
+    Channel,
+    EventCallback,
+    EventListener,
+    RealtimeClient,
+    RealtimeState,
+    ResetCallback,
+    ResetListener,
+    Subscription,
 )
 from ..services import Services
 from ..services.auth import AuthService
@@ -36,6 +47,7 @@ from ..services.users import UserService
 from ..services.views import ViewService
 from ..services.webhooks import KEEP, Keep, WebhookService
 from ..services.workspaces import Role, WorkspaceService
+from ..store import Resolution
 from ..types import (
     AuditEntry,
     AuditLog,
@@ -792,7 +804,7 @@ class SyncRecordService:
         )
 
     def get_record(self, record_id: str) -> Record:
-        """One record (the cached one when it is held and current).
+        """One record.
 
         Raises:
             NotFoundError: it does not exist or the caller may not see it.
@@ -1315,6 +1327,104 @@ class SyncHealthService:
         return self._loop.run(self._service.get_service_health, service)
 
 
+class SyncAuthManager:
+    """``pa.auth`` blocking; see ``AuthManager``."""
+
+    def __init__(self, service: AuthManager, loop: LoopThread) -> None:
+        self._service = service
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncAuthManager({self._service!r})"
+
+    @property
+    def session(self) -> Session | None:
+        """The current session, or None when signed out."""
+        return self._loop.call(lambda: self._service.session)
+
+    @property
+    def user(self) -> User | None:
+        """The signed-in user, or None."""
+        return self._loop.call(lambda: self._service.user)
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Whether a session is held (its access token may still need a refresh)."""
+        return self._loop.call(lambda: self._service.is_authenticated)
+
+    def on_session_change(self, listener: SessionListener) -> Callable[[], None]:
+        """Call ``listener`` on every session change; returns a function that stops it.
+
+        A listener's failure is logged and never undoes the change (``Listeners``).
+        """
+        return self._loop.call(lambda: self._service.on_session_change(listener))
+
+    def login(self, email: str, password: str) -> Session:
+        """Sign in and keep the session.
+
+        Raises:
+            AuthenticationError: wrong email or password, or an inactive account.
+            RateLimitedError: too many failed sign-ins.
+            APIConnectionError: the backend could not be reached.
+        """
+        return self._loop.run(self._service.login, email, password)
+
+    def set_session(self, session: Session | None) -> None:
+        """Adopt ``session`` (one restored by the app), or sign out locally when None."""
+        return self._loop.run(self._service.set_session, session)
+
+    def logout(self) -> None:
+        """Revoke the session on the backend and forget it here.
+
+        The local session is forgotten even when the backend cannot be reached (the refresh
+        token then expires on its own); that failure is logged, not raised.
+        """
+        return self._loop.run(self._service.logout)
+
+    def refresh(self) -> Session:
+        """Exchange the refresh token for a new pair; concurrent callers share one request.
+
+        Raises:
+            AuthenticationError: signed out, or the backend refused the refresh token (the
+                session has then ended).
+            APIConnectionError: the backend could not be reached; the session is kept.
+        """
+        return self._loop.run(self._service.refresh)
+
+    def permissions(self, workspace_id: str) -> Permissions:
+        """The caller's role and permissions in a workspace, cached for ``permissions_ttl``.
+
+        Raises:
+            NotFoundError: the caller is not a member of the workspace (or it does not exist).
+            AuthenticationError: signed out or the session ended.
+            InvalidIdError: ``workspace_id`` is not a workspace id (nothing is sent).
+        """
+        return self._loop.run(self._service.permissions, workspace_id)
+
+    def can(self, permission: str, *, workspace_id: str) -> bool:
+        """Whether the signed-in user holds ``permission`` (``"record:write"``) in a workspace.
+
+        Not being a member is False, not an error.
+
+        Raises:
+            AuthenticationError: signed out or the session ended.
+            APIConnectionError: the permissions could not be fetched.
+        """
+        return self._loop.run(self._service.can, permission, workspace_id=workspace_id)
+
+    def require(self, permission: str, *, workspace_id: str) -> None:
+        """Return when the user holds ``permission`` in the workspace.
+
+        Raises:
+            PermissionDeniedError: they do not.
+        """
+        return self._loop.run(self._service.require, permission, workspace_id=workspace_id)
+
+    def has_role(self, roles: str) -> bool:
+        """Whether the signed-in user's platform role is one of ``roles``."""
+        return self._loop.call(lambda: self._service.has_role(roles))
+
+
 class SyncMutations:
     """``pa.mutate`` blocking; see ``Mutations``."""
 
@@ -1616,7 +1726,8 @@ class SyncOfflineOutbox:
         Raises:
             OfflineError: the backend could not be reached; the write is kept (``entry_id``).
             OutboxWriteError: the write could not be recorded, and was not sent.
-            ServiceError: the backend refused it (the entry is marked failed).
+            ConflictError: the record is not at ``expected_version`` (the entry failed).
+            ServiceError: the backend refused it otherwise (the entry is marked failed).
         """
         return self._loop.run(
             self._service.delete_record,
@@ -1737,6 +1848,139 @@ class SyncOfflineOutbox:
         return self._loop.run(self._service.sync)
 
 
+class SyncRealtimeClient:
+    """``pa.realtime`` blocking; see ``RealtimeClient``."""
+
+    def __init__(self, service: RealtimeClient, loop: LoopThread) -> None:
+        self._service = service
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"SyncRealtimeClient({self._service!r})"
+
+    def subscribe(
+        self,
+        channel: Channel,
+        filters: Mapping[str, str] | None,
+        callback: EventCallback,
+        *,
+        on_reset: ResetCallback | None = None,
+    ) -> Subscription:
+        """Call ``callback(event)`` for each event on ``channel`` (``"*"``: all) that matches.
+
+        ``filters`` may hold ``workspace_id``, ``base_id``, ``table_id`` and ``aggregate_id``.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+            ValueError: an unknown filter name.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe(channel, filters, callback, on_reset=on_reset)
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether realtime is switched on (``features.enable_realtime``)."""
+        return self._loop.call(lambda: self._service.enabled)
+
+    @property
+    def state(self) -> RealtimeState:
+        """The connection now: status, transport, failed attempts, last error."""
+        return self._loop.call(lambda: self._service.state)
+
+    def on_state_change(self, listener: Callable[[RealtimeState], object]) -> Callable[[], None]:
+        """Call ``listener(state)`` on every change of state; returns a function to stop."""
+        return self._loop.call(lambda: self._service.on_state_change(listener))
+
+    def connect(self, access_token: str | None = None) -> None:
+        """Connect (again after ``disconnect``); returns once live or after the first failure.
+
+        Same as ``manager.connect``; see there.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.run(self._service.connect, access_token)
+
+    def disconnect(self) -> None:
+        """Close the connection until ``connect()``; subscriptions are kept."""
+        return self._loop.run(self._service.disconnect)
+
+    def subscribe_batched(
+        self,
+        channel: Channel,
+        filters: Mapping[str, str] | None,
+        callback: BatchCallback,
+        *,
+        window: float,
+        on_reset: ResetCallback | None = None,
+    ) -> Subscription:
+        """Like ``subscribe``, but ``callback(events)`` gets a burst at once, at most every
+        ``window`` seconds (a list, in order).
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+            ValueError: an unknown filter name.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe_batched(
+                channel, filters, callback, window=window, on_reset=on_reset
+            )
+        )
+
+    def subscribe_to_record_changes(
+        self, table_id: str, callback: EventCallback, *, on_reset: ResetCallback | None = None
+    ) -> Subscription:
+        """Call ``callback(event)`` for every record created, updated or deleted in ``table_id``.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe_to_record_changes(table_id, callback, on_reset=on_reset)
+        )
+
+    def subscribe_to_workspace_changes(
+        self, workspace_id: str, callback: EventCallback, *, on_reset: ResetCallback | None = None
+    ) -> Subscription:
+        """Call ``callback(event)`` for every change of any kind in ``workspace_id``.
+
+        Raises:
+            RuntimeError: realtime is switched off or the integration is closed.
+        """
+        return self._loop.call(
+            lambda: self._service.subscribe_to_workspace_changes(
+                workspace_id, callback, on_reset=on_reset
+            )
+        )
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop ``subscription``; nothing more reaches its callback (safe to call twice)."""
+        return self._loop.call(lambda: self._service.unsubscribe(subscription))
+
+    def on_event(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(event)`` once per event delivered to any subscription, except the
+        app's own writes (``mark_local``); returns a function to stop (the cache's feed).
+        """
+        return self._loop.call(lambda: self._service.on_event(listener))
+
+    def on_reset(self, listener: ResetListener) -> Callable[[], None]:
+        """Call ``listener(reset)`` whenever a subscription's missed events are gone."""
+        return self._loop.call(lambda: self._service.on_reset(listener))
+
+    def mark_local(self, aggregate_id: str, version: int) -> None:
+        """Remember that the app wrote ``version`` of ``aggregate_id`` itself (so the event that
+        reports it is not applied twice: ``on_event`` listeners skip it, ``is_local`` says so).
+
+        The contract's events carry no origin, so a write is recognised by the version it made.
+        """
+        return self._loop.call(lambda: self._service.mark_local(aggregate_id, version))
+
+    def is_local(self, event: Event) -> bool:
+        """Whether ``event`` reports a write marked with ``mark_local``."""
+        return self._loop.call(lambda: self._service.is_local(event))
+
+
 class SyncServices:
     """Every service client of the integration, blocking, fully typed."""
 
@@ -1762,6 +2006,7 @@ class SyncServices:
 
 
 __all__ = [
+    "SyncAuthManager",
     "SyncAuthService",
     "SyncBaseService",
     "SyncEventService",
@@ -1771,6 +2016,7 @@ __all__ = [
     "SyncMutations",
     "SyncOfflineOutbox",
     "SyncOptimisticManager",
+    "SyncRealtimeClient",
     "SyncRecordService",
     "SyncServices",
     "SyncTableService",

@@ -49,11 +49,37 @@ def fast_backend_settings() -> dict[str, Any]:
 
 
 @dataclass
-class InProcessBackend:
-    """A running reference backend and the integrations made on it (closed at the end)."""
+class Backend:
+    """A running reference backend (``app``) and the integrations made on it, which its
+    context manager closes at the end."""
 
     app: Any
-    integrations: list[PyAirtableIntegration] = field(default_factory=list)
+    integrations: list[PyAirtableIntegration] = field(default_factory=list, kw_only=True)
+
+    async def sign_in(self, integration: PyAirtableIntegration) -> str:
+        """Register a fresh user and sign ``integration`` in as them; their e-mail."""
+        email = f"user-{secrets.token_hex(4)}@example.com"
+        await integration.services.auth.register(
+            email=email, password=PASSWORD, first_name="Test", last_name="User"
+        )
+        await integration.auth.login(email, PASSWORD)
+        return email
+
+    async def _started(self, options: dict[str, Any]) -> PyAirtableIntegration:
+        options.setdefault("environ", {})
+        integration = create_integration(**options)
+        self.integrations.append(integration)
+        await integration.initialize()
+        return integration
+
+    async def _close_integrations(self) -> None:
+        for integration in self.integrations:
+            await integration.aclose()
+
+
+@dataclass
+class InProcessBackend(Backend):
+    """The reference backend in-process, reached through an ASGI transport (no port)."""
 
     def transport(self) -> httpx2.ASGITransport:
         """A fresh in-process transport to the backend (each integration owns its own)."""
@@ -66,26 +92,8 @@ class InProcessBackend:
         """
         options.setdefault("base_url", BASE_URL)
         options.setdefault("http_transport", self.transport())
-        options.setdefault("environ", {})
         options.setdefault("features", {"enable_realtime": False})
-        integration = create_integration(**options)
-        self.integrations.append(integration)
-        await integration.initialize()
-        return integration
-
-    async def sign_in(self, integration: PyAirtableIntegration) -> str:
-        """Register a fresh user and sign ``integration`` in as them; their e-mail."""
-        return await register_and_sign_in(integration)
-
-
-async def register_and_sign_in(integration: PyAirtableIntegration) -> str:
-    """Register a fresh user through ``integration`` and sign it in as them; their e-mail."""
-    email = f"user-{secrets.token_hex(4)}@example.com"
-    await integration.services.auth.register(
-        email=email, password=PASSWORD, first_name="Test", last_name="User"
-    )
-    await integration.auth.login(email, PASSWORD)
-    return email
+        return await self._started(options)
 
 
 def backend_settings(data_dir: Path, **settings: Any) -> Any:
@@ -123,5 +131,4 @@ async def in_process_backend(data_dir: Path, **settings: Any) -> AsyncIterator[I
         try:
             yield backend
         finally:
-            for integration in backend.integrations:
-                await integration.aclose()
+            await backend._close_integrations()

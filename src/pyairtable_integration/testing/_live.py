@@ -14,17 +14,17 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 
-from pyairtable_integration import PyAirtableIntegration, create_integration
+from pyairtable_integration import PyAirtableIntegration
 
 from ._api import BackendApi
-from ._backend import backend_settings, register_and_sign_in
+from ._backend import Backend, backend_settings
 
 #: How long the server may take to start before the test fails.
 STARTUP_SECONDS = 30
@@ -85,14 +85,13 @@ async def serving(
 
 
 @dataclass
-class LiveBackend:
-    """A reference backend on a port, a raw client to it, and the integrations made on it."""
+class LiveBackend(Backend):
+    """The reference backend on a port (``server`` is the ``uvicorn.Server``), with a raw
+    client to it (``api``)."""
 
-    app: Any
     port: int
     server: Any
     api: BackendApi
-    integrations: list[PyAirtableIntegration] = field(default_factory=list)
 
     @property
     def origin(self) -> str:
@@ -111,15 +110,7 @@ class LiveBackend:
         """An initialized integration on this backend (realtime on); ``options`` as
         ``create_integration``. Closed when the backend stops."""
         options.setdefault("base_url", self.base_url)
-        options.setdefault("environ", {})
-        integration = create_integration(**options)
-        self.integrations.append(integration)
-        await integration.initialize()
-        return integration
-
-    async def sign_in(self, integration: PyAirtableIntegration) -> str:
-        """Register a fresh user and sign ``integration`` in as them; their e-mail."""
-        return await register_and_sign_in(integration)
+        return await self._started(options)
 
 
 @asynccontextmanager
@@ -142,5 +133,4 @@ async def live_backend(
             try:
                 yield backend
             finally:
-                for integration in backend.integrations:
-                    await integration.aclose()
+                await backend._close_integrations()

@@ -15,11 +15,12 @@ from pydantic import BaseModel
 from .._clock import Clock
 from .._config import IntegrationConfig
 from ..types import Event, Record, RecordList, Table
-from ._keys import RECORD_LIST, Lifetime, Strategies
+from ._keys import KEYS, RECORD_LIST, Lifetime
 from ._levels import CacheLevel, SQLiteCacheLevel
+from ._lists import ListQuery
 from ._manager import CacheManager
 from ._matcher import FieldInfo, Schema
-from ._records import ListQuery, RecordCache
+from ._record_cache import RecordCache
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,13 +46,9 @@ class Invalidation:
         table_id = data.get("table_id")
         manager = self._cache.manager
         if channel in ("table", "field", "view") and isinstance(table_id, str):
-            manager.invalidate_soon(f"schema:{table_id}:")
-            if data.get("base_id"):
-                manager.invalidate_soon(f"tables:{data['base_id']}:")
-        elif channel == "base":
-            manager.invalidate_soon("tables:")
+            manager.invalidate_soon(KEYS.table_schemas(table_id=table_id))
         elif channel == "workspace":
-            manager.invalidate_soon("workspaces:")
+            manager.invalidate_soon(KEYS.workspaces())
         self._cache.records.apply_event(data)
 
     def on_record_updated(
@@ -95,7 +92,7 @@ class Invalidation:
     def on_schema_changed(self, table_id: str) -> None:
         """A table, field or view changed: its schema and record lists are dropped."""
         self._cache.records.drop_table(table_id)
-        self._cache.manager.invalidate_soon(f"schema:{table_id}:")
+        self._cache.manager.invalidate_soon(KEYS.table_schemas(table_id=table_id))
 
     def on_reset(self) -> None:
         """Events were lost: every record list and record is dropped, every other entry is stale.
@@ -129,7 +126,7 @@ class Cache:
             )
         self.manager = CacheManager(clock, max_size=config.cache_config.max_size, levels=levels)
         self.manager.enabled = config.enable_caching
-        self.strategies = Strategies()
+        self.strategies = KEYS
         self.records = RecordCache(
             clock.now, clock.monotonic, max_lists=config.cache_config.max_size
         )
@@ -264,8 +261,6 @@ class Cache:
             else:
                 self.records.remove_server(table, record_id)
 
-    def schema_written(self, table_id: str | None, base_id: str | None = None) -> None:
+    def schema_written(self, table_id: str) -> None:
         """A local write changed a table, field or view: what depends on it is dropped."""
-        if table_id is not None:
-            self.invalidation.on_schema_changed(table_id)
-        self.manager.invalidate_soon(f"tables:{base_id}:" if base_id else "tables:")
+        self.invalidation.on_schema_changed(table_id)

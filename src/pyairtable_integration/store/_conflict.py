@@ -1,4 +1,8 @@
-"""Resolving a write conflict (a 409 on ``If-Match``): pure functions, no I/O.
+"""Resolving a write conflict (a 409 on ``If-Match``): the one ``ConflictStrategy``; pure.
+
+Every record write that can conflict decides by it: ``pa.mutate`` (and the live mutations and
+UI hooks over it) while the caller waits, and the offline outbox (``pa.offline.on_conflict``)
+when it replays a write later. Each resends at most ``MAX_CONFLICT_ROUNDS`` times in a row.
 
 Three inputs describe a conflict: the *local change* (the fields this client wrote), the *base*
 (the record's fields as the user saw them when editing) and *current* (the fields the server
@@ -28,6 +32,8 @@ Resolver: TypeAlias = Callable[
 StrategyName: TypeAlias = Literal["server_wins", "client_wins", "merge"]
 ConflictStrategy: TypeAlias = StrategyName | Resolver
 STRATEGIES: tuple[StrategyName, ...] = ("server_wins", "client_wins", "merge")
+#: How many conflicts in a row one write resolves before giving up with ``ConflictError``.
+MAX_CONFLICT_ROUNDS = 3
 
 # A field the base does not name but current does is a change too; this marks "absent".
 _ABSENT = object()

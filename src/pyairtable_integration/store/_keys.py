@@ -1,9 +1,13 @@
 """Cache keys and the per-resource lifetimes of the original design; pure functions.
 
 Keys are readable prefixes followed by a stable hash of the query, so
-``invalidate("records:tbl…:")``
-drops every list of one table whatever its query, and equal queries (whatever the order of their
-mapping keys) share one entry.
+``invalidate(KEYS.table_records(table_id="tbl…"))`` (``records:tbl…:``) drops every list of one
+table whatever its query, and equal queries (whatever the order of their mapping keys) share one
+entry. Every key and every prefix dropped is built here, by ``KEYS`` (the integration's
+``pa.cache.strategies``); no other module spells one.
+
+Only what the services read through the store is cached: a user's profile, the workspace list,
+a table's schema and record lists (and records). Bases and lists of tables are not cached.
 """
 
 from __future__ import annotations
@@ -64,35 +68,39 @@ class Strategies:
         }
         return f"records:{table_id}:list:{stable_hash(query)}"
 
-    def record(self, *, table_id: str, record_id: str) -> str:
-        """``records:<table>:record:<id>``."""
-        return f"records:{table_id}:record:{record_id}"
-
     def table_schema(self, *, table_id: str) -> str:
         """``schema:<table>:table``: the table with its fields."""
         return f"schema:{table_id}:table"
-
-    def field_list(self, *, table_id: str) -> str:
-        """``schema:<table>:fields``."""
-        return f"schema:{table_id}:fields"
-
-    def table_list(
-        self, *, base_id: str, page: int | None = None, per_page: int | None = None
-    ) -> str:
-        """``tables:<base>:<hash of the page>``."""
-        return f"tables:{base_id}:{stable_hash([page, per_page])}"
 
     def workspace_list(self, *, page: int | None = None, per_page: int | None = None) -> str:
         """``workspaces:list:<hash of the page>``."""
         return f"workspaces:list:{stable_hash([page, per_page])}"
 
-    def workspace(self, *, workspace_id: str) -> str:
-        """``workspaces:<id>``."""
-        return f"workspaces:{workspace_id}"
-
     def user_profile(self) -> str:
         """``user:me``: the signed-in user's profile."""
         return "user:me"
 
+    # -- prefixes: what an invalidation drops ---------------------------------------------
+
+    def table_records(self, *, table_id: str) -> str:
+        """``records:<table>:``: every cached record list of a table."""
+        return f"records:{table_id}:"
+
+    def table_schemas(self, *, table_id: str) -> str:
+        """``schema:<table>:``: a table's cached schema."""
+        return f"schema:{table_id}:"
+
+    def workspaces(self) -> str:
+        """``workspaces:``: every cached page of the workspace list."""
+        return "workspaces:"
+
+    def users(self) -> str:
+        """``user:``: the signed-in user's profile."""
+        return "user:"
+
     def __repr__(self) -> str:
         return "Strategies()"
+
+
+#: The one key builder; ``pa.cache.strategies`` is this object.
+KEYS = Strategies()
