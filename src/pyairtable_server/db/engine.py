@@ -81,7 +81,11 @@ class Database:
         if not self.is_sqlite:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         database = make_url(url).database if self.is_sqlite else None
+        #: Whether connections run their statements inline (``InlineStatements``): closing a
+        #: reader then never waits for anything, so nothing can interrupt it halfway.
+        self.inline = False
         if database and database != ":memory:" and not database.startswith("file:"):
+            self.inline = True
             options["async_creator"] = partial(_connect_inline, database)
             # Connections past ``pool_size`` are closed when given back, and opening one costs
             # a thread, the pragmas and a cold cache: at 16 concurrent requests the default 5
