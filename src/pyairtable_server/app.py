@@ -12,7 +12,7 @@ import anyio
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from . import __version__, data_dir, maintenance
+from . import __version__, collector, data_dir, maintenance
 from .changes import install_replay_handler
 from .db.engine import Database
 from .db.migrate import upgrade_to_head
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await background.start(broker.run, hub)
                 background.start_soon(maintenance.run_forever, db, settings, storage)
                 background.start_soon(app.state.services.webhooks.run)
+                collector.settle()
                 yield
                 background.cancel_scope.cancel()
         finally:

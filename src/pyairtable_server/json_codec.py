@@ -24,6 +24,17 @@ def dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def encode(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON bytes, ready to send (``dumps`` without a decode).
+
+    Raises ``TypeError``/``ValueError`` as ``json.dumps``.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON text. Raises ``ValueError`` (``orjson.JSONDecodeError`` is one)."""
     try:

@@ -76,6 +76,20 @@ async def require_base(
     return base, role
 
 
+# Built once: constructing the expressions cost more than running them (see ``deps``).
+_TABLE_AND_ROLE = (
+    select(DataTable, WorkspaceMember.role)
+    .join(WorkspaceMember, WorkspaceMember.workspace_id == DataTable.workspace_id)
+    .where(DataTable.id == bindparam("table_id"), WorkspaceMember.user_id == bindparam("user_id"))
+)
+_TABLE_AND_ROLE_LOCKED = _TABLE_AND_ROLE.with_for_update(of=DataTable)
+_FIELDS_IN_ORDER = (
+    select(DataField)
+    .where(DataField.table_id == bindparam("table_id"))
+    .order_by(DataField.position, DataField.created_at, DataField.id)
+)
+
+
 async def require_table(
     db: AsyncSession, user_id: str, table_id: str, permission: Permission, *, lock: bool = False
 ) -> TableSchema:
@@ -86,24 +100,14 @@ async def require_table(
     """
     if not looks_like(table_id, "tbl"):
         raise NotFound("No such table.")
-    query = (
-        select(DataTable, WorkspaceMember.role)
-        .join(WorkspaceMember, WorkspaceMember.workspace_id == DataTable.workspace_id)
-        .where(DataTable.id == table_id, WorkspaceMember.user_id == user_id)
-    )
-    if lock:
-        query = query.with_for_update(of=DataTable)
-    row = (await db.execute(query)).one_or_none()
+    query = _TABLE_AND_ROLE_LOCKED if lock else _TABLE_AND_ROLE
+    row = (await db.execute(query, {"table_id": table_id, "user_id": user_id})).one_or_none()
     if row is None:
         raise NotFound("No such table.")
     table, role = row[0], cast(Role, row[1])
     if not allows(role, permission):
         raise _deny(role, permission)
-    fields = await db.scalars(
-        select(DataField)
-        .where(DataField.table_id == table.id)
-        .order_by(DataField.position, DataField.created_at, DataField.id)
-    )
+    fields = await db.scalars(_FIELDS_IN_ORDER, {"table_id": table.id})
     return TableSchema(table=table, fields=list(fields), role=role)
 
 

@@ -4,24 +4,35 @@ On SQLite every write transaction starts with ``BEGIN IMMEDIATE``: a deferred tr
 reads and then writes can fail with "database is locked" the moment another writer holds the
 lock, without waiting for ``busy_timeout``; taking the write lock up front makes writers queue.
 
-**A write transaction runs on the event loop's thread** (SQLite files; see ``InlineWrites``).
+**Statements run on the event loop's thread** (SQLite files; see ``InlineStatements``).
 aiosqlite sends every call to the connection's own thread and back; for the small indexed
-statements of a write that hop cost more than the statement, and on a busy machine each hop
-waits for the scheduler while the write lock is held, so the hops, not the work, set how many
-writes a second go through. ``BEGIN IMMEDIATE`` is tried inline without waiting (``busy_timeout``
-0): when another connection holds the lock it goes to the connection's thread and waits there,
-so the loop never waits for a lock. Inside the transaction nothing can wait for another
-connection (WAL readers never block a writer), and ``COMMIT`` in WAL mode with ``synchronous=
-NORMAL`` only appends to the WAL. Reads outside a write stay on the thread, so a long scan never
-stalls the loop. The price: a write statement that scans (a field type conversion over a large
-table) holds the loop for its duration, and so does the WAL checkpoint a commit runs every 1,000
-pages or so (two fsyncs).
+statements of a request that hop cost more than the statement, and on a busy machine each hop
+waits for the scheduler (and for the GIL, which the loop holds while it works for other
+requests), so under concurrency the hops, not the work, set the pace: reads got *slower* in
+total at 16 connections than at one, and a write holding the lock waited for them.
+
+- A write transaction: ``BEGIN IMMEDIATE`` is tried inline without waiting (``busy_timeout`` 0):
+  when another connection holds the lock it goes to the connection's thread and waits there, so
+  the loop never waits for a lock. Inside the transaction nothing can wait for another
+  connection (WAL readers never block a writer), and ``COMMIT`` in WAL mode with ``synchronous=
+  NORMAL`` only appends to the WAL.
+- A read (a ``SELECT`` outside a write transaction) runs inline, all its rows fetched at once,
+  within a budget of ``INLINE_READ_BUDGET_S`` and without waiting for any lock. A read that
+  would take longer (a count over a large table, a filter no index serves) is interrupted by
+  SQLite's progress handler and run again on the connection's thread, where it may take as long
+  as it needs; so is one that meets a busy database. Reading twice is harmless, and the loop
+  never stalls for more than the budget.
+
+The price: a write statement that scans (a field type conversion over a large table) holds the
+loop for its duration, and so does the WAL checkpoint a commit runs every 1,000 pages or so
+(two fsyncs).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -42,6 +53,14 @@ from .write_turn import TurnSession, WriteTurn
 
 _IMMEDIATE = "pyairtable_begin_immediate"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Connections kept open for a SQLite file, and how many more concurrent requests may open.
+SQLITE_POOL_SIZE = 32
+SQLITE_POOL_OVERFLOW = 64
+#: CPU time a read may take on the loop's thread before it moves to the connection's thread.
+INLINE_READ_BUDGET_S = 0.002
+#: SQLite virtual machine steps between two looks at the clock during an inline read (some
+#: tens of microseconds of work: the clock costs well under a percent of the read).
+_BUDGET_CHECK_STEPS = 1_000
 
 
 class Database:
@@ -62,8 +81,16 @@ class Database:
         if not self.is_sqlite:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         database = make_url(url).database if self.is_sqlite else None
+        #: Whether connections run their statements inline (``InlineStatements``): closing a
+        #: reader then never waits for anything, so nothing can interrupt it halfway.
+        self.inline = False
         if database and database != ":memory:" and not database.startswith("file:"):
-            options["async_creator"] = partial(_connect_inline_writes, database)
+            self.inline = True
+            options["async_creator"] = partial(_connect_inline, database)
+            # Connections past ``pool_size`` are closed when given back, and opening one costs
+            # a thread, the pragmas and a cold cache: at 16 concurrent requests the default 5
+            # meant a new connection every 20 requests. Idle ones cost a parked thread each.
+            options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -108,28 +135,45 @@ class Database:
         await self.engine.dispose()
 
 
-class InlineWrites(aiosqlite.Connection):
-    """An aiosqlite connection that runs on the caller's thread whatever cannot wait.
+class InlineStatements(aiosqlite.Connection):
+    """An aiosqlite connection that runs on the caller's thread whatever need not wait.
 
     Inline anywhere: making and closing cursors, ``COMMIT`` and ``ROLLBACK``. Inline inside a
     write transaction (after a successful ``BEGIN IMMEDIATE``, until it ends): every statement.
     ``BEGIN IMMEDIATE`` itself inline when the lock is free at once, else on the connection's
-    thread (which waits up to ``busy_timeout`` for it). Everything else goes to the thread as in
+    thread (which waits up to ``busy_timeout`` for it). Outside a write transaction, a
+    ``SELECT`` inline with its rows when it finishes within ``INLINE_READ_BUDGET_S`` without
+    meeting a lock, else again on the thread. Everything else goes to the thread as in
     aiosqlite. Calls on one connection never overlap (SQLAlchemy awaits each), so the sqlite3
     connection is used by one thread at a time.
     """
 
     _writing = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Rows of reads that ran inline, by cursor, until the caller fetches them.
+        self._fetched: dict[sqlite3.Cursor, deque[Any]] = {}
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         kind = _kind(fn, args, self._connection)
         connection = self._connection
-        if kind == "begin" and connection is not None:
+        if kind == "fetch":
+            rows = self._fetched.get(fn.__self__)  # type: ignore[attr-defined]
+            if rows is not None:
+                return _serve(self._fetched, fn, rows, *args)
+        if kind == "read" and not self._writing and connection is not None:
+            cursor = fn.__self__  # type: ignore[attr-defined]
+            rows = _read_within_budget(connection, cursor, args)
+            if rows is not _OVER_BUDGET:
+                self._fetched[cursor] = rows
+                return cursor
+        elif kind == "begin" and connection is not None:
             began = _begin_without_waiting(connection, fn, args, kwargs)
             if began is not _LOCKED:
                 self._writing = True
                 return began
-        elif kind == "inline" or (kind == "other" and self._writing):
+        elif kind == "inline" or (kind != "thread" and self._writing):
             if connection is None:
                 raise ValueError("Connection closed")
             try:
@@ -137,10 +181,66 @@ class InlineWrites(aiosqlite.Connection):
             finally:
                 if _ends_transaction(fn, args, connection):
                     self._writing = False
+                elif kind == "inline" and self._fetched:  # a cursor closed before its rows
+                    self._fetched.pop(getattr(fn, "__self__", None), None)  # type: ignore[arg-type]
         result = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         if kind == "begin":
             self._writing = True
         return result
+
+
+_OVER_BUDGET: Any = object()
+
+
+def _read_within_budget(
+    connection: sqlite3.Connection, cursor: sqlite3.Cursor, args: tuple[Any, ...]
+) -> Any:
+    """Run a ``SELECT`` on ``cursor`` here and fetch all its rows, within the read budget and
+    without waiting for a lock: the rows, or ``_OVER_BUDGET`` when it was interrupted or met a
+    busy database (nothing was changed: it only read). Other errors are raised as they are.
+
+    The budget counts this thread's CPU time: on a busy machine a read preempted halfway has
+    spent none of it, and moving it to another thread would not have made it end sooner."""
+    deadline = time.thread_time() + INLINE_READ_BUDGET_S
+
+    def over_budget() -> bool:
+        return time.thread_time() > deadline
+
+    connection.execute("PRAGMA busy_timeout=0")
+    connection.set_progress_handler(over_budget, _BUDGET_CHECK_STEPS)
+    try:
+        cursor.execute(*args)
+        return deque(cursor.fetchall())
+    except sqlite3.OperationalError as exc:
+        message = str(exc)
+        if "interrupted" not in message and "locked" not in message and "busy" not in message:
+            raise
+        return _OVER_BUDGET
+    finally:
+        connection.set_progress_handler(None, 0)
+        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _serve(
+    fetched: dict[sqlite3.Cursor, deque[Any]],
+    fn: Callable[..., Any],
+    rows: deque[Any],
+    *args: Any,
+) -> Any:
+    """Answer ``fetchone``/``fetchmany``/``fetchall`` from rows a read fetched inline."""
+    cursor: sqlite3.Cursor = fn.__self__  # type: ignore[attr-defined]
+    name = fn.__name__
+    if name == "fetchone":
+        answer: Any = rows.popleft() if rows else None
+    elif name == "fetchmany":
+        size = args[0] if args else cursor.arraysize
+        answer = [rows.popleft() for _ in range(min(size, len(rows)))]
+    else:
+        answer = list(rows)
+        rows.clear()
+    if not rows:
+        del fetched[cursor]
+    return answer
 
 
 _LOCKED = object()
@@ -169,11 +269,15 @@ def _statement(args: tuple[Any, ...]) -> str:
     return args[0].lstrip()[:16].upper() if args and isinstance(args[0], str) else ""
 
 
+_FETCHES = frozenset({"fetchone", "fetchmany", "fetchall"})
+
+
 def _kind(
     fn: Callable[..., Any], args: tuple[Any, ...], connection: sqlite3.Connection | None
 ) -> str:
     """``inline`` (anywhere), ``begin`` (``BEGIN IMMEDIATE``), ``thread`` (closing the
-    connection) or ``other`` (inline only inside a write transaction)."""
+    connection), ``read`` (a cursor's ``SELECT``), ``fetch`` (a cursor's rows) or ``other``
+    (inline only inside a write transaction)."""
     name = getattr(fn, "__name__", "")
     owner = getattr(fn, "__self__", None)
     if owner is connection:
@@ -181,8 +285,13 @@ def _kind(
             return "thread"
         if name in ("commit", "rollback", "cursor"):
             return "inline"
-    elif isinstance(owner, sqlite3.Cursor) and name == "close":
-        return "inline"
+    elif isinstance(owner, sqlite3.Cursor):
+        if name == "close":
+            return "inline"
+        if name in _FETCHES:
+            return "fetch"
+        if name == "execute" and _statement(args).startswith("SELECT"):
+            return "read"
     statement = _statement(args)
     if statement.startswith("BEGIN IMMEDIATE"):
         return "begin"
@@ -202,10 +311,10 @@ def _ends_transaction(
     )
 
 
-async def _connect_inline_writes(database: str) -> InlineWrites:
-    """Open ``database`` as aiosqlite would, as an ``InlineWrites`` connection."""
+async def _connect_inline(database: str) -> InlineStatements:
+    """Open ``database`` as aiosqlite would, as an ``InlineStatements`` connection."""
     # check_same_thread: the connection is made on its thread and also used from the loop's.
-    connection = InlineWrites(
+    connection = InlineStatements(
         partial(sqlite3.connect, database, check_same_thread=False), iter_chunk_size=64
     )
     connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections

@@ -83,6 +83,7 @@ ATTACHING = {
     },
 }
 _SORTS = TypeAdapter(list[SortSpec])
+_FILTER = TypeAdapter(FilterGroup)
 
 
 def expected_version(header: str | None) -> int | None:
@@ -620,7 +621,7 @@ async def get_records(
         view_id=view_id,
         fields=fields,
         sort=_parsed("sort", _SORTS, _json_param("sort", sort)) if sort is not None else None,
-        filter=_parsed("filter", TypeAdapter(FilterGroup), _json_param("filter", filter))
+        filter=_parsed("filter", _FILTER, _json_param("filter", filter))
         if filter is not None
         else None,
         page_size=page_size,
@@ -647,8 +648,8 @@ async def _query(db: AsyncSession, user_id: str, services: Any, params: RecordQu
         offset_key=services.offset_key,
         totals=services.totals,
     )
-    # Serialised here, once: returned as a model, FastAPI would validate the page again first.
-    return Response(page.model_dump_json(), media_type="application/json")
+    # Already JSON (see ``list_records``): returned as a model, FastAPI would validate it again.
+    return Response(page, media_type="application/json")
 
 
 @router.get("/{record_id}", response_model=RecordOut, responses=SCOPED)
