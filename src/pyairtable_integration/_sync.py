@@ -29,6 +29,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar, ParamSpec, Self, TypeVar
 
+import anyio
+
 from ._metrics import ServiceMetrics
 from ._status import ConnectionStatus, ServiceStatus
 from .realtime import Subscription
@@ -74,9 +76,18 @@ class SyncRealtime(SyncRealtimeClient):
     facade gets ``RuntimeError``: pass events to your own thread with a ``queue.Queue``.
     """
 
-    def wait_ready(self, subscription: Subscription) -> None:
-        """Return once the backend serves ``subscription``: every later event reaches it."""
-        self._loop.run(subscription.wait_ready)
+    def wait_ready(self, subscription: Subscription, timeout: float | None = None) -> None:
+        """Return once the backend serves ``subscription``: every later event reaches it.
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first (None: wait as long as it takes).
+        """
+
+        async def ready() -> None:
+            with anyio.fail_after(timeout):
+                await subscription.wait_ready()
+
+        self._loop.run(ready)
 
 
 class SyncIntegration:

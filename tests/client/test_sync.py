@@ -313,7 +313,7 @@ def test_record_changes_reach_a_facade_subscription_on_the_loop_thread(
         received.put((event, threading.current_thread().name))
 
     subscription = pa.realtime.subscribe_to_record_changes(table.id, seen)
-    pa.realtime.wait_ready(subscription)
+    pa.realtime.wait_ready(subscription, timeout=HANG)
     record = pa.services.record.create_record(table.id, {"Name": "live"})
 
     event, thread = received.get(timeout=HANG)
@@ -325,7 +325,9 @@ def test_record_changes_reach_a_facade_subscription_on_the_loop_thread(
     assert not subscription.active
     pa.realtime.unsubscribe(subscription)  # a second time does nothing
     later: queue.Queue[Event] = queue.Queue()
-    pa.realtime.wait_ready(pa.realtime.subscribe_to_record_changes(table.id, later.put))
+    pa.realtime.wait_ready(
+        pa.realtime.subscribe_to_record_changes(table.id, later.put), timeout=HANG
+    )
     unheard = pa.services.record.create_record(table.id, {"Name": "unheard"})
     assert later.get(timeout=HANG).aggregate_id == unheard.id
     assert received.empty()
@@ -340,7 +342,7 @@ def test_the_blocking_realtime_client_disconnects_connects_and_shows_its_state(
     statuses: queue.Queue[str] = queue.Queue()
     stop = pa.realtime.on_state_change(lambda state: statuses.put(state.status))
     subscription = pa.realtime.subscribe("record", {"table_id": table.id}, lambda _event: None)
-    pa.realtime.wait_ready(subscription)
+    pa.realtime.wait_ready(subscription, timeout=HANG)
     assert pa.realtime.enabled
     assert pa.realtime.state.live
 
