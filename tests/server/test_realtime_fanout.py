@@ -18,6 +18,7 @@ from pyairtable_server.db.engine import Database
 from pyairtable_server.realtime.hub import (
     CLOSE_OVERLOADED,
     DIRECT_SENDS_PER_EVENT,
+    MEMBERSHIP_MEMORY,
     EventOut,
     Hub,
     Outgoing,
@@ -259,3 +260,94 @@ async def test_an_event_is_sent_at_once_to_idle_sockets_up_to_a_bound_and_queued
     # The same frame, whichever way it went.
     frames = {frame(items[0]) for items in sent.values()}
     assert len(frames) == 1
+
+
+def _membership(seq: int, kind: str, user_id: str, *, workspace_id: str = WORKSPACE) -> Published:
+    payload: dict[str, Any] = {"member": {"user_id": user_id, "role": "editor"}}
+    if kind == "workspace.created":
+        payload = {"workspace": {"id": workspace_id, "owner_id": user_id}}
+    wire: dict[str, Any] = {
+        "seq": seq,
+        "id": f"evt{seq:016d}",
+        "type": kind,
+        "channel": "workspace",
+        "workspace_id": workspace_id,
+        "aggregate_type": "workspace",
+        "aggregate_id": workspace_id,
+        "version": 1,
+        "payload": payload,
+    }
+    recipients = frozenset({user_id}) if kind == "workspace.member_removed" else frozenset()
+    return Published.of(events.Logged(wire, recipients))
+
+
+def _read_at(user_id: str, workspaces: set[str], head: int) -> Subscriber:
+    """A subscriber whose memberships were read when the log's head was ``head``."""
+    subscriber = _subscriber(user_id, workspaces)
+    subscriber.authenticated_at = head
+    return subscriber
+
+
+@pytest.mark.parametrize("kind", ["workspace.created", "workspace.member_added"])
+async def test_a_membership_gained_between_authenticating_and_attaching_is_kept(kind: str) -> None:
+    hub = _hub()
+    # Its workspaces were read at seq 0; the joining event is dispatched before it attaches.
+    subscriber = _read_at("usr-new", set(), head=0)
+    hub.received([_membership(1, kind, "usr-new")])
+    hub.attach(subscriber)
+    _subscribe(hub, subscriber, "records")
+    _queued(subscriber)
+
+    hub.received([_event(2)])
+
+    assert [item.published.seq for item in _events(subscriber)] == [2]
+
+
+@pytest.mark.parametrize("kind", ["workspace.member_removed", "workspace.deleted"])
+async def test_a_membership_lost_between_authenticating_and_attaching_is_gone(kind: str) -> None:
+    hub = _hub()
+    subscriber = _read_at("usr-gone", {WORKSPACE}, head=0)
+    hub.received([_membership(1, kind, "usr-gone")])
+    hub.attach(subscriber)
+    _subscribe(hub, subscriber, "records")
+    _queued(subscriber)
+
+    hub.received([_event(2)])
+
+    assert _events(subscriber) == []
+    assert WORKSPACE not in subscriber.workspaces
+
+
+async def test_membership_changes_before_the_read_are_not_applied_twice() -> None:
+    hub = _hub()
+    # Added at 1, removed at 2 and added again at 3: a read at 3 saw the membership.
+    for published in (
+        _membership(1, "workspace.member_added", "usr-back"),
+        _membership(2, "workspace.member_removed", "usr-back"),
+        _membership(3, "workspace.member_added", "usr-back"),
+    ):
+        hub.received([published])
+    fresh = _read_at("usr-back", {WORKSPACE}, head=3)
+    # A read at 1 saw the first membership; the removal and the second joining came after it.
+    stale = _read_at("usr-back", {WORKSPACE}, head=1)
+    for subscriber in (fresh, stale):
+        hub.attach(subscriber)
+        _subscribe(hub, subscriber, "records")
+        _queued(subscriber)
+
+    hub.received([_event(4)])
+
+    assert [item.published.seq for item in _events(fresh)] == [4]
+    assert [item.published.seq for item in _events(stale)] == [4]
+
+
+async def test_a_subscriber_read_before_what_the_hub_remembers_is_told_to_reconnect() -> None:
+    hub = _hub()
+    for seq in range(1, MEMBERSHIP_MEMORY + 2):
+        hub.received([_membership(seq, "workspace.member_added", f"usr{seq}")])
+    subscriber = _read_at("usr-slow", set(), head=0)
+    hub.attach(subscriber)
+
+    assert subscriber.closed.is_set()
+    assert subscriber.close_code == CLOSE_OVERLOADED
+    assert hub.subscriber_count == 0

@@ -19,7 +19,11 @@ workspace, plus its recipients (a member who was just removed sees their removal
 each subscriber's workspaces current by applying membership events in ``seq`` order, so a removed
 member stops receiving events from exactly the event that removed them, and a new member starts
 from exactly the event that added them (a subscriber whose membership is newer than the hub's
-position joins the workspace's fan-out when the hub dispatches that event, not before).
+position joins the workspace's fan-out when the hub dispatches that event, not before). A
+connection reads its memberships when it authenticates, a moment before it attaches; the
+membership changes the hub dispatched in between are applied when it attaches (the hub remembers
+the latest ``MEMBERSHIP_MEMORY`` of them), so a workspace created or left meanwhile is neither
+missing from its fan-out nor kept in it.
 
 **Ended sessions.** A session ended anywhere (logout, password change, refresh-token reuse,
 deactivation) leaves a ``session.revoked`` notice in the log (``security.revocation``). The hub
@@ -39,7 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -203,7 +207,8 @@ class Subscriber:
         self.joined: Mapping[str, int] = joined or {}
         self.expires_at = expires_at
         #: The auth session its token belongs to, and the log's head read before the token's
-        #: session was checked (a notice after it may concern this connection).
+        #: session was checked and its memberships read (a notice or a membership change after
+        #: it may concern this connection).
         self.session_id = session_id
         self.authenticated_at = authenticated_at
         self.subscriptions: dict[str, Subscription] = {}
@@ -316,6 +321,9 @@ def subscription_error(subscription_id: str, error_type: str, message: str) -> N
 #: How long the hub remembers that a user's sessions changed, for connections that were
 #: authenticating meanwhile (far longer than checking a token and attaching can take).
 REVOCATION_MEMORY_SECONDS = 600.0
+#: How many membership changes the hub remembers for connections that were authenticating
+#: meanwhile (``attach``); one that authenticated before the oldest is asked to reconnect.
+MEMBERSHIP_MEMORY = 10_000
 _SESSION_ENDED = {"type": "AUTH_ERROR", "message": "The session has ended; sign in again."}
 
 
@@ -365,6 +373,10 @@ class Hub:
         #: Audiences by (subscription id, interest), forgotten with their last subscription.
         self._audiences: weakref.WeakValueDictionary[tuple[str, Interest], Audience]
         self._audiences = weakref.WeakValueDictionary()
+        #: The latest membership changes dispatched, ``(seq, user or None: every member,
+        #: workspace, joined)``, and the newest ``seq`` forgotten from them.
+        self._memberships: deque[tuple[int, str | None, str, bool]] = deque()
+        self._memberships_forgotten = 0
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
@@ -506,7 +518,10 @@ class Hub:
             self._sessions_changed(event["aggregate_id"], item.seq)
             return
         if kind in events.JOINING and workspace_id:
-            self._grant(events.member_of(event), workspace_id)
+            member = events.member_of(event)
+            self._grant(member, workspace_id)
+            if member is not None:
+                self._remember_membership(item.seq, member, workspace_id, joined=True)
         targets: set[Subscriber] | tuple[Subscriber, ...]
         targets = tuple(self._by_workspace.get(workspace_id, ())) if workspace_id else ()
         if item.recipients:
@@ -517,9 +532,13 @@ class Hub:
         for subscriber in targets:
             subscriber.offer(item, fanout)
         if kind == "workspace.member_removed" and workspace_id:
-            self._revoke(self._by_user.get(_removed(event) or "", set()), workspace_id)
+            removed = _removed(event)
+            self._revoke(self._by_user.get(removed or "", set()), workspace_id)
+            if removed is not None:
+                self._remember_membership(item.seq, removed, workspace_id, joined=False)
         elif kind == "workspace.deleted" and workspace_id:
             self._revoke(self._by_workspace.get(workspace_id, set()), workspace_id)
+            self._remember_membership(item.seq, None, workspace_id, joined=False)
 
     def _grant(self, user_id: str | None, workspace_id: str) -> None:
         for subscriber in self._by_user.get(user_id or "", ()):
@@ -538,6 +557,33 @@ class Hub:
                             sub.id, "PERMISSION_DENIED", "You are no longer a member here."
                         )
                     )
+
+    def _remember_membership(
+        self, seq: int, user_id: str | None, workspace_id: str, *, joined: bool
+    ) -> None:
+        if len(self._memberships) >= MEMBERSHIP_MEMORY:
+            self._memberships_forgotten = self._memberships.popleft()[0]
+        self._memberships.append((seq, user_id, workspace_id, joined))
+
+    def _catch_up_memberships(self, subscriber: Subscriber) -> bool:
+        """Apply to ``subscriber`` the membership changes dispatched after its memberships were
+        read (``authenticated_at``): it was not attached when they were, so neither ``_grant``
+        nor ``_revoke`` reached it. False when some of them are no longer remembered."""
+        read = subscriber.authenticated_at
+        if read < self._memberships_forgotten:
+            return False
+        since_read: list[tuple[int, str | None, str, bool]] = []
+        for change in reversed(self._memberships):
+            if change[0] <= read:
+                break
+            since_read.append(change)
+        for _, user_id, workspace_id, joined in reversed(since_read):
+            if user_id is None or user_id == subscriber.user_id:
+                if joined:
+                    subscriber.workspaces.add(workspace_id)
+                else:
+                    subscriber.workspaces.discard(workspace_id)
+        return True
 
     def _forget(self, subscriber: Subscriber, workspace_id: str) -> None:
         group = self._by_workspace.get(workspace_id)
@@ -594,7 +640,15 @@ class Hub:
     # Subscribers -------------------------------------------------------------------------------
 
     def attach(self, subscriber: Subscriber) -> None:
-        """Start delivering to ``subscriber``; it is detached when it closes."""
+        """Start delivering to ``subscriber``; it is detached when it closes.
+
+        Its workspaces are those read when it authenticated (``authenticated_at``), brought up to
+        the hub's position with the membership changes dispatched since. One that authenticated
+        before the oldest change the hub remembers is closed (1013: reconnect) instead.
+        """
+        if not self._catch_up_memberships(subscriber):
+            subscriber.close(CLOSE_OVERLOADED, "authenticated too long ago: reconnect")
+            return
         subscriber.on_close = lambda: self.detach(subscriber)
         self._by_user[subscriber.user_id].add(subscriber)
         for workspace_id in subscriber.workspaces:
