@@ -38,6 +38,7 @@ from pyinstrument import Profiler
 from sqlalchemy import Engine, event
 
 from pyairtable_server.app import create_app
+from pyairtable_server.db import driver
 from pyairtable_server.settings import Settings
 
 API = "/api/v1"
@@ -187,13 +188,16 @@ async def _profile(
         nonlocal statements
         statements += 1
 
-    # Counts that do not depend on what else the machine is doing: SQL statements, and Python
-    # function calls of the event loop's thread (background tasks included) per request.
+    # Counts that do not depend on what else the machine is doing: SQL statements (those run by
+    # SQLAlchemy and those run on the driver by ``db.driver``), and Python function calls of the
+    # event loop's thread (background tasks included) per request.
     event.listen(engine, "before_cursor_execute", count)
+    driver.on_statement = count
     calls = cProfile.Profile()
     calls.enable()
     await _many(call, args.requests, args.concurrency)
     calls.disable()
+    driver.on_statement = None
     event.remove(engine, "before_cursor_execute", count)
     total_calls = sum(entry[1] for entry in calls.getstats())
     print(

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from pydantic import BaseModel
-from sqlalchemy import insert
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.responses import Response
@@ -27,6 +27,7 @@ from starlette.responses import Response
 from . import audit, events
 from .clock import utcnow
 from .data.indexes import IndexChanges
+from .db.driver import Statement, driver_of
 from .db.models import IdempotentAnswer, table_of
 from .deps import (
     BearerCredentials,
@@ -41,8 +42,18 @@ from .deps import (
 from .errors import ApiError
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
-_STORE_ANSWER = insert(table_of(IdempotentAnswer))
 REPLAYED_HEADER = "Idempotent-Replayed"
+_ANSWERS = table_of(IdempotentAnswer)
+_ANSWER_KEYS = ("user_id", "key", "fingerprint", "status_code", "body", "created_at")
+# Run on the driver (``db.driver``), in the write's transaction.
+_STORE_ANSWER = Statement(insert(_ANSWERS), keys=_ANSWER_KEYS)
+_KEYED = (_ANSWERS.c.user_id == bindparam("user_id"), _ANSWERS.c.key == bindparam("key"))
+_FIND_ANSWER = Statement(
+    select(
+        _ANSWERS.c.fingerprint, _ANSWERS.c.status_code, _ANSWERS.c.body, _ANSWERS.c.created_at
+    ).where(*_KEYED)
+)
+_FORGET_ANSWER = Statement(delete(_ANSWERS).where(*_KEYED))
 
 
 class IdempotencyKeyReused(ApiError):
@@ -53,16 +64,17 @@ class IdempotencyKeyReused(ApiError):
 class IdempotentReplay(Exception):
     """Raised before a handler runs when its answer is already stored; becomes that answer."""
 
-    def __init__(self, stored: IdempotentAnswer) -> None:
+    def __init__(self, status_code: int, body: str | None) -> None:
         super().__init__("idempotent replay")
-        self.stored = stored
+        self.status_code = status_code
+        self.body = body
 
     def response(self) -> Response:
-        stored = self.stored
+        body = self.body
         return Response(
-            content=stored.body.encode() if stored.body is not None else None,
-            status_code=stored.status_code,
-            media_type="application/json" if stored.body is not None else None,
+            content=body.encode() if body is not None else None,
+            status_code=self.status_code,
+            media_type="application/json" if body is not None else None,
             headers={REPLAYED_HEADER: "true"},
         )
 
@@ -95,19 +107,21 @@ async def _stored(db: AsyncSession, user_id: str, claim: IdempotencyClaim) -> No
 
     An answer older than the retention period is forgotten instead.
     """
-    stored = await db.get(IdempotentAnswer, (user_id, claim.key))
+    driver = await driver_of(db)
+    keyed = {"user_id": user_id, "key": claim.key}
+    stored = await driver.one(_FIND_ANSWER, keyed)
     if stored is None:
         return
-    if stored.created_at < utcnow() - IDEMPOTENCY_TTL:
-        await db.delete(stored)
-        await db.flush()
+    fingerprint, status_code, body, created_at = stored
+    if created_at < utcnow() - IDEMPOTENCY_TTL:
+        await driver.run(_FORGET_ANSWER, keyed)
         return
-    if stored.fingerprint != claim.fingerprint:
+    if fingerprint != claim.fingerprint:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request.",
             details={"key": claim.key},
         )
-    raise IdempotentReplay(stored)
+    raise IdempotentReplay(status_code, body)
 
 
 async def claim_key(db: AsyncSession, user_id: str, key: str, fingerprint: str) -> IdempotencyClaim:
@@ -182,11 +196,11 @@ class Change:
             db = self.db
             if db.new or db.dirty or db.deleted:
                 await db.flush()  # the ORM's rows first, as the session's autoflush would
-            conn = await db.connection()
+            driver = await driver_of(db)
             if self.claim is not None:
                 # On PostgreSQL a twin request's insert of the same key waits here for the
                 # first to commit, then fails, so this is inside.
-                await conn.execute(
+                await driver.run(
                     _STORE_ANSWER,
                     {
                         "user_id": user_id,
@@ -197,8 +211,10 @@ class Change:
                         "created_at": utcnow(),
                     },
                 )
-            await audit.insert_entries(conn, self._audit)
-            published = await events.append(db, self._events, user_id=user_id, now=utcnow())
+            await audit.insert_entries(driver, self._audit)
+            published = await events.append(
+                db, self._events, user_id=user_id, now=utcnow(), driver=driver
+            )
             await db.commit()
         except IntegrityError:
             if self.claim is None:

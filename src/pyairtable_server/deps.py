@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,7 +13,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import utcnow
-from .db.models import AuthSession, User
+from .db.driver import Statement, driver_of
+from .db.models import AuthSession, User, table_of
 from .errors import AuthError, request_id_of
 from .http.rate_limit import client_ip
 from .security.tokens import AccessClaims
@@ -88,16 +90,23 @@ Context = Annotated[RequestContext, Depends(get_context)]
 
 
 @dataclass(frozen=True)
+class SessionRef:
+    """The caller's login session, found live by this request's check."""
+
+    id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Principal:
-    """The authenticated caller: their user row, session and token claims."""
+    """The authenticated caller: their user id and account role, their live session and the
+    token's claims, as the per-request session check read them (plain values: routes that change
+    the user or the session load those rows with ``caller_user`` and ``caller_session``)."""
 
-    user: User
-    session: AuthSession
+    id: str
+    role: str
+    session: SessionRef
     claims: AccessClaims
-
-    @property
-    def id(self) -> str:
-        return self.user.id
 
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/login.")
@@ -105,33 +114,62 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/l
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-# Built once: constructing the expression is a measurable share of a cheap request.
-_PRINCIPAL_QUERY = (
-    select(User, AuthSession)
-    .join(AuthSession, AuthSession.user_id == User.id)
-    .where(User.id == bindparam("user_id"), AuthSession.id == bindparam("session_id"))
+_USERS, _SESSIONS = table_of(User), table_of(AuthSession)
+# Run on the driver (see ``db.driver``): every authenticated request runs it, and SQLAlchemy's
+# execution of it, with two ORM objects built from its row, cost more than the rest of a read.
+_SESSION_CHECK = Statement(
+    select(_USERS.c.is_active, _USERS.c.role, _SESSIONS.c.revoked_at, _SESSIONS.c.expires_at)
+    .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(_USERS.c.id == bindparam("user_id"), _SESSIONS.c.id == bindparam("session_id"))
 )
 
 
 async def authenticate(token: str, db: AsyncSession, services: AppServices) -> Principal:
-    """Check an access token and the live state behind it (user active, session not revoked).
+    """Check an access token and the live state behind it (user active, session not revoked),
+    in ``db``'s transaction (a writer's begins here).
 
     Raises ``AuthError`` for anything short of that.
     """
     claims = services.tokens.decode_access(token)
-    row = (
-        await db.execute(
-            _PRINCIPAL_QUERY, {"user_id": claims.user_id, "session_id": claims.session_id}
-        )
-    ).one_or_none()
+    driver = await driver_of(db)
+    row = await driver.one(
+        _SESSION_CHECK, {"user_id": claims.user_id, "session_id": claims.session_id}
+    )
     if row is None:
         raise AuthError("The access token is invalid.")
-    user, session = row
-    if session.revoked_at is not None or session.expires_at <= utcnow():
+    is_active, role, revoked_at, expires_at = row
+    if revoked_at is not None or expires_at <= utcnow():
         raise AuthError("The session has ended; sign in again.")
-    if not user.is_active:
+    if not is_active:
         raise AuthError("The account is disabled.")
-    return Principal(user=user, session=session, claims=claims)
+    return Principal(
+        id=claims.user_id,
+        role=role,
+        session=SessionRef(id=claims.session_id, expires_at=expires_at),
+        claims=claims,
+    )
+
+
+async def caller_user(db: AsyncSession, caller: Principal) -> User:
+    """The caller's user row, in ``db`` (for routes that show or change it).
+
+    Raises ``AuthError`` if it is gone (deleted since the check, in another transaction).
+    """
+    user = await db.get(User, caller.id)
+    if user is None:
+        raise AuthError("The access token is invalid.")
+    return user
+
+
+async def caller_session(db: AsyncSession, caller: Principal) -> AuthSession:
+    """The caller's session row, in ``db`` (for routes that end it).
+
+    Raises ``AuthError`` if it is gone.
+    """
+    session = await db.get(AuthSession, caller.session.id)
+    if session is None:
+        raise AuthError("The access token is invalid.")
+    return session
 
 
 async def get_optional_principal(

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import rfc3339
+from .db.driver import Driver, Statement, driver_of
 from .db.models import Event, EventLogState, EventRecipient, WorkspaceMember, table_of
 from .ids import new_id
 
@@ -66,23 +67,52 @@ class Logged:
         return seq
 
 
-# Built once, on the tables rather than the mapped classes: executed on the session's connection,
-# a Core statement skips the ORM's bulk-statement machinery, which cost more than the statement.
+# Built once and run on the driver (``db.driver``): every write runs them.
 _STATE = table_of(EventLogState)
-_ADVANCE = (
+_ADVANCE = Statement(
     update(_STATE)
     .where(_STATE.c.id == STATE_ROW)
     .values(head_seq=_STATE.c.head_seq + bindparam("count"))
     .returning(_STATE.c.head_seq)
 )
-_INSERT = insert(table_of(Event))
-_INSERT_RECIPIENTS = insert(table_of(EventRecipient))
+_EVENT_KEYS = (
+    "seq",
+    "id",
+    "type",
+    "channel",
+    "workspace_id",
+    "base_id",
+    "table_id",
+    "aggregate_type",
+    "aggregate_id",
+    "version",
+    "occurred_at",
+    "user_id",
+    "payload",
+)
+_INSERT = Statement(insert(table_of(Event)), keys=_EVENT_KEYS)
+_INSERT_RECIPIENTS = Statement(insert(table_of(EventRecipient)), keys=("seq", "user_id"))
+_MEMBERS = table_of(WorkspaceMember)
+_JOINED = Statement(
+    update(_MEMBERS)
+    .where(
+        _MEMBERS.c.workspace_id == bindparam("workspace_id"),
+        _MEMBERS.c.user_id == bindparam("member"),
+    )
+    .values(joined_seq=bindparam("seq"))
+)
 
 
 async def append(
-    db: AsyncSession, drafts: Sequence[EventDraft], *, user_id: str | None, now: datetime
+    db: AsyncSession,
+    drafts: Sequence[EventDraft],
+    *,
+    user_id: str | None,
+    now: datetime,
+    driver: Driver | None = None,
 ) -> list[Logged]:
-    """Number and insert ``drafts`` in the current transaction; return them as logged events.
+    """Number and insert ``drafts`` in the current transaction (on ``driver``, which must be
+    that of ``db``'s transaction; by default found); return them as logged events.
 
     Call it last before commit: from here to commit the transaction holds the log's position.
     """
@@ -92,8 +122,9 @@ async def append(
         # The statements below run on the connection, past the session's autoflush: rows the
         # session holds (a new membership whose ``joined_seq`` is set below) are written first.
         await db.flush()
-    conn = await db.connection()
-    head = (await conn.execute(_ADVANCE, {"count": len(drafts)})).scalar_one()
+    if driver is None:
+        driver = await driver_of(db)
+    head = await driver.scalar(_ADVANCE, {"count": len(drafts)})
     first = head - len(drafts) + 1
     rows = [
         {
@@ -113,26 +144,20 @@ async def append(
         }
         for index, draft in enumerate(drafts)
     ]
-    await conn.execute(_INSERT, rows)
+    await driver.run_many(_INSERT, rows)
     for row in rows:
         member = member_of(row)
         if member is not None:
-            await conn.execute(
-                update(WorkspaceMember)
-                .where(
-                    WorkspaceMember.workspace_id == row["workspace_id"],
-                    WorkspaceMember.user_id == member,
-                )
-                .values(joined_seq=row["seq"])
-                .execution_options(synchronize_session=False)
+            await driver.run(
+                _JOINED,
+                {"workspace_id": row["workspace_id"], "member": member, "seq": row["seq"]},
             )
     recipients = [
         {"seq": row["seq"], "user_id": user}
         for row, draft in zip(rows, drafts, strict=True)
         for user in dict.fromkeys(draft.recipients)
     ]
-    if recipients:
-        await conn.execute(_INSERT_RECIPIENTS, recipients)
+    await driver.run_many(_INSERT_RECIPIENTS, recipients)
     return [
         Logged(_wire(row), frozenset(draft.recipients))
         for row, draft in zip(rows, drafts, strict=True)

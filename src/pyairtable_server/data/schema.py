@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from ..access import require_workspace
-from ..db.models import DataBase, DataField, DataTable, WorkspaceMember, table_of
+from ..db.driver import Statement, driver_of
+from ..db.models import DataBase, DataField, DataTable, Model, WorkspaceMember, table_of
 from ..errors import NotFound, PermissionDenied, ValidationFailed
 from ..fieldtypes import FieldType
 from ..ids import looks_like
@@ -112,48 +114,62 @@ async def require_table(
 
 
 _TABLES, _FIELDS, _MEMBERS = table_of(DataTable), table_of(DataField), table_of(WorkspaceMember)
-_FIELD_COLUMNS = [(f"field_{c.key}", c.key) for c in _FIELDS.c]
-# Built once: the table, the caller's role and the fields, one row per field (one row of NULL
-# fields when it has none), in display order.
-_TABLE_WITH_FIELDS = (
+_TABLE_KEYS = tuple(c.key for c in _TABLES.c)
+_FIELD_KEYS = tuple(c.key for c in _FIELDS.c)
+# Built once and run on the driver (``db.driver``): the table, the caller's role and the fields,
+# one row per field (one row of NULL fields when it has none), in display order.
+_TABLE_WITH_FIELDS = Statement(
     select(
-        _TABLES,
+        *_TABLES.c,
         _MEMBERS.c.role.label("member_role"),
-        *(_FIELDS.c[key].label(label) for label, key in _FIELD_COLUMNS),
+        *(_FIELDS.c[key].label(f"field_{key}") for key in _FIELD_KEYS),
     )
     .join(_MEMBERS, _MEMBERS.c.workspace_id == _TABLES.c.workspace_id)
     .outerjoin(_FIELDS, _FIELDS.c.table_id == _TABLES.c.id)
     .where(_TABLES.c.id == bindparam("table_id"), _MEMBERS.c.user_id == bindparam("user_id"))
     .order_by(_FIELDS.c.position, _FIELDS.c.created_at, _FIELDS.c.id)
 )
+_ROLE_AT = len(_TABLE_KEYS)
+_FIELDS_AT = _ROLE_AT + 1
+
+M = TypeVar("M", bound=Model)
+
+
+def detached(model: type[M], values: dict[str, Any]) -> M:
+    """An instance of ``model`` holding ``values``, in no session: built as the ORM's loading
+    builds one (the class's ``__init__`` records each value as a change to save, several times
+    the cost, for objects that are only read or saved by statements of their own)."""
+    manager = manager_of_class(model)
+    instance: M = manager.new_instance()
+    instance.__dict__.update(values)
+    return instance
 
 
 async def read_table(
     db: AsyncSession, user_id: str, table_id: str, permission: Permission
 ) -> TableSchema:
-    """``require_table`` in one Core statement, for writes of records: the table and its fields
-    are plain objects outside the session, so changing them saves nothing (the caller writes
-    what it changes itself). Raises ``NotFound`` or ``PermissionDenied``.
+    """``require_table`` in one statement on the driver, for the record routes: the table and
+    its fields are objects outside the session, so changing them saves nothing (the caller
+    writes what it changes itself). Raises ``NotFound`` or ``PermissionDenied``.
 
     Two ORM queries cost a record write more than all its other statements; their objects are
     only read there.
     """
     if not looks_like(table_id, "tbl"):
         raise NotFound("No such table.")
-    conn = await db.connection()
-    found = await conn.execute(_TABLE_WITH_FIELDS, {"table_id": table_id, "user_id": user_id})
-    rows = found.all()
+    driver = await driver_of(db)
+    rows = await driver.all(_TABLE_WITH_FIELDS, {"table_id": table_id, "user_id": user_id})
     if not rows:
         raise NotFound("No such table.")
-    first = rows[0]._mapping
-    role = cast(Role, first["member_role"])
+    first = rows[0]
+    role = cast(Role, first[_ROLE_AT])
     if not allows(role, permission):
         raise _deny(role, permission)
-    table = DataTable(**{c.key: first[c.key] for c in _TABLES.c})
+    table = detached(DataTable, dict(zip(_TABLE_KEYS, first[:_ROLE_AT], strict=True)))
     fields = [
-        DataField(**{key: row._mapping[label] for label, key in _FIELD_COLUMNS})
+        detached(DataField, dict(zip(_FIELD_KEYS, row[_FIELDS_AT:], strict=True)))
         for row in rows
-        if row._mapping["field_id"] is not None
+        if row[_FIELDS_AT] is not None
     ]
     return TableSchema(table=table, fields=fields, role=role)
 

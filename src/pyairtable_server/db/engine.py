@@ -155,6 +155,31 @@ class InlineStatements(aiosqlite.Connection):
         #: Rows of reads that ran inline, by cursor, until the caller fetches them.
         self._fetched: dict[sqlite3.Cursor, deque[Any]] = {}
 
+    @property
+    def inline_connection(self) -> sqlite3.Connection | None:
+        """The ``sqlite3`` connection while this connection's write transaction is open (every
+        statement then runs on the caller's thread, as here); None otherwise."""
+        return self._connection if self._writing else None
+
+    def begin_now(self) -> bool:
+        """Begin a write transaction here, at once, if the write lock is free: whether it did.
+
+        False when another connection holds the lock or ``BEGIN`` failed otherwise: the caller
+        then runs ``BEGIN IMMEDIATE`` as a statement (see ``_execute``), which waits for the
+        lock on the connection's thread or raises the error as SQLAlchemy wraps it.
+        """
+        connection = self._connection
+        if connection is None or self._writing:
+            return False
+        try:
+            began = _begin_without_waiting(connection, connection.execute, ("BEGIN IMMEDIATE",), {})
+        except sqlite3.Error:
+            return False
+        if began is _LOCKED:
+            return False
+        self._writing = True
+        return True
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         kind = _kind(fn, args, self._connection)
         connection = self._connection
@@ -368,4 +393,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # cost one more trip to the driver's thread per request and buy no consistency a GET
         # needs (none of them depends on a snapshot spanning two statements).
         if conn.get_execution_options().get(_IMMEDIATE, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Straight on the driver when the lock is free: as a statement, SQLAlchemy's
+            # execution of it cost a small write more than SQLite's work for the whole write.
+            native = conn.connection.driver_connection
+            if not (isinstance(native, InlineStatements) and native.begin_now()):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")

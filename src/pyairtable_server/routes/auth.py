@@ -14,7 +14,16 @@ from .. import audit
 from ..access import require_workspace
 from ..clock import utcnow
 from ..db.models import AuthSession, RefreshToken, User
-from ..deps import DB, Context, CurrentUser, OptionalUser, Services, authenticate
+from ..deps import (
+    DB,
+    Context,
+    CurrentUser,
+    OptionalUser,
+    Services,
+    authenticate,
+    caller_session,
+    caller_user,
+)
 from ..errors import AuthError, Conflict, ValidationFailed, error_responses
 from ..ids import new_id
 from ..permissions import permissions_of
@@ -299,7 +308,7 @@ async def logout(
         if session is None or (caller is not None and session.user_id != caller.id):
             raise AuthError("The refresh token is invalid.")
     elif caller is not None:
-        session = caller.session
+        session = await caller_session(db, caller)
     else:
         raise AuthError("Send the refresh token to end, or an access token.")
     if session.revoked_at is None:
@@ -323,15 +332,16 @@ async def logout(
 
 
 @router.get("/me", response_model=UserOut, responses=_AUTHED)
-async def get_me(caller: CurrentUser) -> User:
+async def get_me(caller: CurrentUser, db: DB) -> User:
     """The caller's account."""
-    return caller.user
+    return await caller_user(db, caller)
 
 
 @router.put("/me", response_model=UserOut, responses={**_BODY, **_AUTHED})
 async def update_me(body: NameUpdate, caller: CurrentUser, db: DB, context: Context) -> User:
     """Change the caller's first or last name."""
-    apply_name_update(caller.user, body)
+    user = await caller_user(db, caller)
+    apply_name_update(user, body)
     audit.record(
         db,
         context,
@@ -342,7 +352,7 @@ async def update_me(body: NameUpdate, caller: CurrentUser, db: DB, context: Cont
         details={"fields": sorted(body.model_fields_set)},
     )
     await db.commit()
-    return caller.user
+    return user
 
 
 @router.post("/change-password", status_code=204, responses={**_BODY, **_AUTHED})
@@ -356,7 +366,7 @@ async def change_password(
     common new password, or one containing the account's own words, is 422 too. Both
     passwords are checked and hashed between transactions, holding no other writer up.
     """
-    user = caller.user
+    user = await caller_user(db, caller)
     limit = services.auth_limits.login_per_account
     # Counts the attempt and commits (the caller's lookup included): no transaction is open.
     reservation = await services.attempts.reserve(db, [(limit, user.email)], now=time.time())

@@ -29,6 +29,7 @@ from ..data.values import (
     record_out,
     validate_write,
 )
+from ..db.driver import Statement, driver_of
 from ..db.models import DataField, DataRecord, DataTable, table_of
 from ..deps import DB, CurrentUser, Services
 from ..errors import (
@@ -174,10 +175,18 @@ async def _require_record(
 
 
 _RECORDS = table_of(DataRecord)
-# Built once (see ``_insert``): the record a single write changes, held until commit on
-# PostgreSQL (SQLite renders no FOR UPDATE: its writers are serial), and the write of it.
-_LOCK_RECORD = select(_RECORDS).where(_RECORDS.c.id == bindparam("record_id")).with_for_update()
-_WRITE_RECORD = update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
+# Built once and run on the driver (see ``_insert``): the record a single write changes, held
+# until commit on PostgreSQL (SQLite renders no FOR UPDATE: its writers are serial), and the
+# write of it.
+_LOCK_RECORD = Statement(
+    select(*(_RECORDS.c[name] for name in PlainRecord.__slots__))
+    .where(_RECORDS.c.id == bindparam("record_id"))
+    .with_for_update()
+)
+_WRITE_RECORD = Statement(
+    update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id")),
+    keys=("fields", "version", "updated_at", "updated_by"),
+)
 
 
 async def _record_for_write(
@@ -191,11 +200,11 @@ async def _record_for_write(
     """
     if not looks_like(record_id, "rec"):
         raise NotFound("No such record.")
-    conn = await db.connection()
-    row = (await conn.execute(_LOCK_RECORD, {"record_id": record_id})).one_or_none()
+    driver = await driver_of(db)
+    row = await driver.one(_LOCK_RECORD, {"record_id": record_id})
     if row is None:
         raise NotFound("No such record.")
-    record = PlainRecord(**row._mapping)
+    record = PlainRecord(*row)
     with missing_as("record"):
         schema = await read_table(db, user_id, record.table_id, "record:write")
     return schema, record
@@ -262,10 +271,10 @@ async def _grow_options(
         )
 
 
-# Built once, on the tables: run on the session's connection, a Core statement skips the ORM's
-# bulk-statement machinery, which cost more per write than the statement itself.
+# Built once and run on the driver (``db.driver``): SQLAlchemy's execution of a small statement
+# cost more per write than the statement itself.
 _TABLES = table_of(DataTable)
-_NUMBER_RECORDS = (
+_NUMBER_RECORDS = Statement(
     update(_TABLES)
     .where(_TABLES.c.id == bindparam("table_id"))
     .values(
@@ -274,7 +283,8 @@ _NUMBER_RECORDS = (
     )
     .returning(_TABLES.c.next_autonumber)
 )
-_INSERT_RECORDS = insert(table_of(DataRecord))
+_INSERT_RECORDS = insert(_RECORDS)
+_INSERT_RECORD = Statement(_INSERT_RECORDS, keys=PlainRecord.__slots__)
 
 
 async def _insert(
@@ -288,10 +298,8 @@ async def _insert(
     """
     table = schema.table
     count = len(values)
-    conn = await change.db.connection()
-    next_number = (
-        await conn.execute(_NUMBER_RECORDS, {"table_id": table.id, "count": count})
-    ).scalar_one()
+    driver = await driver_of(change.db)
+    next_number = await driver.scalar(_NUMBER_RECORDS, {"table_id": table.id, "count": count})
     first = next_number - count
     now = utcnow()
     records = [
@@ -313,11 +321,10 @@ async def _insert(
     # of the shared records table, other tenants' partial ones too. On SQLite, the statement
     # built once, run for each row by the driver (compiling a statement of 100 rows cost more).
     rows = [record.row() for record in records]
-    if count == 1:
-        await conn.execute(_INSERT_RECORDS, rows[0])
-    elif change.dialect == "sqlite":
-        await conn.execute(_INSERT_RECORDS, rows)
+    if count == 1 or change.dialect == "sqlite":
+        await driver.run_many(_INSERT_RECORD, rows)
     else:
+        conn = await change.db.connection()
         await conn.execute(_INSERT_RECORDS.values(rows))
     shown = Projection(schema)
     inserted = []
@@ -704,8 +711,8 @@ async def _write_one(
     await _attach(change, request, schema, [(validated.values, record.fields)])
     await _grow_options(change, schema, validated.options)
     if _apply(change, schema, record, validated.values):
-        conn = await db.connection()
-        await conn.execute(
+        driver = await driver_of(db)
+        await driver.run(
             _WRITE_RECORD,
             {
                 "record_id": record.id,

@@ -13,7 +13,7 @@ from ..changes import Write
 from ..clock import utcnow
 from ..db.models import User, WorkspaceMember
 from ..db.paging import fetch_page
-from ..deps import DB, CurrentUser, Principal
+from ..deps import DB, CurrentUser, Principal, caller_user
 from ..errors import NotFound, error_responses
 from ..ids import looks_like
 from ..schemas.common import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageMeta, Text
@@ -34,7 +34,7 @@ def apply_name_update(user: User, body: NameUpdate) -> None:
 def _visible_users(caller: Principal) -> Select[User]:
     """Users the caller may see: themselves and everyone sharing a workspace (admins: all)."""
     query = select(User)
-    if caller.user.role == "admin":
+    if caller.role == "admin":
         return query
     mine = select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == caller.id)
     shared = select(WorkspaceMember.user_id).where(WorkspaceMember.workspace_id.in_(mine))
@@ -52,15 +52,15 @@ async def visible_user(db: AsyncSession, caller: Principal, user_id: str) -> Use
 
 
 @router.get("/me", response_model=UserProfileOut)
-async def get_profile(caller: CurrentUser) -> User:
+async def get_profile(caller: CurrentUser, db: DB) -> User:
     """The caller's user with preferences and settings."""
-    return caller.user
+    return await caller_user(db, caller)
 
 
 @router.put("/me", response_model=UserProfileOut, responses=error_responses(400, 413))
 async def update_profile(body: ProfileUpdate, change: Write) -> Response:
     """Change names, and replace preferences or settings when given."""
-    user = change.caller.user
+    user = await caller_user(change.db, change.caller)
     apply_name_update(user, body)
     if body.preferences is not None:
         user.preferences = body.preferences
