@@ -16,6 +16,7 @@ import pytest
 from pyairtable_server.settings import Settings
 
 from .backend import Api, PostgresDatabase, build_settings, postgres_reason_unavailable, running_api
+from .live import Writes, spy_on_writes
 from .module_backend import module_settings
 from .webhook_receiver import Receiver
 
@@ -82,3 +83,10 @@ def receiver() -> Iterator[Receiver]:
     """A local webhook receiver (a real HTTP server on a loopback port), stopped after the test."""
     with Receiver() as running:
         yield running
+
+
+@pytest.fixture(params=["direct", "asgi"])
+def writes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Writes:
+    """WebSocket frames written straight to uvicorn's transports (what ``serve`` runs), or
+    through ASGI (as under any other server); counted (``Writes``)."""
+    return spy_on_writes(monkeypatch, request.param)

@@ -25,19 +25,11 @@ from .live import (
     live_server,
     receive,
     receive_type,
-    spy_on_writes,
     subscribe,
     write_records,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["direct", "asgi"])
-def writes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Writes:
-    """Frames written straight to uvicorn's transports (what ``serve`` runs), or through ASGI
-    (any other server)."""
-    return spy_on_writes(monkeypatch, request.param)
 
 
 async def _read_until_closed(ws: ClientConnection, into: list[dict[str, Any]]) -> None:

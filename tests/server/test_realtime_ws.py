@@ -21,7 +21,6 @@ from .live import (
     live_server,
     receive,
     receive_type,
-    spy_on_writes,
     subscribe,
     write_records,
 )
@@ -33,13 +32,6 @@ pytestmark = pytest.mark.anyio
 async def live(make_settings: Callable[..., Settings]) -> AsyncIterator[Live]:
     async with live_server(make_settings(realtime_auth_timeout_seconds=1.0)) as running:
         yield running
-
-
-@pytest.fixture(params=["direct", "asgi"])
-def writes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Writes:
-    """Frames written straight to uvicorn's transports (what ``serve`` runs), or through ASGI
-    (any other server)."""
-    return spy_on_writes(monkeypatch, request.param)
 
 
 async def _table(api: Api) -> tuple[Actor, dict[str, Any], dict[str, Any]]:
