@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +70,7 @@ def serve(
     factory: bool = False,
     workers: int = 1,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    options: Sequence[str] = (),
 ) -> Iterator[Server]:
     """Run ``uvicorn <app>`` (an import string, resolved from the repo root) until the block ends.
 
@@ -90,6 +91,7 @@ def serve(
         # The WebSocket set-up ``pyairtable-integration serve`` runs (uvicorn's default is the
         # legacy implementation, with per-message deflate).
         *("--ws", "websockets-sansio", "--ws-per-message-deflate", "false"),
+        *options,
     ]
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, env=dict(env), stdout=subprocess.DEVNULL, stderr=stderr)

@@ -26,7 +26,7 @@ import secrets
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from bench._harness import BASELINE_APP, BASELINE_PATH, LoadResult, clean_environment, serve
+from pyairtable_server.http.server_protocol import protocol_options
 
 Target = Literal["baseline", "sqlite", "postgres"]
 TARGETS: tuple[Target, ...] = get_args(Target)
@@ -151,11 +152,13 @@ def serve_api(
     app: str = _SERVER_APP,
     env: Mapping[str, str] | None = None,
     workers: int = 1,
+    options: Sequence[str] | None = None,
 ) -> Iterator[ApiServer]:
     """Run the reference backend on ``database_url`` (None: SQLite in its data directory), with a
     fresh data directory, until the block ends. ``app``: the factory to serve (an import string),
     ``env``: more environment variables for it, ``workers``: its processes (``pid`` is then
-    uvicorn's supervisor, the workers its children)."""
+    uvicorn's supervisor, the workers its children), ``options``: uvicorn's command-line options
+    (default: ``server_options()``, the HTTP protocol ``pyairtable-integration serve`` runs)."""
     with tempfile.TemporaryDirectory(prefix="pyairtable-bench-") as data_dir:
         environment = {
             **clean_environment(),
@@ -164,9 +167,21 @@ def serve_api(
         }
         health = f"{API}/health"
         with serve(
-            app, env=environment, health_path=health, factory=True, workers=workers
+            app,
+            env=environment,
+            health_path=health,
+            factory=True,
+            workers=workers,
+            options=server_options() if options is None else options,
         ) as server:
             yield ApiServer(server.base_url, Path(data_dir), server.process.pid)
+
+
+def server_options() -> list[str]:
+    """uvicorn's command-line options for the HTTP protocol and head limit that
+    ``pyairtable-integration serve`` runs with (``server_protocol.protocol_options``), so that
+    the benchmarks measure what a user runs rather than uvicorn's default protocol."""
+    return [f"--{name.replace('_', '-')}={value}" for name, value in protocol_options().items()]
 
 
 def _api_settings(database_url: str | None, data_dir: Path) -> dict[str, str]:

@@ -62,6 +62,11 @@ def create_app(*, api_url: str, data_dir: Path) -> Starlette:
     ``data_dir`` holds the app's cookie secret and each user's offline outbox.
     """
     os.environ.setdefault("SOLARA_APP", PAGES_MODULE)
+    # Reacton's own opt-in renderer (pinned reacton 1.11, fuzz-tested against the default one):
+    # a state change re-renders the components under it, not a walk of the whole page. On the
+    # live path (an event → the grid's render → Solara's message) it halves the demo's CPU per
+    # change (bench/demo_paint.py). REACTON_FAST=0 in the environment turns it off.
+    os.environ.setdefault("REACTON_FAST", "1")
     # Imported here: solara reads SOLARA_APP when its server module is first imported. That
     # module imports websockets' deprecated legacy API, which is Solara's to move off.
     with warnings.catch_warnings():

@@ -98,7 +98,7 @@ def serve(
         "ws_per_message_deflate": False,
         # Event streams never end on their own: give them this long to drain on shutdown.
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
-        # h11 with the error envelope for unreadable requests, and room for 64 KiB URLs.
+        # httptools with the error envelope for unreadable requests and a limit on the head.
         **protocol_options(),
     }
     if workers == 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ class Backend:
     data_dir: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    #: What runs ``pyairtable-integration`` (a benchmark puts a traced one here).
+    command: Sequence[str] = (CLI,)
 
     @property
     def api_url(self) -> str:
@@ -79,7 +82,10 @@ class Backend:
         """Seed the (stopped) backend's database with the demo data; raise if the seed fails."""
         with self.log.open("ab") as log:
             result = subprocess.run(
-                [CLI, "seed", "--records", str(SEED_RECORDS), "--data-dir", str(self.data_dir)],
+                [
+                    *self.command,
+                    *("seed", "--records", str(SEED_RECORDS), "--data-dir", str(self.data_dir)),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=clean_environment(),
@@ -95,7 +101,8 @@ class Backend:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    *(CLI, "serve", "--port", str(self.port)),
+                    *self.command,
+                    *("serve", "--port", str(self.port)),
                     *("--data-dir", str(self.data_dir), "--log-level", "warning"),
                 ],
                 stdout=log,
@@ -127,6 +134,8 @@ class App:
     log: Path
     cwd: Path
     process: subprocess.Popen[bytes] | None = None
+    #: What runs ``pyairtable-demo`` (a benchmark puts a traced one here).
+    command: Sequence[str] = (DEMO_CLI,)
 
     @property
     def url(self) -> str:
@@ -136,7 +145,7 @@ class App:
         """Start the app and return once its login page answers."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [DEMO_CLI, "--app-only", "--api-url", self.api_url, "--port", str(self.port)],
+                [*self.command, "--app-only", "--api-url", self.api_url, "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=clean_environment(),
@@ -159,11 +168,19 @@ class DemoStack:
     _tokens: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, folder: Path) -> DemoStack:
+    def create(
+        cls,
+        folder: Path,
+        *,
+        backend_command: Sequence[str] = (CLI,),
+        app_command: Sequence[str] = (DEMO_CLI,),
+    ) -> DemoStack:
+        """The stack's processes, not started, with their files in ``folder``; the commands
+        run ``pyairtable-integration`` and ``pyairtable-demo``."""
         data_dir = folder / "data"
         data_dir.mkdir(parents=True)
-        backend = Backend(free_port(), data_dir, folder / "backend.log")
-        app = App(free_port(), backend.api_url, folder / "app.log", folder)
+        backend = Backend(free_port(), data_dir, folder / "backend.log", command=backend_command)
+        app = App(free_port(), backend.api_url, folder / "app.log", folder, command=app_command)
         return cls(backend, app)
 
     def start(self) -> None:

@@ -14,10 +14,12 @@ from typing import Any
 
 import anyio
 import httpx2
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from pyairtable_integration.testing import LiveBackend, serving
 from pyairtable_server.app import create_app
+from pyairtable_server.realtime.wire import DirectSocket
 from pyairtable_server.services import AppServices
 from pyairtable_server.settings import Settings
 
@@ -54,6 +56,38 @@ async def live_server(
         httpx2.AsyncClient(base_url=f"http://127.0.0.1:{served.port}/api/v1", timeout=30) as client,
     ):
         yield Live(app, served.port, served.server, Api(client, app))
+
+
+@dataclass
+class Writes:
+    """How the server wrote its WebSocket frames: ``direct`` writes (several frames each) and
+    waits for a paused transport to drain (``waits``); none when it sends through ASGI."""
+
+    writer: str
+    direct: int = 0
+    waits: int = 0
+
+
+def spy_on_writes(monkeypatch: pytest.MonkeyPatch, writer: str) -> Writes:
+    """Count the server's direct writes; with ``writer="asgi"`` make it send through ASGI, as it
+    does under a server other than uvicorn's sans-I/O protocol (where it cannot write directly)."""
+    writes = Writes(writer)
+    if writer == "asgi":
+        monkeypatch.setattr(DirectSocket, "of", classmethod(lambda cls, websocket: None))
+        return writes
+    write, writable = DirectSocket.write, DirectSocket.writable
+
+    def counted_write(self: DirectSocket, data: bytes) -> None:
+        writes.direct += 1
+        write(self, data)
+
+    async def counted_writable(self: DirectSocket) -> None:
+        writes.waits += 1
+        await writable(self)
+
+    monkeypatch.setattr(DirectSocket, "write", counted_write)
+    monkeypatch.setattr(DirectSocket, "writable", counted_writable)
+    return writes
 
 
 async def receive(ws: ClientConnection, within: float = 10) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+from pyairtable_server.http.server_protocol import MAX_URL_BYTES
 from pyairtable_server.settings import Settings
 
 from .backend import Actor, Api
@@ -246,3 +247,28 @@ async def test_a_head_over_the_limit_and_a_url_over_64_kib_get_the_envelope(
             assert envelope["error"]["type"] == "VALIDATION_ERROR"
             assert envelope["request_id"] == headers["x-request-id"]
             assert envelope["request_id"].startswith("req_")
+
+
+async def test_a_url_of_64_kib_is_answered_and_one_byte_more_is_refused_by_the_app(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """The HTTP parser reads URLs of at most 65,535 bytes; the server still answers one of
+    exactly 64 KiB (path and query), reading its query as sent, and one byte longer gets the
+    app's own refusal pointing at ``POST /records/query``."""
+    async with live_server(make_settings()) as live:
+        owner, table = await live.api.new_table()
+        await live.api.write_records(owner, table["id"], 2)
+        auth = f"Authorization: Bearer {owner.access_token}"
+        path = "/api/v1/%72ecords"  # escaped: the app reads the decoded path
+        query = f"table_id={table['id']}&page_size=1&x="
+        query += "a" * (MAX_URL_BYTES - len(path) - len(query))
+        status, headers, body = await raw_exchange(live.port, get(f"{path}?{query}", auth))
+        assert status == 200, body[:200]
+        assert len(json.loads(body)["data"]) == 1
+        status, headers, body = await raw_exchange(live.port, get(f"{path}?{query}b", auth))
+        envelope = json.loads(body)
+        assert status == 400
+        assert envelope["error"]["type"] == "VALIDATION_ERROR"
+        assert "POST /records/query" in envelope["error"]["message"]
+        assert envelope["error"]["details"] == {"max_bytes": MAX_URL_BYTES}
+        assert envelope["request_id"] == headers["x-request-id"]

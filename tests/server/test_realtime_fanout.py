@@ -6,18 +6,21 @@ as the transports attach them; nothing here needs the feed task's log reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from pyairtable_server import events
 from pyairtable_server.db.engine import Database
+from pyairtable_server.realtime.flushing import Flusher
 from pyairtable_server.realtime.hub import (
     CLOSE_OVERLOADED,
-    DIRECT_SENDS_PER_EVENT,
+    FLUSHED_AT_ONCE,
+    MEMBERSHIP_MEMORY,
     EventOut,
     Hub,
     Outgoing,
@@ -157,7 +160,7 @@ async def test_a_consumer_that_does_not_read_is_closed_and_the_others_get_everyt
         got.extend(item.published.seq for item in _events(reader))
 
     assert got == list(range(1, 2 * OUTBOX + 1))
-    assert stuck.closed.is_set()
+    assert stuck.closed
     assert stuck.close_code == CLOSE_OVERLOADED
     assert len(stuck.outbox) <= OUTBOX
     assert hub.subscriber_count == 1
@@ -220,42 +223,160 @@ async def test_a_cancelled_wait_leaves_the_outbox_usable() -> None:
         assert await outbox.get() == 7
 
 
-async def test_an_event_is_sent_at_once_to_idle_sockets_up_to_a_bound_and_queued_for_the_rest() -> (
+def _writer(written: dict[str, list[list[Outgoing]]], subscriber: Subscriber) -> None:
+    """Make ``subscriber``'s transport one that writes from the flusher's call, into ``written``
+    (one list per write)."""
+
+    def flush() -> None:
+        items = subscriber.outbox.take()
+        if items:
+            written.setdefault(subscriber.user_id, []).append(items)
+
+    subscriber.flush = flush
+
+
+async def test_an_event_is_written_at_once_to_a_bound_of_sockets_and_to_the_rest_soon_after() -> (
     None
 ):
     hub = _hub()
-    sent: dict[str, list[Outgoing]] = {}
-
-    def sender(user_id: str, *, takes: bool) -> Callable[[Outgoing], bool]:
-        def send_now(item: Outgoing) -> bool:
-            if takes:
-                sent.setdefault(user_id, []).append(item)
-            return takes
-
-        return send_now
-
-    idle = [_subscriber(f"usr{n:03d}", {WORKSPACE}) for n in range(DIRECT_SENDS_PER_EVENT + 6)]
-    busy = _subscriber("usr-busy", {WORKSPACE})  # its transport is sending: it says no
-    behind = _subscriber("usr-behind", {WORKSPACE})  # something is queued ahead of the event
-    for subscriber in [*idle, busy, behind]:
+    written: dict[str, list[list[Outgoing]]] = {}
+    subscribers = [_subscriber(f"usr{n:03d}", {WORKSPACE}) for n in range(FLUSHED_AT_ONCE + 6)]
+    for subscriber in subscribers:
         hub.attach(subscriber)
+        _writer(written, subscriber)
         _subscribe(hub, subscriber, "records")
-        _queued(subscriber)
-        subscriber.send_now = sender(subscriber.user_id, takes=subscriber is not busy)
-    behind.push({"type": "pong", "timestamp": 1})
+    await anyio.wait_all_tasks_blocked()  # the confirmations go out on the flusher's pass
+    assert all(len(written[s.user_id]) == 1 for s in subscribers)
+    written.clear()
 
     hub.received([_event(1)])
 
-    assert busy.user_id not in sent
-    assert behind.user_id not in sent
-    assert len(sent) == DIRECT_SENDS_PER_EVENT
-    queued = [s for s in [*idle, busy] if s.user_id not in sent]
-    assert len(queued) == 6 + 1
-    assert all(len(_events(subscriber)) == 1 for subscriber in queued)
-    assert [item["type"] if isinstance(item, dict) else "event" for item in _queued(behind)] == [
-        "pong",
-        "event",
-    ]
+    # The dispatch wrote to the first sockets itself; the rest wait for the loop's next pass.
+    assert len(written) == FLUSHED_AT_ONCE
+    late = [s for s in subscribers if s.user_id not in written]
+    assert len(late) == 6
+    assert all(len(s.outbox) == 1 for s in late)
+    hub.received([_event(2)])  # a second event before the pass: one write for both
+    await anyio.wait_all_tasks_blocked()
+
+    for subscriber in late:
+        [items] = written[subscriber.user_id]
+        assert [cast(EventOut, item).published.seq for item in items] == [1, 2]
     # The same frame, whichever way it went.
-    frames = {frame(items[0]) for items in sent.values()}
+    frames = {frame(writes[0][0]) for writes in written.values()}
     assert len(frames) == 1
+    assert all(not s.outbox for s in subscribers)
+
+
+async def test_the_flusher_spreads_many_sockets_over_passes_of_the_loop() -> None:
+    flusher = Flusher(at_once=2, per_pass=3)
+    flushed: list[int] = []
+    subscribers = []
+    for n in range(8):
+        subscriber = _subscriber(f"usr{n}", {WORKSPACE})
+        subscriber.flush = partial(flushed.append, n)
+        subscribers.append(subscriber)
+        flusher.due(subscriber)
+        flusher.due(subscriber)  # queued once however often it is due
+    assert len(flusher) == 8
+
+    flusher.flush_now()
+    assert flushed == [0, 1]
+    await anyio.lowlevel.checkpoint()  # one pass of the loop
+    assert flushed == [0, 1, 2, 3, 4]
+    subscribers[6].flush = None  # its transport ended meanwhile: skipped
+    await anyio.wait_all_tasks_blocked()
+    assert flushed == [0, 1, 2, 3, 4, 5, 7]
+    assert len(flusher) == 0
+    assert not any(s.flush_due for s in subscribers)
+
+
+def _membership(seq: int, kind: str, user_id: str, *, workspace_id: str = WORKSPACE) -> Published:
+    payload: dict[str, Any] = {"member": {"user_id": user_id, "role": "editor"}}
+    if kind == "workspace.created":
+        payload = {"workspace": {"id": workspace_id, "owner_id": user_id}}
+    wire: dict[str, Any] = {
+        "seq": seq,
+        "id": f"evt{seq:016d}",
+        "type": kind,
+        "channel": "workspace",
+        "workspace_id": workspace_id,
+        "aggregate_type": "workspace",
+        "aggregate_id": workspace_id,
+        "version": 1,
+        "payload": payload,
+    }
+    recipients = frozenset({user_id}) if kind == "workspace.member_removed" else frozenset()
+    return Published.of(events.Logged(wire, recipients))
+
+
+def _read_at(user_id: str, workspaces: set[str], head: int) -> Subscriber:
+    """A subscriber whose memberships were read when the log's head was ``head``."""
+    subscriber = _subscriber(user_id, workspaces)
+    subscriber.authenticated_at = head
+    return subscriber
+
+
+@pytest.mark.parametrize("kind", ["workspace.created", "workspace.member_added"])
+async def test_a_membership_gained_between_authenticating_and_attaching_is_kept(kind: str) -> None:
+    hub = _hub()
+    # Its workspaces were read at seq 0; the joining event is dispatched before it attaches.
+    subscriber = _read_at("usr-new", set(), head=0)
+    hub.received([_membership(1, kind, "usr-new")])
+    hub.attach(subscriber)
+    _subscribe(hub, subscriber, "records")
+    _queued(subscriber)
+
+    hub.received([_event(2)])
+
+    assert [item.published.seq for item in _events(subscriber)] == [2]
+
+
+@pytest.mark.parametrize("kind", ["workspace.member_removed", "workspace.deleted"])
+async def test_a_membership_lost_between_authenticating_and_attaching_is_gone(kind: str) -> None:
+    hub = _hub()
+    subscriber = _read_at("usr-gone", {WORKSPACE}, head=0)
+    hub.received([_membership(1, kind, "usr-gone")])
+    hub.attach(subscriber)
+    _subscribe(hub, subscriber, "records")
+    _queued(subscriber)
+
+    hub.received([_event(2)])
+
+    assert _events(subscriber) == []
+    assert WORKSPACE not in subscriber.workspaces
+
+
+async def test_membership_changes_before_the_read_are_not_applied_twice() -> None:
+    hub = _hub()
+    # Added at 1, removed at 2 and added again at 3: a read at 3 saw the membership.
+    for published in (
+        _membership(1, "workspace.member_added", "usr-back"),
+        _membership(2, "workspace.member_removed", "usr-back"),
+        _membership(3, "workspace.member_added", "usr-back"),
+    ):
+        hub.received([published])
+    fresh = _read_at("usr-back", {WORKSPACE}, head=3)
+    # A read at 1 saw the first membership; the removal and the second joining came after it.
+    stale = _read_at("usr-back", {WORKSPACE}, head=1)
+    for subscriber in (fresh, stale):
+        hub.attach(subscriber)
+        _subscribe(hub, subscriber, "records")
+        _queued(subscriber)
+
+    hub.received([_event(4)])
+
+    assert [item.published.seq for item in _events(fresh)] == [4]
+    assert [item.published.seq for item in _events(stale)] == [4]
+
+
+async def test_a_subscriber_read_before_what_the_hub_remembers_is_told_to_reconnect() -> None:
+    hub = _hub()
+    for seq in range(1, MEMBERSHIP_MEMORY + 2):
+        hub.received([_membership(seq, "workspace.member_added", f"usr{seq}")])
+    subscriber = _read_at("usr-slow", set(), head=0)
+    hub.attach(subscriber)
+
+    assert subscriber.closed
+    assert subscriber.close_code == CLOSE_OVERLOADED
+    assert hub.subscriber_count == 0

@@ -18,9 +18,26 @@ from pyairtable_server.realtime.hub import CLOSE_OVERLOADED, CLOSE_TOKEN_EXPIRED
 from pyairtable_server.settings import REALTIME_MIN_OUTBOX_SIZE as MIN_OUTBOX
 from pyairtable_server.settings import Settings
 
-from .live import authed, events_until, live_server, receive, receive_type, subscribe, write_records
+from .live import (
+    Writes,
+    authed,
+    events_until,
+    live_server,
+    receive,
+    receive_type,
+    spy_on_writes,
+    subscribe,
+    write_records,
+)
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["direct", "asgi"])
+def writes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Writes:
+    """Frames written straight to uvicorn's transports (what ``serve`` runs), or through ASGI
+    (any other server)."""
+    return spy_on_writes(monkeypatch, request.param)
 
 
 async def _read_until_closed(ws: ClientConnection, into: list[dict[str, Any]]) -> None:
@@ -129,7 +146,7 @@ async def test_resuming_beyond_retention_says_reset_then_goes_live(
 
 
 async def test_an_expired_token_closes_the_socket_with_4401(
-    make_settings: Callable[..., Settings],
+    writes: Writes, make_settings: Callable[..., Settings]
 ) -> None:
     async with live_server(make_settings(access_token_ttl_seconds=3)) as live:
         owner = await live.api.actor()
@@ -183,7 +200,7 @@ async def test_a_token_of_another_user_cannot_renew_a_socket(
 
 
 async def test_a_slow_consumer_is_cut_off_and_resumes_while_the_others_get_everything(
-    make_settings: Callable[..., Settings],
+    writes: Writes, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(realtime_outbox_size=MIN_OUTBOX)
     async with live_server(settings, send_buffer=16_384) as live:

@@ -190,7 +190,7 @@ async def test_a_connection_that_authenticated_just_before_logout_is_closed_on_a
     services.hub.attach(subscriber)
     try:
         with anyio.fail_after(10):
-            await subscriber.closed.wait()
+            await subscriber.wait_closed()
     finally:
         services.hub.detach(subscriber)
         subscriber.release()

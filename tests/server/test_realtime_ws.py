@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,7 +13,18 @@ from websockets.exceptions import ConnectionClosed
 from pyairtable_server.settings import Settings
 
 from .backend import Actor, Api
-from .live import Live, authed, events_until, live_server, receive, receive_type, subscribe
+from .live import (
+    Live,
+    Writes,
+    authed,
+    events_until,
+    live_server,
+    receive,
+    receive_type,
+    spy_on_writes,
+    subscribe,
+    write_records,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -21,6 +33,13 @@ pytestmark = pytest.mark.anyio
 async def live(make_settings: Callable[..., Settings]) -> AsyncIterator[Live]:
     async with live_server(make_settings(realtime_auth_timeout_seconds=1.0)) as running:
         yield running
+
+
+@pytest.fixture(params=["direct", "asgi"])
+def writes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Writes:
+    """Frames written straight to uvicorn's transports (what ``serve`` runs), or through ASGI
+    (any other server)."""
+    return spy_on_writes(monkeypatch, request.param)
 
 
 async def _table(api: Api) -> tuple[Actor, dict[str, Any], dict[str, Any]]:
@@ -38,7 +57,9 @@ async def _record(api: Api, owner: Actor, table_id: str, name: str) -> dict[str,
     return body
 
 
-async def test_the_first_message_authenticates_and_events_follow(live: Live) -> None:
+async def test_the_first_message_authenticates_and_events_follow(
+    writes: Writes, live: Live
+) -> None:
     owner, workspace, table = await _table(live.api)
     async with live.connect() as ws:
         ok = await authed(ws, owner.access_token)
@@ -53,6 +74,8 @@ async def test_the_first_message_authenticates_and_events_follow(live: Live) -> 
     assert event["aggregate_id"] == record["id"]
     assert event["seq"] > confirmed["position"]
     assert event["workspace_id"] == workspace["id"]
+    # auth_ok, the confirmation and the event, each written as soon as it was queued
+    assert writes.direct == (3 if writes.writer == "direct" else 0)
 
 
 async def test_a_query_token_authenticates_too(live: Live) -> None:
@@ -250,7 +273,7 @@ async def test_a_removed_member_loses_a_subscription_scoped_to_that_workspace(li
     assert pong["timestamp"] == 7
 
 
-async def test_ping_unsubscribe_and_malformed_frames(live: Live) -> None:
+async def test_ping_unsubscribe_and_malformed_frames(writes: Writes, live: Live) -> None:
     owner, _, table = await _table(live.api)
     async with live.connect() as ws:
         await authed(ws, owner.access_token)
@@ -270,7 +293,7 @@ async def test_ping_unsubscribe_and_malformed_frames(live: Live) -> None:
         assert await receive(ws) == {"type": "pong", "timestamp": "t2"}
 
 
-async def test_a_binary_frame_closes_the_socket_with_1003(live: Live) -> None:
+async def test_a_binary_frame_closes_the_socket_with_1003(writes: Writes, live: Live) -> None:
     owner = await live.api.actor()
     async with live.connect() as ws:
         await authed(ws, owner.access_token)
@@ -279,3 +302,27 @@ async def test_a_binary_frame_closes_the_socket_with_1003(live: Live) -> None:
             await receive(ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1003
+
+
+async def test_a_client_that_stops_reading_for_a_while_then_gets_every_event_in_order(
+    writes: Writes, make_settings: Callable[..., Settings]
+) -> None:
+    # Small kernel buffers on both ends, so that the server's transport fills and pauses.
+    async with live_server(make_settings(), send_buffer=16_384) as live:
+        owner, table = await live.api.new_table()
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", live.port))
+        raw.setblocking(False)
+        async with live.connect(sock=raw, max_queue=1) as ws:
+            await authed(ws, owner.access_token)
+            await subscribe(ws, "records", channel="record")
+            # ~1.2 MB of events, in 12 commits, while the client reads nothing: far more than
+            # the buffers, far fewer events than the outbox holds.
+            written: list[str] = []
+            for _ in range(12):
+                written += await write_records(live.api, owner, table["id"], 5, text="x" * 20_000)
+            got = await events_until(ws, 60, within=60)
+    assert [event["aggregate_id"] for event in got] == written
+    if writes.writer == "direct":
+        assert writes.waits > 0  # the transport did pause

@@ -12,14 +12,20 @@ is "every event up to here has been dispatched".
 **The fan-out.** Each subscriber (one socket or SSE stream) has a bounded outbox. Dispatch never
 awaits: a full outbox means the consumer is too slow, so it is closed with 1013 and resumes from
 its last ``seq`` when it reconnects. A stuck consumer therefore neither grows memory without bound
-nor delays anybody else.
+nor delays anybody else. An event is matched and encoded once per audience; a transport with a
+writer task (SSE) is woken by its outbox, one that writes from the caller's call (a WebSocket on
+uvicorn) is flushed by the hub's ``Flusher``: a few at once, the rest on the loop's next passes.
 
 **Visibility** follows the event log's rule (``events.visible_to``): members of the event's
 workspace, plus its recipients (a member who was just removed sees their removal). The hub keeps
 each subscriber's workspaces current by applying membership events in ``seq`` order, so a removed
 member stops receiving events from exactly the event that removed them, and a new member starts
 from exactly the event that added them (a subscriber whose membership is newer than the hub's
-position joins the workspace's fan-out when the hub dispatches that event, not before).
+position joins the workspace's fan-out when the hub dispatches that event, not before). A
+connection reads its memberships when it authenticates, a moment before it attaches; the
+membership changes the hub dispatched in between are applied when it attaches (the hub remembers
+the latest ``MEMBERSHIP_MEMORY`` of them), so a workspace created or left meanwhile is neither
+missing from its fan-out nor kept in it.
 
 **Ended sessions.** A session ended anywhere (logout, password change, refresh-token reuse,
 deactivation) leaves a ``session.revoked`` notice in the log (``security.revocation``). The hub
@@ -39,11 +45,12 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import anyio
@@ -54,6 +61,7 @@ from .. import events, json_codec
 from ..clock import utcnow
 from ..db.engine import Database
 from ..security import revocation
+from .flushing import Flusher
 from .interest import Interest
 from .outbox import Outbox
 
@@ -106,16 +114,17 @@ class Audience:
 class EventOut:
     """An event on its way to one audience's subscriptions (one object shared by all of them).
 
-    Its WebSocket frame (``text``) and SSE frame (``sse``) are encoded on first use and then
-    shared by every socket of the audience.
+    Its WebSocket message (``text``), WebSocket frame (``frame``) and SSE frame (``sse``) are
+    encoded on first use and then shared by every socket of the audience.
     """
 
-    __slots__ = ("_sse", "_text", "published", "subscription_id")
+    __slots__ = ("_frame", "_sse", "_text", "published", "subscription_id")
 
     def __init__(self, subscription_id: str, published: Published) -> None:
         self.subscription_id = subscription_id
         self.published = published
         self._text: str | None = None
+        self._frame: bytes | None = None
         self._sse: bytes | None = None
 
     @property
@@ -131,6 +140,12 @@ class EventOut:
             )
         return self._text
 
+    def frame(self, encode: Callable[[str], bytes]) -> bytes:
+        """The WebSocket frame carrying ``text``, made by ``encode`` the first time."""
+        if self._frame is None:
+            self._frame = encode(self.text)
+        return self._frame
+
     def sse(self, encode: Callable[[Published], bytes]) -> bytes:
         """The SSE frame, made by ``encode`` the first time it is asked for."""
         if self._sse is None:
@@ -138,23 +153,17 @@ class EventOut:
         return self._sse
 
 
+_NO_MEMBERSHIPS: Mapping[str, int] = MappingProxyType({})
 #: ``Subscriber.offer``'s mark for an audience not yet decided for the event at hand.
 _UNDECIDED: Any = object()
-#: How many sockets an event is sent to from the dispatching call itself (the rest are woken to
-#: send it): a dispatch runs in the task that committed, so this bounds what a write's answer
-#: waits for, however many subscribers there are.
-DIRECT_SENDS_PER_EVENT = 64
+#: How many subscribers a dispatch writes to from its own call (the rest are written to on the
+#: event loop's next passes, ``FLUSHED_PER_PASS`` at a time): a dispatch runs in the task that
+#: committed, so this bounds what a write's answer waits for, however many subscribers there are.
+FLUSHED_AT_ONCE = 64
+FLUSHED_PER_PASS = 256
 
-
-class Fanout:
-    """One event's dispatch: its outgoing form per audience (None: it does not match) and how
-    many more sockets it may be sent to at once."""
-
-    __slots__ = ("direct", "outgoing")
-
-    def __init__(self, direct: int) -> None:
-        self.outgoing: dict[Audience, EventOut | None] = {}
-        self.direct = direct
+#: One event's outgoing form per audience (None: it does not match), decided once per dispatch.
+Fanout = dict["Audience", "EventOut | None"]
 
 
 #: A control message for the client (``subscription_confirmed``, ``subscription_reset``, …).
@@ -162,7 +171,7 @@ Notice = dict[str, Any]
 Outgoing = EventOut | Notice
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscription:
     """One subscription of a subscriber. ``after`` is the last ``seq`` it delivered or skipped."""
 
@@ -182,9 +191,33 @@ class Subscription:
 class Subscriber:
     """One connection's share of the hub: who it is, what it may see, what it asked for.
 
-    The transport drains ``outbox``; when the subscriber is closed (too slow, token expired,
-    forbidden), the outbox ends after what is already in it and ``close_code`` says why.
+    The transport drains ``outbox``: a writer task waits on it, or, for a transport that writes
+    from the caller's call, ``flush`` is called on the hub's ``Flusher`` passes after something
+    was queued. When the subscriber is closed (too slow, token expired, forbidden), the outbox
+    ends after what is already in it and ``close_code`` says why.
     """
+
+    __slots__ = (
+        "_closed_event",
+        "_limit",
+        "authenticated_at",
+        "close_code",
+        "close_error",
+        "close_reason",
+        "closed",
+        "expires_at",
+        "flush",
+        "flush_due",
+        "flusher",
+        "interrupt",
+        "joined",
+        "on_close",
+        "outbox",
+        "session_id",
+        "subscriptions",
+        "user_id",
+        "workspaces",
+    )
 
     def __init__(
         self,
@@ -199,39 +232,61 @@ class Subscriber:
     ) -> None:
         self.user_id = user_id
         self.workspaces = workspaces
-        #: The ``seq`` each membership began at (events before it are not this user's).
-        self.joined: Mapping[str, int] = joined or {}
+        #: The ``seq`` each membership began at (events before it are not this user's), until
+        #: the hub has attached it.
+        self.joined: Mapping[str, int] = joined or _NO_MEMBERSHIPS
         self.expires_at = expires_at
         #: The auth session its token belongs to, and the log's head read before the token's
-        #: session was checked (a notice after it may concern this connection).
+        #: session was checked and its memberships read (a notice or a membership change after
+        #: it may concern this connection).
         self.session_id = session_id
         self.authenticated_at = authenticated_at
         self.subscriptions: dict[str, Subscription] = {}
         self._limit = outbox_size
         self.outbox: Outbox[Outgoing] = Outbox(outbox_size)
-        self.closed = anyio.Event()
+        #: True once closed; ``wait_closed`` makes an event only for whoever waits.
+        self.closed = False
+        self._closed_event: anyio.Event | None = None
         self.close_code = CLOSE_NORMAL
         self.close_reason = ""
         #: The ``{type, message}`` a transport that has error frames (SSE) sends last, if any.
         self.close_error: dict[str, str] | None = None
         #: Set by the hub: a closed subscriber is forgotten at once, whoever closed it.
         self.on_close: Callable[[], None] | None = None
-        #: Set by a transport that can send an event from the hub's call, without a trip through
-        #: its writer task: it returns True when it took the item (sent, or being sent in
-        #: order), False when the item must be queued (a send is in flight).
-        self.send_now: Callable[[Outgoing], bool] | None = None
+        #: Set by a transport that waits on something besides the outbox (a WebSocket waits for
+        #: client messages): called once when the subscriber closes, to stop that wait.
+        self.interrupt: Callable[[], None] | None = None
+        #: Set by a transport that writes from the caller's call instead of a writer task: writes
+        #: what the outbox holds (or arranges for it to be written once the socket drains).
+        self.flush: Callable[[], None] | None = None
+        #: The hub's (set on attach), which calls ``flush`` soon after something was queued;
+        #: ``flush_due`` is its mark that this subscriber waits for a pass.
+        self.flusher: Flusher | None = None
+        self.flush_due = False
 
     def close(self, code: int, reason: str, *, error: dict[str, str] | None = None) -> None:
         """End the outbox (after what it holds); the first reason given is the one kept."""
-        if self.closed.is_set():
+        if self.closed:
             return
         self.close_code = code
         self.close_reason = reason
         self.close_error = error
-        self.closed.set()
+        self.closed = True
+        if self._closed_event is not None:
+            self._closed_event.set()
         self.outbox.close()
         if self.on_close is not None:
             self.on_close()
+        if self.interrupt is not None:
+            self.interrupt()
+
+    async def wait_closed(self) -> None:
+        """Wait until the subscriber is closed."""
+        if self.closed:
+            return
+        if self._closed_event is None:
+            self._closed_event = anyio.Event()
+        await self._closed_event.wait()
 
     def release(self) -> None:
         """End the outbox and drop what it holds; the transport calls it when it is done."""
@@ -239,16 +294,29 @@ class Subscriber:
 
     def push(self, item: Outgoing) -> bool:
         """Queue ``item`` without waiting; a full outbox closes the subscriber (1013)."""
-        if self.closed.is_set():
+        if self.closed:
             return False
         if not self.outbox.put_nowait(item):
             self.close(CLOSE_OVERLOADED, "too slow to keep up: reconnect and resume from your seq")
             return False
+        self._queued()
         return True
 
     async def send(self, item: Outgoing) -> bool:
         """Queue ``item``, waiting for room (used for replays, which may be long)."""
-        return await self.outbox.put(item)
+        if not await self.outbox.put(item):
+            return False
+        self._queued()
+        return True
+
+    def _queued(self) -> None:
+        """Have a transport without a writer task write what was just queued, soon."""
+        if self.flush is None:
+            return  # a writer task waits on the outbox
+        if self.flusher is not None:
+            self.flusher.due(self)
+        else:  # not attached (yet): nothing else would call it
+            self.flush()
 
     def offer(self, published: Published, fanout: Fanout) -> None:
         """Hand a visible event to every subscription it matches (called by the hub).
@@ -256,16 +324,15 @@ class Subscriber:
         ``fanout`` holds, per audience, the event's outgoing form, so that every subscriber of
         an audience gets the same object, encoded once.
         """
-        outgoing = fanout.outgoing
         # Nothing below changes ``subscriptions`` (closing only ends the outbox).
         for sub in self.subscriptions.values():
             if published.seq <= sub.after:
                 continue
             audience = sub.audience
-            out = outgoing.get(audience, _UNDECIDED)
+            out = fanout.get(audience, _UNDECIDED)
             if out is _UNDECIDED:
                 matches = sub.interest.matches(published.event)
-                out = outgoing[audience] = EventOut(sub.id, published) if matches else None
+                out = fanout[audience] = EventOut(sub.id, published) if matches else None
             if out is None:
                 continue
             if sub.backlog is not None:
@@ -273,23 +340,10 @@ class Subscriber:
                     self.close(CLOSE_OVERLOADED, "too many events while resuming: resume again")
                     return
                 sub.backlog.append(published)
-            elif self._deliver(out, fanout):
+            elif self.push(out):
                 sub.after = published.seq
             else:
                 return
-
-    def _deliver(self, item: EventOut, fanout: Fanout) -> bool:
-        """Send at once when the transport can and nothing is queued ahead; else queue."""
-        if (
-            fanout.direct > 0
-            and self.send_now is not None
-            and not self.outbox
-            and not self.closed.is_set()
-            and self.send_now(item)
-        ):
-            fanout.direct -= 1
-            return True
-        return self.push(item)
 
 
 def confirmed(subscription_id: str, position: int, *, recovered: bool) -> Notice:
@@ -316,6 +370,9 @@ def subscription_error(subscription_id: str, error_type: str, message: str) -> N
 #: How long the hub remembers that a user's sessions changed, for connections that were
 #: authenticating meanwhile (far longer than checking a token and attaching can take).
 REVOCATION_MEMORY_SECONDS = 600.0
+#: How many membership changes the hub remembers for connections that were authenticating
+#: meanwhile (``attach``); one that authenticated before the oldest is asked to reconnect.
+MEMBERSHIP_MEMORY = 10_000
 _SESSION_ENDED = {"type": "AUTH_ERROR", "message": "The session has ended; sign in again."}
 
 
@@ -365,6 +422,12 @@ class Hub:
         #: Audiences by (subscription id, interest), forgotten with their last subscription.
         self._audiences: weakref.WeakValueDictionary[tuple[str, Interest], Audience]
         self._audiences = weakref.WeakValueDictionary()
+        #: The latest membership changes dispatched, ``(seq, user or None: every member,
+        #: workspace, joined)``, and the newest ``seq`` forgotten from them.
+        self._memberships: deque[tuple[int, str | None, str, bool]] = deque()
+        self._memberships_forgotten = 0
+        #: Writes to the subscribers whose transports have no writer task (``Subscriber.flush``).
+        self.flusher = Flusher(at_once=FLUSHED_AT_ONCE, per_pass=FLUSHED_PER_PASS)
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
@@ -432,6 +495,7 @@ class Hub:
                 self._learn(item.seq)
         if self.running:
             self._drain()
+            self.flusher.flush_now()
         if self._known_head > self.position:
             self._wake.set()
 
@@ -506,20 +570,27 @@ class Hub:
             self._sessions_changed(event["aggregate_id"], item.seq)
             return
         if kind in events.JOINING and workspace_id:
-            self._grant(events.member_of(event), workspace_id)
+            member = events.member_of(event)
+            self._grant(member, workspace_id)
+            if member is not None:
+                self._remember_membership(item.seq, member, workspace_id, joined=True)
         targets: set[Subscriber] | tuple[Subscriber, ...]
         targets = tuple(self._by_workspace.get(workspace_id, ())) if workspace_id else ()
         if item.recipients:
             targets = set(targets)
             for user in item.recipients:
                 targets |= self._by_user.get(user, set())
-        fanout = Fanout(DIRECT_SENDS_PER_EVENT)
+        fanout: Fanout = {}
         for subscriber in targets:
             subscriber.offer(item, fanout)
         if kind == "workspace.member_removed" and workspace_id:
-            self._revoke(self._by_user.get(_removed(event) or "", set()), workspace_id)
+            removed = _removed(event)
+            self._revoke(self._by_user.get(removed or "", set()), workspace_id)
+            if removed is not None:
+                self._remember_membership(item.seq, removed, workspace_id, joined=False)
         elif kind == "workspace.deleted" and workspace_id:
             self._revoke(self._by_workspace.get(workspace_id, set()), workspace_id)
+            self._remember_membership(item.seq, None, workspace_id, joined=False)
 
     def _grant(self, user_id: str | None, workspace_id: str) -> None:
         for subscriber in self._by_user.get(user_id or "", ()):
@@ -538,6 +609,33 @@ class Hub:
                             sub.id, "PERMISSION_DENIED", "You are no longer a member here."
                         )
                     )
+
+    def _remember_membership(
+        self, seq: int, user_id: str | None, workspace_id: str, *, joined: bool
+    ) -> None:
+        if len(self._memberships) >= MEMBERSHIP_MEMORY:
+            self._memberships_forgotten = self._memberships.popleft()[0]
+        self._memberships.append((seq, user_id, workspace_id, joined))
+
+    def _catch_up_memberships(self, subscriber: Subscriber) -> bool:
+        """Apply to ``subscriber`` the membership changes dispatched after its memberships were
+        read (``authenticated_at``): it was not attached when they were, so neither ``_grant``
+        nor ``_revoke`` reached it. False when some of them are no longer remembered."""
+        read = subscriber.authenticated_at
+        if read < self._memberships_forgotten:
+            return False
+        since_read: list[tuple[int, str | None, str, bool]] = []
+        for change in reversed(self._memberships):
+            if change[0] <= read:
+                break
+            since_read.append(change)
+        for _, user_id, workspace_id, joined in reversed(since_read):
+            if user_id is None or user_id == subscriber.user_id:
+                if joined:
+                    subscriber.workspaces.add(workspace_id)
+                else:
+                    subscriber.workspaces.discard(workspace_id)
+        return True
 
     def _forget(self, subscriber: Subscriber, workspace_id: str) -> None:
         group = self._by_workspace.get(workspace_id)
@@ -594,14 +692,24 @@ class Hub:
     # Subscribers -------------------------------------------------------------------------------
 
     def attach(self, subscriber: Subscriber) -> None:
-        """Start delivering to ``subscriber``; it is detached when it closes."""
+        """Start delivering to ``subscriber``; it is detached when it closes.
+
+        Its workspaces are those read when it authenticated (``authenticated_at``), brought up to
+        the hub's position with the membership changes dispatched since. One that authenticated
+        before the oldest change the hub remembers is closed (1013: reconnect) instead.
+        """
+        if not self._catch_up_memberships(subscriber):
+            subscriber.close(CLOSE_OVERLOADED, "authenticated too long ago: reconnect")
+            return
         subscriber.on_close = lambda: self.detach(subscriber)
+        subscriber.flusher = self.flusher
         self._by_user[subscriber.user_id].add(subscriber)
         for workspace_id in subscriber.workspaces:
             # A membership newer than what this hub dispatched starts with its joining event,
             # whose dispatch adds the subscriber (``_grant``): nothing from before it arrives.
             if subscriber.joined.get(workspace_id, 0) <= self.position:
                 self._by_workspace[workspace_id].add(subscriber)
+        subscriber.joined = _NO_MEMBERSHIPS  # only needed until here
         self.stats.subscribers += 1
         self.watch_session(subscriber)
 
@@ -638,11 +746,12 @@ class Hub:
         Without ``since`` it is live at once; with it, it buffers live events until
         ``catch_up`` has replayed the log. Never awaits, so no event slips in between.
         """
+        audience = self._audience(subscription_id, interest)
         sub = Subscription(
             subscription_id,
-            interest,
+            audience.interest,  # one for the audience: subscriptions are many, interests few
             after=self.position if since is None else since,
-            audience=self._audience(subscription_id, interest),
+            audience=audience,
             live_from=self.position,
             scope_workspace=scope_workspace,
             backlog=None if since is None else [],
@@ -662,7 +771,7 @@ class Hub:
         position = sub.live_from
 
         def current() -> bool:
-            return subscriber.subscriptions.get(sub.id) is sub and not subscriber.closed.is_set()
+            return subscriber.subscriptions.get(sub.id) is sub and not subscriber.closed
 
         async with self._reading() as session:
             head = await events.position(session)
@@ -736,6 +845,8 @@ __all__ = [
     "CLOSE_NORMAL",
     "CLOSE_OVERLOADED",
     "CLOSE_TOKEN_EXPIRED",
+    "FLUSHED_AT_ONCE",
+    "FLUSHED_PER_PASS",
     "Audience",
     "EventOut",
     "Fanout",

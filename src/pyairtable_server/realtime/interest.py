@@ -12,7 +12,7 @@ FilterKey = Literal["workspace_id", "base_id", "table_id", "aggregate_id"]
 FILTER_KEYS: tuple[FilterKey, ...] = get_args(FilterKey)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interest:
     """Channels (empty: all of them) and exact-match filters on an event's top-level fields."""
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from .hub import EventOut, Outgoing
+from .hub import EventOut, Notice, Outgoing
 from .interest import Channel
 
 MAX_ID_LENGTH = 128
@@ -86,17 +86,16 @@ def parse(text: str) -> ClientMessage:
         raise ProtocolError("The message is not valid.", {"fields": fields}) from None
 
 
-def error_frame(error_type: str, message: str, details: dict[str, Any] | None = None) -> str:
-    return _dump(
-        {
-            "type": "error",
-            "error": {
-                "type": error_type,
-                "message": message,
-                **({"details": details} if details else {}),
-            },
-        }
-    )
+def error_message(error_type: str, message: str, details: dict[str, Any] | None = None) -> Notice:
+    """The ``error`` message answering a client frame that cannot be understood."""
+    return {
+        "type": "error",
+        "error": {
+            "type": error_type,
+            "message": message,
+            **({"details": details} if details else {}),
+        },
+    }
 
 
 def frame(item: Outgoing) -> str:

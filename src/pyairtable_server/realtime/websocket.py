@@ -1,9 +1,14 @@
 """``/ws``: the WebSocket endpoint of contract §8.
 
-One connection runs three tasks under one owner: a reader (client messages), a writer (the
-subscriber's outbox, in order) and a watchdog (token expiry). Whichever ends the connection
-(client gone, token expired and not renewed, forbidden subscription, too slow) ends all three,
-and the hub forgets the subscriber.
+A connection is one task, uvicorn's: it authenticates, then reads client messages until the
+subscriber closes (client gone, token expired and not renewed, forbidden subscription, too slow),
+lets what is queued go out (never waiting long on a stuck client), closes the socket and has the
+hub forget the subscriber. Nothing else runs for an idle connection: the token's expiry is a timer
+(``loop.call_later``: the server runs on asyncio only), and frames are written by the hub's
+flusher straight to uvicorn's sans-I/O protocol (``realtime.wire``; several queued frames in one
+write). Tasks of the connection's task group are started only for what waits: a resumed
+subscription's replay (``since``), and a socket whose client reads too slowly, until its transport
+drains. Under another ASGI server, a writer task sends the outbox through ASGI instead.
 
 Protocol-level pings (every 25 s, closing silent sockets) are the ASGI server's job: ``serve``
 configures uvicorn with them. The JSON ``ping`` message is answered here.
@@ -13,12 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from contextlib import suppress
-from typing import Any
 
 import anyio
-import anyio.lowlevel
+from anyio.abc import TaskGroup
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -33,6 +36,7 @@ from .hub import (
     CLOSE_NORMAL,
     CLOSE_OVERLOADED,
     CLOSE_TOKEN_EXPIRED,
+    EventOut,
     Hub,
     Outgoing,
     Subscriber,
@@ -45,10 +49,11 @@ from .protocol import (
     ProtocolError,
     SubscribeMessage,
     UnsubscribeMessage,
-    error_frame,
+    error_message,
     frame,
     parse,
 )
+from .wire import DirectSocket, SocketState, text_frame
 
 logger = logging.getLogger("pyairtable_server.realtime")
 CLOSE_UNSUPPORTED = 1003
@@ -91,23 +96,21 @@ async def _serve(websocket: WebSocket, services: AppServices, ticket: Ticket) ->
         await _close(websocket, CLOSE_OVERLOADED, exc.message)
         return
     subscriber = subscriber_for(viewer, outbox_size=settings.realtime_outbox_size)
-    subscriber.push({"type": "auth_ok", "expires_at": rfc3339(viewer.expires_at)})
-    hub.attach(subscriber)
     connection = _Connection(websocket, services, hub, subscriber)
     try:
+        # Reading is this task's; the group holds replays, waits for a slow client and, under
+        # a server other than uvicorn's sans-I/O, the writer.
         async with anyio.create_task_group() as tasks:
-            connection.tasks = tasks
-            subscriber.send_now = connection.send_now
-            tasks.start_soon(connection.write)
-            tasks.start_soon(connection.read)
-            tasks.start_soon(connection.watch_expiry)
-            await subscriber.closed.wait()
+            connection.start(tasks)
+            subscriber.push({"type": "auth_ok", "expires_at": rfc3339(viewer.expires_at)})
+            hub.attach(subscriber)
+            await connection.read()
             # Let queued frames (an error, say) go out first, but never wait on a stuck client.
             with anyio.move_on_after(CLOSE_TIMEOUT_SECONDS):
-                await connection.flushed.wait()
+                await connection.drain()
             tasks.cancel_scope.cancel()
     finally:
-        subscriber.send_now = None
+        connection.stop()
         hub.detach(subscriber)
         subscriber.release()
     if not connection.client_gone:
@@ -144,6 +147,22 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 
 class _Connection:
+    """One socket's reading and writing (see the module docstring)."""
+
+    __slots__ = (
+        "_direct",
+        "_expiry",
+        "_receiving",
+        "_waiting_writable",
+        "_written",
+        "client_gone",
+        "hub",
+        "services",
+        "subscriber",
+        "tasks",
+        "websocket",
+    )
+
     def __init__(
         self, websocket: WebSocket, services: AppServices, hub: Hub, subscriber: Subscriber
     ) -> None:
@@ -152,92 +171,116 @@ class _Connection:
         self.hub = hub
         self.subscriber = subscriber
         self.client_gone = False
-        self.tasks: anyio.abc.TaskGroup | None = None
-        #: Set when the writer has sent everything queued before the subscriber closed.
-        self.flushed = anyio.Event()
-        #: True while a frame is being sent (by the writer, or a ``send_now`` that had to wait);
-        #: ``finished`` is set when such a ``send_now`` is done.
-        self.sending = False
-        self.finished: anyio.Event | None = None
+        self.tasks: TaskGroup | None = None
+        #: The socket's transport when frames can be written to it directly (else None: a
+        #: writer task sends through ASGI and sets ``_written`` when the outbox has ended).
+        self._direct = DirectSocket.of(websocket)
+        self._written: anyio.Event | None = None
+        #: True while a task waits for the paused transport to drain (it flushes then).
+        self._waiting_writable = False
+        #: Set while the reader waits for a client message (not while it handles one): it is
+        #: cancelled when the subscriber closes.
+        self._receiving: anyio.CancelScope | None = None
+        self._expiry: asyncio.TimerHandle | None = None
 
-    async def write(self) -> None:
+    def start(self, tasks: TaskGroup) -> None:
+        """Start writing and watching the token's expiry; ``tasks`` runs what has to wait."""
+        self.tasks = tasks
+        subscriber = self.subscriber
+        subscriber.interrupt = self._interrupt
+        if self._direct is not None:
+            subscriber.flush = self.flush
+        else:
+            self._written = anyio.Event()
+            tasks.start_soon(self._write_through_asgi)
+        self._watch_expiry()
+
+    def stop(self) -> None:
+        """Stop writing and watching (the connection is over)."""
+        subscriber = self.subscriber
+        subscriber.flush = None
+        subscriber.interrupt = None
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    # Writing -----------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything queued, in one write; a paused socket's frames stay queued until its
+        transport drains (a task waits for that), and a closed one's are dropped."""
+        direct = self._direct
+        if direct is None or self._waiting_writable:
+            return
+        if self._write_queued(direct) is SocketState.PAUSED and self.tasks is not None:
+            self._waiting_writable = True
+            self.tasks.start_soon(self._flush_when_writable, direct)
+
+    def _write_queued(self, direct: DirectSocket) -> SocketState:
+        """Write what is queued if the socket is open; its state (gone: the client is)."""
+        if self.client_gone:
+            return SocketState.GONE
+        state = direct.state
+        if state is SocketState.GONE:
+            self._gone()
+        elif state is SocketState.OPEN:
+            items = self.subscriber.outbox.take()
+            if len(items) == 1:
+                direct.write(_frame(items[0]))
+            elif items:
+                direct.write(b"".join([_frame(item) for item in items]))
+        return state
+
+    async def _flush_when_writable(self, direct: DirectSocket) -> None:
+        try:
+            await direct.writable()
+        finally:
+            self._waiting_writable = False
+        self.flush()
+
+    async def drain(self) -> None:
+        """Write what is still queued (the subscriber is closed: nothing more comes), waiting
+        for a slow client, until all is written or the client is gone."""
+        direct = self._direct
+        if direct is None:
+            if self._written is not None:
+                await self._written.wait()
+            return
+        while self.subscriber.outbox:
+            state = self._write_queued(direct)
+            if state is SocketState.GONE:
+                return
+            if state is SocketState.PAUSED:
+                await direct.writable()
+
+    async def _write_through_asgi(self) -> None:
+        """Send the outbox in order through ASGI (a server other than uvicorn's sans-I/O), until
+        it ends."""
         outbox = self.subscriber.outbox
         send = self.websocket.send
         try:
             # Wait only when the outbox is empty: under fan-out the wake-up, not the send, costs.
             while await outbox.wait():
-                if self.finished is not None:
-                    await self.finished.wait()  # a frame sent by ``send_now`` goes first
                 while (item := outbox.get_nowait()) is not None:
-                    self.sending = True
-                    try:
-                        await send({"type": "websocket.send", "text": frame(item)})
-                    finally:
-                        self.sending = False
-            if self.finished is not None:
-                await self.finished.wait()
+                    await send({"type": "websocket.send", "text": frame(item)})
         except (WebSocketDisconnect, OSError, RuntimeError):
             self._gone()
         finally:
-            self.flushed.set()
+            if self._written is not None:
+                self._written.set()
 
-    def send_now(self, item: Outgoing) -> bool:
-        """Send ``item`` from the caller's task (the hub's dispatch) unless a send is under way.
-
-        This spares the event a wake-up of the writer task, which on a busy event loop waits
-        behind every callback queued before it: that wait was most of an event's time between
-        commit and socket (measured with 100 writes/s). An ASGI send is a coroutine that
-        completes without suspending unless the socket is paused (its client is not reading);
-        it is stepped here, and when it does suspend the rest of it runs in a task of this
-        connection (``_finish``), and nothing else is sent before it is done.
-
-        Returns True when the item was taken (sent, being sent, or the client is gone), False
-        when it must be queued.
-        """
-        if self.sending or self.tasks is None or self.client_gone:
-            return False
-        step = self.websocket.send({"type": "websocket.send", "text": frame(item)})
-        try:
-            waiting = step.send(None)
-        except StopIteration:
-            return True
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            self._gone()
-            return True
-        self.sending = True
-        self.finished = anyio.Event()
-        self.tasks.start_soon(self._finish, step, waiting)
-        return True
-
-    async def _finish(self, step: Coroutine[Any, Any, None], waiting: Any) -> None:
-        """Drive a send that ``send_now`` started to its end, as a task would have.
-
-        A coroutine suspends by yielding the future it waits on (None: "let others run"); it
-        is resumed once that future is done, and finds the outcome in it. Cancelled, the send
-        is abandoned (``close``: the coroutine's own clean-up runs).
-        """
-        assert self.finished is not None
-        try:
-            while True:
-                if waiting is None:
-                    await anyio.lowlevel.checkpoint()
-                else:
-                    await _until_done(waiting)
-                waiting = step.send(None)
-        except StopIteration:
-            pass
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            self._gone()
-        finally:
-            step.close()
-            self.sending = False
-            self.finished.set()
-            self.finished = None
+    # Reading -----------------------------------------------------------------------------------
 
     async def read(self) -> None:
+        """Handle client messages until the subscriber closes or the client leaves."""
         subscriber = self.subscriber
-        while not subscriber.closed.is_set():
-            message = await self.websocket.receive()
+        receive = self.websocket.receive
+        while not subscriber.closed:
+            with anyio.CancelScope() as self._receiving:
+                message = await receive()
+            self._receiving = None
+            if subscriber.closed:
+                return
             if message["type"] == "websocket.disconnect":
                 self._gone()
                 return
@@ -246,26 +289,37 @@ class _Connection:
                 subscriber.close(CLOSE_UNSUPPORTED, "only JSON text frames are accepted")
                 return
             try:
+                # Not cancelled when the subscriber closes meanwhile: handling is short, and a
+                # database read cut halfway would spoil its pooled connection.
                 await self._handle(parse(text))
             except ProtocolError as exc:
-                await self.websocket.send_text(
-                    error_frame("VALIDATION_ERROR", exc.message, exc.details)
-                )
+                subscriber.push(error_message("VALIDATION_ERROR", exc.message, exc.details))
+
+    def _interrupt(self) -> None:
+        """The subscriber closed: stop the reader if it waits for a message (one it handles
+        is handled to the end)."""
+        if self._receiving is not None:
+            self._receiving.cancel()
 
     def _gone(self) -> None:
         self.client_gone = True
-        self.flushed.set()
+        if self._written is not None:
+            self._written.set()
         self.subscriber.close(CLOSE_NORMAL, "client went away")
 
-    async def watch_expiry(self) -> None:
+    def _watch_expiry(self) -> None:
+        """Close the subscriber when its token expires (checked again when the timer fires: an
+        ``auth`` message may have renewed it meanwhile)."""
+        self._expiry = None
         subscriber = self.subscriber
-        while True:
-            remaining = (subscriber.expires_at - utcnow()).total_seconds()
-            if remaining <= 0:
-                subscriber.close(CLOSE_TOKEN_EXPIRED, "the access token expired; reconnect")
-                return
-            # Re-check after sleeping: an auth message may have renewed the token meanwhile.
-            await anyio.sleep(remaining)
+        if subscriber.closed:
+            return
+        remaining = (subscriber.expires_at - utcnow()).total_seconds()
+        if remaining <= 0:
+            subscriber.close(CLOSE_TOKEN_EXPIRED, "the access token expired; reconnect")
+            return
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(remaining, self._watch_expiry)
 
     async def _handle(
         self, message: AuthMessage | SubscribeMessage | UnsubscribeMessage | PingMessage
@@ -342,8 +396,8 @@ class _Connection:
             self.tasks.start_soon(self.hub.catch_up, subscriber, sub)
 
 
-async def _until_done(future: asyncio.Future[Any]) -> None:
-    """Wait until ``future`` is done, without taking its outcome (its awaiter does)."""
-    done = anyio.Event()
-    future.add_done_callback(lambda _: done.set())
-    await done.wait()
+def _frame(item: Outgoing) -> bytes:
+    """The WebSocket frame of an outgoing item (an event's is framed once for its audience)."""
+    if isinstance(item, EventOut):
+        return item.frame(text_frame)
+    return text_frame(frame(item))
