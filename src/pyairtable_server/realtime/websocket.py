@@ -60,10 +60,6 @@ CLOSE_UNSUPPORTED = 1003
 #: How long closing may wait on a client that stopped reading.
 CLOSE_TIMEOUT_SECONDS = 5.0
 
-router = APIRouter()
-
-
-@router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """Authenticate (``?token=`` or a first ``auth`` message), then serve subscriptions."""
     services: AppServices = websocket.app.state.services
@@ -78,6 +74,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await _serve(websocket, services, ticket)
     finally:
         ticket.release()
+
+
+router = APIRouter()
+# A plain Starlette route, not FastAPI's ``router.websocket``: the endpoint takes no dependencies,
+# and FastAPI's would hold a dependency solution and two exit stacks for the socket's whole life
+# (about 3 KB a socket, bench/realtime_memory.py).
+router.add_websocket_route("/ws", websocket_endpoint)
 
 
 async def _serve(websocket: WebSocket, services: AppServices, ticket: Ticket) -> None:
