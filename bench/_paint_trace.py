@@ -12,7 +12,8 @@ In the backend (``server``):
 
 - ``request``: a ``PATCH /api/v1/records/…`` reaches the app (key: the request's order);
 - ``committed``, ``dispatched``: the hub takes the write's events, dispatches one (key: seq);
-- ``ws_frame``, ``sse_frame``: a WebSocket or SSE frame carrying the event is built (key: seq).
+- ``ws_frame``, ``sse_frame``: a WebSocket or SSE frame carrying the event is built for a
+  socket or stream, right before it is written (key: seq).
 
 In the demo app (``demo``), on its pages' event loop:
 
@@ -113,11 +114,11 @@ def _trace_server(trace: Trace) -> None:
         return traced
 
     def ws_frame(original: Any) -> Any:
-        def traced(item: Any) -> str:
-            text: str = original(item)
+        def traced(item: Any) -> Any:
+            framed = original(item)
             if isinstance(item, hub_module.EventOut):
                 trace.mark("ws_frame", item.published.seq)
-            return text
+            return framed
 
         return traced
 
@@ -138,7 +139,10 @@ def _trace_server(trace: Trace) -> None:
 
     _wrap(trace, hub_module.Hub, "received", received)
     _wrap(trace, hub_module.Hub, "_dispatch", dispatch)
-    _wrap(trace, websocket_module, "frame", ws_frame)
+    # The socket's frame of an item: ``_frame`` (bytes written straight to the transport) where
+    # the backend has it, else ``frame`` (the text sent through ASGI).
+    framing = "_frame" if hasattr(websocket_module, "_frame") else "frame"
+    _wrap(trace, websocket_module, framing, ws_frame)
     _wrap(trace, sse_module, "_encode_event", sse_frame)
     _wrap(trace, app_module, "create_app", create_app)
 

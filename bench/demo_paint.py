@@ -372,6 +372,12 @@ def _report(
     _rows([(f"{i}.", *step) for i, step in enumerate(STEPS, 1)], edits)
     print("beside the path:")
     _rows([("", *step) for step in OTHERS], edits)
+    building = _client_builds()
+    label = "a new httpx2 client (this bench's per write, once)"
+    print(
+        f"{'':<4}{label:<50}{percentile(building, 50):>8.1f}"
+        f"{percentile(building, 95):>8.1f}{len(building):>5}"
+    )
     print("end to end, from the request's start:")
     _rows([("", *step) for step in TOTALS], edits)
     _rows([("", "added by the demo app, Solara and browser", "sse", "painted")], edits)
@@ -388,6 +394,18 @@ def _report(
         print(f"demo SDK callbacks per event (first first): {', '.join(callbacks)}")
     for what in sorted({*server.get("missing", {}), *demo.get("missing", {})}):
         print(f"not traced (renamed since?): {what}")
+
+
+def _client_builds(count: int = 20) -> list[float]:
+    """Milliseconds to make and close an httpx2 client (its SSL context) ``count`` times: what
+    each write cost when this bench made a client per write inside the timed window."""
+    spent = []
+    for _ in range(count):
+        started = time.perf_counter()
+        with httpx2.Client(timeout=WAIT_SECONDS):
+            pass
+        spent.append((time.perf_counter() - started) * 1000)
+    return spent
 
 
 def _durations(edits: list[Edit], start: str, end: str) -> list[float]:

@@ -257,7 +257,8 @@ async def get_change(
     closed (what was not committed rolled back) when the request ends.
     """
     services = await get_services(request)
-    async with session_for(request, services) as db:
+    db = session_for(request, services)
+    try:
         caller = await get_principal(await get_optional_principal(db, services, credentials))
         claim = None
         if idempotency_key is not None:
@@ -271,6 +272,14 @@ async def get_change(
             dialect=services.dialect,
             on_commit=services.hub.committed,
         )
+    finally:
+        if services.db.inline:
+            # Closed here rather than in a task of its own shielded from cancellation (what
+            # ``async with`` does): on an inline SQLite connection closing only rolls back on
+            # the loop's thread, with nothing to wait for (see ``deps.get_db``).
+            await db.close()
+        else:
+            await db.__aexit__(None, None, None)  # as ``async with``: closed whatever happens
 
 
 Write = Annotated[Change, Depends(get_change)]

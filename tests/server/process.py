@@ -50,8 +50,12 @@ class Served:
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str], cwd: Path) -> Iterator[Served]:
-    """Start the server with ``args`` and yield once its health endpoint answers."""
+def serving(
+    *args: str, env: dict[str, str], cwd: Path, startup_seconds: float = STARTUP_SECONDS
+) -> Iterator[Served]:
+    """Start the server with ``args`` and yield once its health endpoint answers; raise
+    AssertionError if it exits first or has not answered after ``startup_seconds`` (a hang
+    guard)."""
     port = free_port()
     process = subprocess.Popen(
         [CLI, "serve", "--port", str(port), "--log-level", "warning", *args],
@@ -67,7 +71,7 @@ def serving(*args: str, env: dict[str, str], cwd: Path) -> Iterator[Served]:
     reader = threading.Thread(target=lambda: served.lines.extend(iter(stdout.readline, "")))
     reader.start()
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
+        deadline = time.monotonic() + startup_seconds
         while True:
             if process.poll() is not None:
                 reader.join(5)

@@ -2,12 +2,12 @@
 
 A login attempt is counted before its password is checked, in the database every process
 shares: twenty guesses sent at once against a limit of ten get ten checks and ten 429s, on one
-process or on ``serve --workers 2``.
+process or on ``serve --workers 2``. The limits count per fixed window: in process, their clock
+is held still (``clocks``); the workers get a window that cannot end during the run.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +22,16 @@ from pyairtable_server.security import attempts
 from pyairtable_server.settings import Settings
 
 from .backend import PASSWORD, running_api
+from .clocks import hold_attempts_clock
 from .process import clean_environment, serving
 
 pytestmark = pytest.mark.anyio
 
 GUESSES = 20
 LIMIT = 10
+#: A hang guard for ``serve --workers 2`` to start, never a measure: the supervisor and each
+#: worker import the app, which took 65 s on this 2-core machine at load 8.5.
+WORKERS_START_SECONDS = 600
 
 
 async def _guess_all_at_once(client: httpx2.AsyncClient, email: str) -> Counter[int]:
@@ -50,6 +54,7 @@ async def test_concurrent_wrong_guesses_get_no_more_checks_than_the_limit(
 ) -> None:
     settings = make_settings(login_failures_per_account=f"{LIMIT}/15 minutes")
     async with running_api(settings) as api:
+        hold_attempts_clock(api.app)
         await api.register("target@example.com")
         statuses = await _guess_all_at_once(api.client, "target@example.com")
         right = await api.client.post(
@@ -71,12 +76,23 @@ async def test_concurrent_guesses_spread_over_two_workers_share_one_limit(
         PYAIRTABLE_ARGON2_TIME_COST="1",
         PYAIRTABLE_ARGON2_MEMORY_KIB="1024",
         PYAIRTABLE_ARGON2_PARALLELISM="1",
-        PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT=f"{LIMIT}/15 minutes",
+        # The workers' clocks cannot be held: one window for the whole run instead (it started
+        # at the epoch and ends in 2955), so no window edge can split the guesses.
+        PYAIRTABLE_LOGIN_FAILURES_PER_ACCOUNT=f"{LIMIT}/1000 years",
         PYAIRTABLE_LOGIN_FAILURES_PER_IP="1000/minute",
         **({"PYAIRTABLE_DATABASE_URL": settings.database_url} if settings.database_url else {}),
     )
     data_dir = str(settings.data_dir)
-    with serving("--workers", "2", "--data-dir", data_dir, env=env, cwd=tmp_path) as served:
+    with serving(
+        *("--workers", "2", "--data-dir", data_dir, "--log-level", "info"),
+        env=env,
+        cwd=tmp_path,
+        startup_seconds=WORKERS_START_SECONDS,
+    ) as served:
+        # Both workers serve before the first guess (uvicorn says so for each at level info).
+        with anyio.fail_after(WORKERS_START_SECONDS):
+            while served.output.count("Application startup complete.") < 2:  # noqa: ASYNC110 - a log, not an event
+                await anyio.sleep(0.1)
         # No keep-alive: every guess is a new connection, which the kernel spreads over workers.
         async with httpx2.AsyncClient(
             base_url=served.base_url, timeout=30, limits=httpx2.Limits(max_keepalive_connections=0)
@@ -89,6 +105,7 @@ async def test_a_right_password_takes_back_its_hit_on_the_ip_limit(
     make_settings: Callable[..., Settings],
 ) -> None:
     async with running_api(make_settings(login_failures_per_ip="2/minute")) as api:
+        hold_attempts_clock(api.app)
         user = await api.register()
         for _ in range(5):
             await api.login(user["email"])  # successes are no failures
@@ -108,6 +125,7 @@ async def test_a_wrong_current_password_counts_as_a_failed_login_even_concurrent
     make_settings: Callable[..., Settings],
 ) -> None:
     async with running_api(make_settings(login_failures_per_account="3/15 minutes")) as api:
+        hold_attempts_clock(api.app)
         actor = await api.actor()
         statuses: Counter[int] = Counter()
 
@@ -133,6 +151,7 @@ async def test_sign_ups_are_limited_per_ip_counting_failed_ones(
     make_settings: Callable[..., Settings],
 ) -> None:
     async with running_api(make_settings(registrations_per_ip="3/hour")) as api:
+        hold_attempts_clock(api.app)
 
         async def sign_up(email: str) -> httpx2.Response:
             body = {"email": email, "password": PASSWORD, "first_name": "A", "last_name": "B"}
@@ -151,6 +170,7 @@ async def test_housekeeping_forgets_windows_that_have_passed(
     make_settings: Callable[..., Settings],
 ) -> None:
     async with running_api(make_settings(login_failures_per_account="3/minute")) as api:
+        now = hold_attempts_clock(api.app)
         await api.register("target@example.com")
         wrong = await api.client.post(
             "/auth/login", json={"email": "target@example.com", "password": "not it at all"}
@@ -164,8 +184,8 @@ async def test_housekeeping_forgets_windows_that_have_passed(
 
         kept = await windows()
         async with db.writer() as session:
-            await attempts.prune(session, now=time.time())
+            await attempts.prune(session, now=now)
         assert await windows() == kept > 0  # the current windows still count
         async with db.writer() as session:
-            await attempts.prune(session, now=time.time() + 3600)
+            await attempts.prune(session, now=now + 3600)
         assert await windows() == 0

@@ -18,6 +18,7 @@ from pyairtable_server.realtime.admission import Admission, Refused
 from pyairtable_server.settings import Settings
 
 from .backend import Actor
+from .clocks import hold_request_limiter_clock
 from .live import Live, authed, live_server, receive, subscribe
 
 pytestmark = pytest.mark.anyio
@@ -118,8 +119,10 @@ async def test_a_stream_gives_its_slot_back_when_it_ends(
 
 
 async def test_websocket_handshakes_count_against_the_ip_rate_limit(
-    make_settings: Callable[..., Settings],
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Held still, the limiter's minute cannot end between the handshakes (``clocks``).
+    hold_request_limiter_clock(monkeypatch)
     settings = make_settings(rate_limit_per_ip="3/minute")
     async with live_server(settings) as live, AsyncExitStack() as stack:
         for _ in range(3):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -18,6 +19,7 @@ from pyairtable_server.realtime.hub import CLOSE_OVERLOADED, CLOSE_TOKEN_EXPIRED
 from pyairtable_server.settings import REALTIME_MIN_OUTBOX_SIZE as MIN_OUTBOX
 from pyairtable_server.settings import Settings
 
+from .backend import Actor, Api
 from .live import (
     Writes,
     authed,
@@ -150,30 +152,50 @@ async def test_an_expired_token_closes_the_socket_with_4401(
     assert closed.value.rcvd.code == CLOSE_TOKEN_EXPIRED
 
 
+async def _fresh_token(api: Api, actor: Actor) -> None:
+    """Give ``actor`` an access token issued now (and the rotated refresh token)."""
+    pair = await api.post(actor, "/auth/refresh", {"refresh_token": actor.refresh_token}, 200)
+    actor.access_token, actor.refresh_token = pair["access_token"], pair["refresh_token"]
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def _sleep_until(instant: datetime) -> None:
+    await anyio.sleep(max(0.0, (instant - datetime.now(UTC)).total_seconds()))
+
+
 async def test_renewing_the_token_keeps_the_socket_past_the_first_expiry(
     make_settings: Callable[..., Settings],
 ) -> None:
-    async with live_server(make_settings(access_token_ttl_seconds=6)) as live:
+    # The socket is renewed halfway through the first token's life and used after its expiry:
+    # each of the two steps (a refresh and an auth message; a one-record write and its event)
+    # has half the lifetime, seconds for what takes milliseconds. The waits are until the
+    # expiries the server announced, so a slow set-up spends none of it.
+    lifetime = 10
+    async with live_server(make_settings(access_token_ttl_seconds=lifetime)) as live:
         api = live.api
         owner, table = await api.new_table()
+        await _fresh_token(api, owner)
         async with live.connect() as ws:
-            first = await authed(ws, owner.access_token)
+            first = _instant((await authed(ws, owner.access_token))["expires_at"])
             await subscribe(ws, "records", channel="record")
-            await anyio.sleep(3)
-            refreshed = await api.post(
-                owner, "/auth/refresh", {"refresh_token": owner.refresh_token}, status=200
-            )
-            owner.access_token = refreshed["access_token"]
-            renewed = await authed(ws, owner.access_token)
-            assert renewed["expires_at"] > first["expires_at"]
-            await anyio.sleep(3.5)  # past the first token's expiry, well before the second's
+            await _sleep_until(first - timedelta(seconds=lifetime / 2))
+            await _fresh_token(api, owner)
+            second = _instant((await authed(ws, owner.access_token))["expires_at"])
+            assert second > first
+            await _sleep_until(first + timedelta(seconds=0.1))  # the first token has expired
             [written] = await write_records(api, owner, table["id"], 1)
             [event] = await events_until(ws, 1)
             assert event["aggregate_id"] == written
             with pytest.raises(ConnectionClosed) as closed:
-                await receive(ws, within=15)
+                await receive(ws, within=lifetime + 60)
+            closed_at = datetime.now(UTC)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == CLOSE_TOKEN_EXPIRED
+    # Closed for the renewed token's expiry, not the first's (however late the first's check).
+    assert closed_at >= second
 
 
 async def test_a_token_of_another_user_cannot_renew_a_socket(

@@ -2,6 +2,7 @@
 
 The per-IP rate limit stands in for every reader of the client address (login and sign-up limits
 and the realtime caps read the same ``client_ip``). The test client connects from 127.0.0.1.
+The limiter's clock is held still (``clocks``): "2/minute" then means two, however slow the run.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ import pytest
 from pyairtable_server.settings import Settings
 
 from .backend import running_api
+from .clocks import hold_request_limiter_clock
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def _one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    hold_request_limiter_clock(monkeypatch)
 
 
 async def _statuses(settings: Settings, forwarded_for: list[str]) -> list[int]:

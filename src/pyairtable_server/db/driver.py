@@ -47,7 +47,7 @@ on_statement: Callable[[str], None] | None = None
 class _Compiled:
     """A statement's SQL for one dialect, with how to bind its parameters and read its rows."""
 
-    __slots__ = ("_binds", "_fixed", "_results", "keys", "sql")
+    __slots__ = ("_fixed", "_names", "_processed", "_results", "keys", "sql")
 
     def __init__(self, clause: Executable, dialect: Dialect, keys: Sequence[str] | None) -> None:
         compiled: Any = clause.compile(  # type: ignore[attr-defined]
@@ -56,41 +56,42 @@ class _Compiled:
         self.sql: str = compiled.string
         processors = compiled._bind_processors
         binds = compiled.binds
-        positions = compiled.positiontup or []
-        #: Per position: the parameter's name and processor; bound values the statement holds
-        #: itself (literals such as ``id == 1``) are fixed once.
-        self._binds: list[tuple[str, Processor | None]] = []
-        self._fixed: dict[str, Any] = {}
-        for name in positions:
-            self._binds.append((name, processors.get(name)))
-            bind = binds[name]
-            if not bind.required:
-                self._fixed[name] = bind.effective_value
+        #: The parameters' names by position; the values the statement holds itself (literals
+        #: such as ``id == 1``), fixed once; the positions whose values go through a processor.
+        self._names: list[str] = list(compiled.positiontup or [])
+        self._fixed: dict[str, Any] = {
+            name: binds[name].effective_value for name in self._names if not binds[name].required
+        }
+        self._processed: list[tuple[int, Processor]] = [
+            (index, processors[name])
+            for index, name in enumerate(self._names)
+            if name in processors
+        ]
         self.keys: tuple[str, ...] = tuple(column[0] for column in compiled._result_columns)
         results = [
             column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns
         ]
         self._results: list[Processor | None] | None = results if any(results) else None
 
-    def args(self, params: Params) -> tuple[Any, ...]:
+    def args(self, params: Params) -> list[Any]:
         """The positional parameters, each through its bind processor (as SQLAlchemy does,
         ``None`` too). Raises ``KeyError`` for a parameter ``params`` lacks."""
         fixed = self._fixed
-        values = []
-        for name, process in self._binds:
-            value = fixed[name] if name in fixed else params[name]
-            values.append(value if process is None else process(value))
-        return tuple(values)
+        if fixed:
+            values = [fixed[name] if name in fixed else params[name] for name in self._names]
+        else:
+            values = [params[name] for name in self._names]
+        for index, process in self._processed:
+            values[index] = process(values[index])
+        return values
 
     def row(self, raw: Sequence[Any]) -> Row:
         """A result row, each value through its result processor."""
         results = self._results
         if results is None:
             return tuple(raw)
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(raw, results, strict=True)
-        )
+        pairs = zip(raw, results, strict=True)
+        return tuple([value if process is None else process(value) for value, process in pairs])
 
 
 class Statement:

@@ -40,6 +40,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -79,7 +80,8 @@ class Database:
             "json_deserializer": json_codec.loads,
         }
         if not self.is_sqlite:
-            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # Stale connections (a restarted server) are caught by ``_ping_when_idle``.
+            options.update(pool_size=10, max_overflow=20)
         database = make_url(url).database if self.is_sqlite else None
         #: Whether connections run their statements inline (``InlineStatements``): closing a
         #: reader then never waits for anything, so nothing can interrupt it halfway.
@@ -94,6 +96,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_when_idle(self.engine)
         #: The same pool; on SQLite its transactions take the write lock when they begin.
         self.write_engine: AsyncEngine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -345,6 +349,39 @@ async def _connect_inline(database: str) -> InlineStatements:
     connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections
     await connection
     return connection
+
+
+#: A pooled connection given back this long ago is pinged before it is used again.
+PING_AFTER_IDLE_S = 1.0
+_RETURNED_AT = "pyairtable_returned_at"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection with a round trip before using it, if it sat idle.
+
+    A connection the server dropped (a restart, an idle timeout) then never reaches a request:
+    the pool replaces it. This is SQLAlchemy's ``pool_pre_ping``, except that a connection given
+    back less than ``PING_AFTER_IDLE_S`` ago is taken as alive: the pre-ping cost every request
+    three round trips on asyncpg (its ping begins and rolls back a transaction), more than the
+    statements of a small write. A server that drops connections in use fails those requests as
+    before; its disconnect errors make the pool replace every connection.
+    """
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_S:
+            return  # new (just connected), or in use a moment ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # The pool invalidates this connection and checks out another (a fresh one).
+            raise DisconnectionError("the pooled connection did not answer a ping") from exc
 
 
 def _lower(value: object) -> object:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -84,9 +83,7 @@ async def register(body: RegisterIn, db: DB, services: Services, context: Contex
     409 tells whether an address has an account. The password is hashed between transactions,
     so the slow hash holds no other writer up (SQLite's write turn, ``db.write_turn``).
     """
-    await services.attempts.reserve(
-        db, [(services.auth_limits.registrations_per_ip, context.ip)], now=time.time()
-    )
+    await services.attempts.reserve(db, [(services.auth_limits.registrations_per_ip, context.ip)])
     email = body.email.lower()
     weak = password_policy.refusal(
         body.password, email=email, first_name=body.first_name, last_name=body.last_name
@@ -145,7 +142,7 @@ async def login(body: LoginIn, db: DB, services: Services, context: Context) -> 
     user = await db.scalar(select(User).where(User.email == email))
     # Counts the attempt and commits, the read above included: no transaction is open below.
     reservation = await services.attempts.reserve(
-        db, [(limits.login_per_account, email), (limits.login_per_ip, context.ip)], now=time.time()
+        db, [(limits.login_per_account, email), (limits.login_per_ip, context.ip)]
     )
     password_ok = await services.passwords.verify(
         user.password_hash if user else None, body.password
@@ -369,7 +366,7 @@ async def change_password(
     user = await caller_user(db, caller)
     limit = services.auth_limits.login_per_account
     # Counts the attempt and commits (the caller's lookup included): no transaction is open.
-    reservation = await services.attempts.reserve(db, [(limit, user.email)], now=time.time())
+    reservation = await services.attempts.reserve(db, [(limit, user.email)])
     if not await services.passwords.verify(user.password_hash, body.current_password):
         raise ValidationFailed.field("current_password", "does not match the current password")
     refusal = (

@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_, update
@@ -51,24 +52,31 @@ class Reservation:
 
 
 class Attempts:
-    """Counts attempts against ``Limit``s; keys are keyed digests, never emails or IPs."""
+    """Counts attempts against ``Limit``s; keys are keyed digests, never emails or IPs.
 
-    def __init__(self, *, key: bytes, is_sqlite: bool) -> None:
+    ``clock`` (Unix seconds, ``time.time``) says which window an attempt falls in; a test holds
+    it still so that no window ends halfway through its attempts.
+    """
+
+    def __init__(
+        self, *, key: bytes, is_sqlite: bool, clock: Callable[[], float] = time.time
+    ) -> None:
         self._key = key
         self._insert = sqlite.insert if is_sqlite else postgresql.insert
+        self.clock = clock
 
     def _digest(self, limit: Limit, identifier: str) -> str:
         message = f"{limit.namespace}\0{identifier}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    async def reserve(
-        self, db: AsyncSession, counted: Sequence[tuple[Limit, str]], *, now: float
-    ) -> Reservation:
-        """Count one hit on every ``(limit, identifier)``, all or none, and commit.
+    async def reserve(self, db: AsyncSession, counted: Sequence[tuple[Limit, str]]) -> Reservation:
+        """Count one hit on every ``(limit, identifier)`` now (``clock``), all or none, and
+        commit.
 
         Call it with nothing else pending on ``db``. Raises ``RateLimited`` (nothing counted)
         when any of the limits is used up, with the longest wait among them.
         """
+        now = self.clock()
         held: list[Held] = []
         waits: list[float] = []
         # Always the same order (the caller's), so two attempts never lock rows crosswise.
