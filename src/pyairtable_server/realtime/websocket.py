@@ -60,6 +60,7 @@ CLOSE_UNSUPPORTED = 1003
 #: How long closing may wait on a client that stopped reading.
 CLOSE_TIMEOUT_SECONDS = 5.0
 
+
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """Authenticate (``?token=`` or a first ``auth`` message), then serve subscriptions."""
     services: AppServices = websocket.app.state.services
